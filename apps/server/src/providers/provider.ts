@@ -1,0 +1,82 @@
+/**
+ * The port every enrichment provider implements, and the one error type it raises.
+ * Callers decide what to do from `kind` alone, never from HTTP statuses.
+ */
+
+/** Firmographics mapped to our own field names. Every field is optional: providers know little about some companies. */
+export type Firmographics = {
+  name: string | null;
+  industry: string | null;
+  companySize: string | null;
+  /** "Unknown" when the provider has no revenue band. */
+  revenueRange: string;
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  website: string | null;
+  linkedinUrl: string | null;
+  description: string | null;
+};
+
+export type MatchResult =
+  | { domain: string; businessId: string }
+  | { domain: string; businessId: null }
+  /** A per-item failure reported inside an otherwise successful call. */
+  | { domain: string; businessId: null; error: { type: string; message: string } };
+
+export type EnrichmentProvider = {
+  /** Label shown to users: "sandbox" means synthetic data. */
+  readonly name: 'explorium' | 'sandbox';
+  /** Largest batch one call accepts (Explorium: 50). */
+  readonly maxBatchSize: number;
+  /** Same length and order as `domains`. */
+  matchBusinesses(domains: readonly string[], signal?: AbortSignal): Promise<MatchResult[]>;
+  /** Keyed by business id; a matched business with nothing known maps to null; absent ids are missing from the map. */
+  enrichFirmographics(businessIds: readonly string[], signal?: AbortSignal): Promise<Map<string, Firmographics | null>>;
+};
+
+/**
+ * - permanent: this request will never succeed (400, 422, bad item); do not retry.
+ * - transient: 5xx, timeouts, network; retry with backoff.
+ * - rate_limited: 429; retry after `retryAfterMs`.
+ * - auth: 401, the key is wrong; a configuration problem for the whole job.
+ * - quota: 403, out of credits; a configuration problem for the whole job.
+ */
+export type ProviderErrorKind = 'permanent' | 'transient' | 'rate_limited' | 'auth' | 'quota';
+
+export class ProviderError extends Error {
+  readonly kind: ProviderErrorKind;
+  readonly status: number | null;
+  readonly retryAfterMs: number | null;
+  readonly correlationId: string | null;
+  readonly endpoint: string | null;
+
+  constructor(
+    kind: ProviderErrorKind,
+    message: string,
+    opts: {
+      status?: number | null;
+      retryAfterMs?: number | null;
+      correlationId?: string | null;
+      endpoint?: string | null;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = 'ProviderError';
+    this.kind = kind;
+    this.status = opts.status ?? null;
+    this.retryAfterMs = opts.retryAfterMs ?? null;
+    this.correlationId = opts.correlationId ?? null;
+    this.endpoint = opts.endpoint ?? null;
+  }
+
+  /** A stable code for storing on a company or job, e.g. PROVIDER_TRANSIENT. */
+  get code(): string {
+    return `PROVIDER_${this.kind.toUpperCase()}`;
+  }
+}
+
+export function isProviderError(err: unknown): err is ProviderError {
+  return err instanceof ProviderError;
+}

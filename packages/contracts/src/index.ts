@@ -1,0 +1,139 @@
+/**
+ * The HTTP contract of /api/v1: request and response schemas shared by the server (which
+ * validates and documents with them) and the web app (which types its queries with them).
+ * This is the only server-side code the web app imports.
+ */
+import { z } from 'zod';
+
+export const JOB_STATUSES = ['queued', 'running', 'paused', 'completed', 'cancelled'] as const;
+export const JobStatus = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const COMPANY_STATUSES = ['queued', 'processing', 'enriched', 'not_found', 'failed', 'cancelled'] as const;
+export const CompanyStatus = z.enum(COMPANY_STATUSES);
+export type CompanyStatus = z.infer<typeof CompanyStatus>;
+
+/** Statuses a company never leaves on its own. */
+export const TERMINAL_COMPANY_STATUSES: readonly CompanyStatus[] = ['enriched', 'not_found', 'failed', 'cancelled'];
+/** Statuses a job never leaves on its own. */
+export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancelled'];
+
+export const ProviderName = z.enum(['explorium', 'sandbox']);
+export type ProviderName = z.infer<typeof ProviderName>;
+
+export const OrgId = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'org_id must be 1-64 letters, digits, "_", "." or "-"')
+  .describe('Organization identifier, e.g. "acme"');
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable machine-readable code, e.g. NO_DOMAIN_COLUMN'),
+      message: z.string().describe('What went wrong and what to do about it'),
+      details: z.record(z.string(), z.unknown()).optional(),
+      request_id: z.string().optional(),
+    }),
+  })
+  .describe('Every error the API returns has this shape');
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const JobCounts = z.object({
+  queued: z.number().int(),
+  processing: z.number().int(),
+  enriched: z.number().int(),
+  not_found: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+});
+export type JobCounts = z.infer<typeof JobCounts>;
+
+export const Job = z
+  .object({
+    id: z.uuid(),
+    org_id: z.string(),
+    status: JobStatus,
+    provider: ProviderName.describe('"sandbox" means synthetic data from the built-in emulator'),
+    filename: z.string().nullable(),
+    total: z.number().int().describe('Unique companies in the job'),
+    counts: JobCounts,
+    rejected_rows: z.number().int().describe('Input rows whose domain could not be used'),
+    input_rows: z.number().int().describe('Data rows read from the file'),
+    error: z
+      .object({ code: z.string(), message: z.string() })
+      .nullable()
+      .describe('Job-level problem, e.g. the provider rejected the API key'),
+    created_at: z.iso.datetime(),
+    started_at: z.iso.datetime().nullable(),
+    finished_at: z.iso.datetime().nullable(),
+  })
+  .describe('An enrichment of one uploaded file');
+export type Job = z.infer<typeof Job>;
+
+export const JobList = z.object({ data: z.array(Job), next_cursor: z.string().nullable() });
+export type JobList = z.infer<typeof JobList>;
+
+export const CompanyError = z.object({ code: z.string(), message: z.string() });
+
+export const Company = z
+  .object({
+    id: z.uuid(),
+    job_id: z.uuid(),
+    domain: z.string(),
+    input: z.string().describe('The value as it was in the file (first occurrence)'),
+    row_number: z.number().int().describe('1-based data row of the first occurrence'),
+    status: CompanyStatus,
+    business_id: z.string().nullable(),
+    name: z.string().nullable(),
+    industry: z.string().nullable(),
+    company_size: z.string().nullable(),
+    revenue_range: z.string().nullable().describe('"Unknown" when the provider has none'),
+    country: z.string().nullable(),
+    region: z.string().nullable(),
+    city: z.string().nullable(),
+    website: z.string().nullable(),
+    linkedin_url: z.string().nullable(),
+    description: z.string().nullable(),
+    error: CompanyError.nullable(),
+    attempts: z.number().int(),
+    enriched_at: z.iso.datetime().nullable(),
+  })
+  .describe('One unique domain of a job and what is known about it');
+export type Company = z.infer<typeof Company>;
+
+export const CompanyList = z.object({ data: z.array(Company), next_cursor: z.string().nullable() });
+export type CompanyList = z.infer<typeof CompanyList>;
+
+export const PAGE_LIMIT_MAX = 500;
+
+export const JobListQuery = z.object({
+  org_id: OrgId,
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
+});
+
+export const JobParams = z.object({ jobId: z.uuid({ message: 'job id must be a UUID' }) });
+
+export const OrgQuery = z.object({ org_id: OrgId });
+
+export const CompanyListQuery = z.object({
+  org_id: OrgId,
+  status: CompanyStatus.optional(),
+  q: z.string().trim().max(200).optional().describe('Search by domain or name (substring)'),
+  limit: z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(50),
+  cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
+});
+
+/** Fields of the multipart upload (the file itself is the `file` part). */
+export const UploadFields = z.object({ org_id: OrgId });
+
+export const Health = z.object({ status: z.literal('ok') });
+export const Readiness = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() })),
+});
+
+export function isJobFinished(job: Pick<Job, 'status'> | undefined): boolean {
+  return job !== undefined && FINISHED_JOB_STATUSES.includes(job.status);
+}
