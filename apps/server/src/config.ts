@@ -1,0 +1,92 @@
+/**
+ * The one reader of the environment. Every setting is declared here once, with its default and
+ * a description (the README's table and `.env.example` list the same keys; a test keeps them in step).
+ * Parsed once by the entry point and passed down; a bad value stops start-up listing every bad key.
+ */
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const int = (def: number) => z.coerce.number().int().default(def);
+
+const csvList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+  );
+
+export const ConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development').describe('Runtime environment'),
+  HOST: z.string().default('127.0.0.1').describe('Interface the HTTP server listens on (0.0.0.0 in containers)'),
+  PORT: int(3000).pipe(z.number().min(0).max(65535)).describe('HTTP port of the API (and the page in embedded mode)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level'),
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional().describe('Log format; default pretty in development, json otherwise'),
+
+  DATA_DIR: z.string().default('./data').describe('Where the embedded PostgreSQL keeps its files (embedded mode only)'),
+  EMBEDDED_POSTGRES_PORT: int(54329).describe('Loopback port of the embedded PostgreSQL (embedded mode only)'),
+  DATABASE_URL: optionalString.describe('PostgreSQL URL; unset in embedded mode, which starts its own PostgreSQL'),
+  DATABASE_POOL_SIZE: int(10).pipe(z.number().min(1)).describe('Connections per process'),
+  REDIS_URL: optionalString.describe('Redis URL; when set, tasks go through BullMQ instead of the in-process queue'),
+  QUEUE_PREFIX: z.string().default('gtm-enrich').describe('Prefix of every Redis key the queue writes'),
+
+  EXPLORIUM_API_KEY: optionalString.describe('Explorium API key; unset = the built-in sandbox with synthetic data'),
+  EXPLORIUM_BASE_URL: z.url().default('https://api.explorium.ai').describe('Explorium API base URL'),
+  SANDBOX_URL: optionalString
+    .pipe(z.url().optional())
+    .describe('Use a sandbox already running there instead of starting one in-process (no key set)'),
+  PROVIDER_TIMEOUT_MS: int(30_000).pipe(z.number().min(100)).describe('Timeout of one provider HTTP call'),
+  PROVIDER_BATCH_WINDOW_MS: int(100)
+    .pipe(z.number().min(0))
+    .describe('How long the worker waits to fill a provider batch (up to 50) before calling'),
+
+  WORKER_CONCURRENCY: int(100)
+    .pipe(z.number().min(1))
+    .describe('Companies one worker process holds at once; enough to fill provider batches'),
+  TASK_MAX_ATTEMPTS: int(5).pipe(z.number().min(1)).describe('Attempts per company before it is marked failed'),
+  TASK_BACKOFF_BASE_MS: int(1_000).pipe(z.number().min(0)).describe('First retry delay; doubles each attempt, with jitter'),
+  TASK_BACKOFF_MAX_MS: int(60_000).pipe(z.number().min(0)).describe('Longest retry delay'),
+
+  MAX_UPLOAD_BYTES: int(200 * 1024 * 1024).pipe(z.number().min(1)).describe('Largest accepted upload, in bytes'),
+  MAX_ROWS: int(1_000_000).pipe(z.number().min(1)).describe('Most data rows accepted in one upload'),
+  BLOCKED_EMAIL_DOMAINS: csvList.describe(
+    'Extra personal email domains to reject, comma-separated (added to the built-in list)',
+  ),
+  WEB_DIR: optionalString.describe('Built web page to serve at / (default: apps/web/out when it exists)'),
+
+  SANDBOX_PORT: int(4010).describe('Port of `npm run sandbox`'),
+  SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
+  SANDBOX_ERROR_RATE: z.coerce.number().min(0).max(1).default(0).describe('Sandbox: share of calls answered 5xx'),
+  SANDBOX_RATE_LIMIT_PER_MIN: int(0)
+    .pipe(z.number().min(0))
+    .describe('Sandbox: requests a minute per key before 429 (0 = off)'),
+  SANDBOX_API_KEY: optionalString.describe('Sandbox: the only key it accepts (unset = any key)'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; throws ConfigError listing every bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(Object.keys(ConfigSchema.shape).map((k) => [k, env[k]]));
+  const parsed = ConfigSchema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof Config)[];

@@ -1,0 +1,41 @@
+/**
+ * The port between the domain and whatever carries tasks: BullMQ on Redis in distributed mode,
+ * an in-process queue in embedded mode. Nothing above this file knows which one it has.
+ *
+ * Delivery is at least once. A task is identified by `id`; enqueueing an id that is already
+ * waiting, delayed or running is a no-op, so re-dispatching from the database is always safe.
+ */
+import type { TaskName, TaskPayload } from './tasks';
+
+export type TaskContext = {
+  /** 1 for the first delivery of this id, then 2, 3… across retries. */
+  delivery: number;
+};
+
+export type TaskHandler<N extends TaskName> = (payload: TaskPayload<N>, ctx: TaskContext) => Promise<void>;
+export type TaskHandlers = { [N in TaskName]: TaskHandler<N> };
+
+/** Thrown by a handler to have the same task delivered again after `delayMs`. */
+export class RetryTaskLater extends Error {
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options);
+    this.name = 'RetryTaskLater';
+  }
+}
+
+export type QueueCounts = { waiting: number; active: number; delayed: number };
+
+export type TaskQueue = {
+  readonly kind: 'in-process' | 'bullmq';
+  enqueue<N extends TaskName>(name: N, tasks: ReadonlyArray<{ id: string; payload: TaskPayload<N> }>): Promise<void>;
+  /** Starts consuming with at most `concurrency` handlers running at once in this process. */
+  startWorker(handlers: TaskHandlers, opts: { concurrency: number; fallbackRetryDelayMs: (delivery: number) => number }): void;
+  counts(): Promise<QueueCounts>;
+  ping(): Promise<void>;
+  /** Stops taking tasks, waits for the running ones, releases connections. */
+  close(): Promise<void>;
+};

@@ -1,0 +1,20 @@
+/**
+ * The task catalog: every kind of task the queue carries, with its payload schema. Both queue
+ * adapters decode payloads with these schemas, so a malformed message never reaches a handler.
+ */
+import { z } from 'zod';
+
+export const TASKS = {
+  'enrich-company': {
+    payload: z.object({ orgId: z.string(), jobId: z.uuid(), companyId: z.uuid() }),
+    /**
+     * Deliveries before the queue itself gives up. The handler counts attempts in the database
+     * (companies.attempts) and ends the company before this; the cap only stops a poison message.
+     */
+    maxDeliveries: 25,
+  },
+} as const;
+
+export type TaskName = keyof typeof TASKS;
+export type TaskPayload<N extends TaskName> = z.infer<(typeof TASKS)[N]['payload']>;
+export const TASK_NAMES = Object.keys(TASKS) as TaskName[];
