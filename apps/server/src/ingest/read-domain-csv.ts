@@ -1,0 +1,556 @@
+/**
+ * Streams an uploaded CSV of company domains: sniffs the encoding, the delimiter and the header
+ * from the first bytes, then yields one row at a time as the caller pulls, so a 200 MB upload
+ * never sits in memory. Every problem with the file as a whole is an AppError with a code the
+ * HTTP layer maps to a 4xx; problems with single rows are left to normalizeDomain.
+ *
+ * Decisions:
+ * - Blank lines, and lines whose cells are all blank (`;;;` trailers from Excel), carry no data and
+ *   are skipped; `rowNumber` counts the remaining data rows only (1 = first data row), so it is the
+ *   row's position among the rows this reader yields, not a physical line number.
+ * - A file with a header but no data rows is EMPTY_FILE.
+ * - Rows shorter or longer than the header are kept (`value` is '' when the domain cell is missing).
+ * - Malformed quoting (an unclosed quote) or a record over MAX_RECORD_SIZE_BYTES is NOT_CSV with a
+ *   line number; stray quotes inside a field are kept as text, as spreadsheets write them.
+ * - Invalid UTF-8 after the sniffed head still fails the upload (UNSUPPORTED_ENCODING) rather
+ *   than replacing bytes: a silently mangled row is worse than a clear "save as UTF-8".
+ * - Errors thrown by `source` itself (a client disconnect, an upload size limit) pass through
+ *   unchanged so the caller can tell them apart.
+ */
+import { pipeline, Readable } from 'node:stream';
+import { CsvError, parse } from 'csv-parse';
+import { AppError } from '../errors';
+import { normalizeDomain } from './normalize-domain';
+
+export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
+
+export type CsvRow = {
+  /** 1-based position among data rows: header, blank lines and all-blank rows excluded. */
+  rowNumber: number;
+  /** The raw cell of the domain column, '' when the row is shorter than that. */
+  value: string;
+  /** Every cell of the row, as parsed, for a later row-level export. */
+  record: string[];
+};
+
+export type DomainCsv = {
+  /** Header cells as they appear in the file. */
+  header: string[];
+  /** The header cell chosen as the domain column, as it appears in the file. */
+  domainColumn: string;
+  domainColumnIndex: number;
+  delimiter: string;
+  encoding: CsvEncoding;
+  /**
+   * The data rows, read from `source` as they are pulled. Iterate it once. Breaking out of the
+   * loop (or calling `return()` on its iterator) stops reading and releases `source`.
+   */
+  rows: AsyncIterable<CsvRow>;
+};
+
+export type OpenDomainCsvOptions = {
+  /** Header name of the domain column (case-insensitive); default: detected from DOMAIN_COLUMN_ALIASES. */
+  domainColumn?: string | undefined;
+  /** Most data rows accepted; one more fails the iteration with TOO_MANY_ROWS. */
+  maxRows: number;
+};
+
+/** Enough for encoding and binary checks and for a few dozen lines to sniff the delimiter from. */
+const HEAD_SNIFF_BYTES = 64 * 1024;
+const DELIMITER_SNIFF_LINES = 50;
+/** Bounds memory when a quote is never closed: without it the rest of the file becomes one field. */
+export const MAX_RECORD_SIZE_BYTES = 1024 * 1024;
+/** Text never has this share of C0 control characters; binary formats and random bytes do. */
+const MAX_CONTROL_CHAR_RATIO = 0.05;
+/** Share of NUL bytes at odd (or even) offsets above which BOM-less UTF-16 is assumed. */
+const UTF16_NUL_PARITY_RATIO = 0.4;
+const MAX_COLUMNS_IN_MESSAGE = 20;
+const MAX_COLUMNS_IN_DETAILS = 200;
+const MAX_NAME_IN_MESSAGE_CHARS = 80;
+
+export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const;
+const DELIMITER_INDEX: ReadonlyMap<string, number> = new Map(CSV_DELIMITERS.map((d, i) => [d, i]));
+
+/**
+ * Header names taken as the domain column when none is named `domain`, in order of preference
+ * (compared after lowercasing and collapsing `_`, `-` and spaces). Names that hold a bare domain
+ * come before URL columns, which some scrapers fill with the page a company was found on, and
+ * email columns come last since they only name a company when they are work addresses.
+ */
+export const DOMAIN_COLUMN_ALIASES = [
+  'domain',
+  'company domain',
+  'company domain name',
+  'domain name',
+  'website',
+  'company website',
+  'website url',
+  'web site',
+  'homepage',
+  'url',
+  'company url',
+  'website domain',
+  'email domain',
+  'email',
+  'email address',
+  'work email',
+  'business email',
+  'e mail',
+] as const;
+
+const SAVE_AS_UTF8 =
+  "Save it as 'CSV UTF-8 (Comma delimited)' (Excel) or export it as UTF-8 CSV, then upload it again.";
+
+type Sniffed = { encoding: CsvEncoding; bomLength: number };
+
+/** Raised around errors that came from `source`, so they are rethrown as they were. */
+class SourceError extends Error {
+  constructor(readonly original: unknown) {
+    super('source failed');
+  }
+}
+
+// Signatures that are also plausible CSV text (`MZ`, `GIF8`) are matched in full or left to the
+// binary check, so a header like `MZ_ID,domain` is never mistaken for a program.
+const MAGIC_NUMBERS: ReadonlyArray<{ bytes: readonly number[]; message: string }> = [
+  {
+    bytes: [0x50, 0x4b, 0x03, 0x04],
+    message:
+      'The file looks like an Excel workbook or another zip archive, not a CSV: open it and export it as CSV.',
+  },
+  {
+    bytes: [0x50, 0x4b, 0x05, 0x06],
+    message: 'The file looks like an empty zip archive, not a CSV.',
+  },
+  {
+    bytes: [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1],
+    message: 'The file looks like a legacy Excel (.xls) workbook, not a CSV: open it and export it as CSV.',
+  },
+  { bytes: [0x25, 0x50, 0x44, 0x46, 0x2d], message: 'The file looks like a PDF document, not a CSV.' },
+  { bytes: [0x89, 0x50, 0x4e, 0x47], message: 'The file looks like a PNG image, not a CSV.' },
+  { bytes: [0xff, 0xd8, 0xff], message: 'The file looks like a JPEG image, not a CSV.' },
+  { bytes: [0x47, 0x49, 0x46, 0x38, 0x39, 0x61], message: 'The file looks like a GIF image, not a CSV.' },
+  { bytes: [0x47, 0x49, 0x46, 0x38, 0x37, 0x61], message: 'The file looks like a GIF image, not a CSV.' },
+  { bytes: [0x1f, 0x8b], message: 'The file looks like a gzip archive, not a CSV: decompress it first.' },
+  { bytes: [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07], message: 'The file looks like a RAR archive, not a CSV.' },
+  { bytes: [0x37, 0x7a, 0xbc, 0xaf], message: 'The file looks like a 7-Zip archive, not a CSV.' },
+  {
+    bytes: [...Buffer.from('SQLite format 3\0', 'latin1')],
+    message: 'The file looks like a SQLite database, not a CSV.',
+  },
+  { bytes: [0x7f, 0x45, 0x4c, 0x46], message: 'The file looks like an executable program, not a CSV.' },
+];
+
+function startsWithBytes(head: Uint8Array, bytes: readonly number[]): boolean {
+  return head.length >= bytes.length && bytes.every((byte, i) => head[i] === byte);
+}
+
+function notCsvBinary(): AppError {
+  return new AppError('NOT_CSV', 'The file contains binary data, not CSV text. Upload a .csv file.');
+}
+
+function controlCharRatio(text: string): number {
+  if (text.length === 0) return 0;
+  let controls = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // Tab, LF, VT (FileMaker's in-cell line break), FF and CR occur in real CSV text.
+    if ((code < 0x20 && (code < 0x09 || code > 0x0d)) || code === 0x7f) controls++;
+  }
+  return controls / text.length;
+}
+
+function sniffEncoding(head: Uint8Array): Sniffed {
+  for (const magic of MAGIC_NUMBERS) {
+    if (startsWithBytes(head, magic.bytes)) throw new AppError('NOT_CSV', magic.message);
+  }
+  if (startsWithBytes(head, [0xff, 0xfe, 0x00, 0x00]) || startsWithBytes(head, [0x00, 0x00, 0xfe, 0xff])) {
+    throw new AppError(
+      'UNSUPPORTED_ENCODING',
+      `The file is encoded as UTF-32, which is not supported. ${SAVE_AS_UTF8}`,
+    );
+  }
+  if (startsWithBytes(head, [0xef, 0xbb, 0xbf])) return { encoding: 'utf-8', bomLength: 3 };
+  if (startsWithBytes(head, [0xff, 0xfe])) return { encoding: 'utf-16le', bomLength: 2 };
+  if (startsWithBytes(head, [0xfe, 0xff])) return { encoding: 'utf-16be', bomLength: 2 };
+  if (!head.includes(0)) return { encoding: 'utf-8', bomLength: 0 };
+
+  // Mostly-ASCII UTF-16 without a BOM has a NUL in every other byte; binary has NULs anywhere.
+  let evenNuls = 0;
+  let oddNuls = 0;
+  for (let i = 0; i < head.length; i++) {
+    if (head[i] === 0) {
+      if (i % 2 === 0) evenNuls++;
+      else oddNuls++;
+    }
+  }
+  const pairs = Math.floor(head.length / 2);
+  if (pairs > 0 && oddNuls / pairs > UTF16_NUL_PARITY_RATIO && evenNuls === 0) {
+    return { encoding: 'utf-16le', bomLength: 0 };
+  }
+  if (pairs > 0 && evenNuls / pairs > UTF16_NUL_PARITY_RATIO && oddNuls === 0) {
+    return { encoding: 'utf-16be', bomLength: 0 };
+  }
+  throw notCsvBinary();
+}
+
+/** 1-based line, within `bytes`, of the first sequence that does not decode. */
+function lineOfInvalidBytes(bytes: Uint8Array, encoding: CsvEncoding): number {
+  // A lenient decode marks bad bytes with U+FFFD, which locates them.
+  const lenient = new TextDecoder(encoding).decode(bytes);
+  const bad = lenient.indexOf('\uFFFD');
+  return countLineBreaks(bad === -1 ? lenient : lenient.slice(0, bad)) + 1;
+}
+
+function invalidEncodingError(encoding: CsvEncoding, line: number): AppError {
+  const where = ` (line ${line})`;
+  const what =
+    encoding === 'utf-8'
+      ? `The file is not valid UTF-8${where}; it is probably in a legacy encoding such as Windows-1252 or Latin-1.`
+      : `The file is not valid ${encoding.toUpperCase()}${where}.`;
+  return new AppError('UNSUPPORTED_ENCODING', `${what} ${SAVE_AS_UTF8}`, { encoding, line });
+}
+
+function countLineBreaks(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
+  return count;
+}
+
+/**
+ * Picks the delimiter whose count per line (outside quotes) is non-zero in the first line and the
+ * same in most of the following lines. A single-column file has none and gets ','.
+ */
+export function sniffDelimiter(text: string, complete: boolean): string {
+  const lines: number[][] = [];
+  let counts = CSV_DELIMITERS.map(() => 0);
+  let lineLength = 0;
+  let inQuotes = false;
+  let atFieldStart = true;
+  let truncated = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inQuotes) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') i++;
+        else inQuotes = false;
+      }
+      lineLength++;
+      continue;
+    }
+    if (ch === '\n' || ch === '\r') {
+      if (lineLength > 0) lines.push(counts);
+      if (lines.length >= DELIMITER_SNIFF_LINES) {
+        truncated = true;
+        break;
+      }
+      counts = CSV_DELIMITERS.map(() => 0);
+      lineLength = 0;
+      atFieldStart = true;
+      continue;
+    }
+    lineLength++;
+    const delimiterIndex = ch === undefined ? undefined : DELIMITER_INDEX.get(ch);
+    if (delimiterIndex !== undefined) {
+      counts[delimiterIndex] = (counts[delimiterIndex] ?? 0) + 1;
+      atFieldStart = true;
+    } else if (ch === '"' && atFieldStart) {
+      inQuotes = true;
+    } else if (ch !== ' ') {
+      atFieldStart = false;
+    }
+  }
+  // The last line of an incomplete head may be cut mid-way; it would only add noise.
+  if (!truncated && lineLength > 0 && (complete || lines.length === 0)) lines.push(counts);
+
+  const [header, ...data] = lines;
+  if (header === undefined) return ',';
+  let best = { delimiter: ',', consistency: -1, columns: 0 };
+  for (const [index, delimiter] of CSV_DELIMITERS.entries()) {
+    const columns = header[index] ?? 0;
+    if (columns === 0) continue;
+    const consistent = data.filter((line) => line[index] === columns).length;
+    const consistency = data.length === 0 ? 1 : consistent / data.length;
+    if (consistency > best.consistency || (consistency === best.consistency && columns > best.columns)) {
+      best = { delimiter, consistency, columns };
+    }
+  }
+  return best.delimiter;
+}
+
+/** Lowercase, trimmed, with runs of `_`, `-` and whitespace collapsed to one space. */
+export function normalizeHeaderName(name: string): string {
+  return name
+    .replace(/[\u200b-\u200d\u2060\ufeff]/g, '')
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ')
+    .trim();
+}
+
+/** Keeps user-supplied text quoted in an error message readable when a cell is huge. */
+function shorten(text: string): string {
+  return text.length > MAX_NAME_IN_MESSAGE_CHARS ? `${text.slice(0, MAX_NAME_IN_MESSAGE_CHARS)}…` : text;
+}
+
+function describeColumns(header: readonly string[]): { list: string; columns: string[] } {
+  const columns = header.slice(0, MAX_COLUMNS_IN_DETAILS).map((name) => name.trim());
+  const shown = columns
+    .slice(0, MAX_COLUMNS_IN_MESSAGE)
+    .map((name) => (name === '' ? '(blank)' : shorten(name)));
+  const more = header.length - shown.length;
+  return { list: more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', '), columns };
+}
+
+function findDomainColumn(header: readonly string[], requested: string | undefined): number {
+  const normalized = header.map(normalizeHeaderName);
+  // A form field left blank means "not chosen", not a column named ''.
+  if (requested !== undefined && requested.trim() !== '') {
+    const exact = header.findIndex((name) => name.trim().toLowerCase() === requested.trim().toLowerCase());
+    const index = exact !== -1 ? exact : normalized.indexOf(normalizeHeaderName(requested));
+    if (index !== -1) return index;
+    const { list, columns } = describeColumns(header);
+    throw new AppError(
+      'NO_DOMAIN_COLUMN',
+      `The column '${shorten(requested)}' given as domain_column was not found. Columns found: ${list}.`,
+      { columns_found: columns, domain_column: requested },
+    );
+  }
+  for (const alias of DOMAIN_COLUMN_ALIASES) {
+    const index = normalized.indexOf(alias);
+    if (index !== -1) return index;
+  }
+  const { list, columns } = describeColumns(header);
+  // A file without a header row starts straight with a domain; say so instead of listing it.
+  const firstCell = header[0] ?? '';
+  const looksLikeData = normalizeDomain(firstCell, { blockedEmailDomains: new Set() }).ok;
+  const hint = looksLikeData
+    ? ` The first row looks like data ('${shorten(firstCell.trim())}'): add a header row with a column named 'domain'.`
+    : " Add a column named 'domain' or choose one with domain_column.";
+  throw new AppError('NO_DOMAIN_COLUMN', `No domain column found. Columns found: ${list}.${hint}`, {
+    columns_found: columns,
+  });
+}
+
+function csvErrorToAppError(err: CsvError, lastRecordLine: number): AppError {
+  const after = lastRecordLine + 1;
+  if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
+    return new AppError(
+      'NOT_CSV',
+      `The file is not valid CSV: a quote opened on line ${after} or later is never closed. Check the quotes from line ${after} on.`,
+      { line: after, csv_error: err.code },
+    );
+  }
+  if (err.code === 'CSV_MAX_RECORD_SIZE') {
+    return new AppError(
+      'NOT_CSV',
+      `The file is not valid CSV: the row starting on line ${after} or later is longer than ${MAX_RECORD_SIZE_BYTES / 1024 / 1024} MiB, usually because of a quote that is never closed.`,
+      { line: after, csv_error: err.code },
+    );
+  }
+  const line = typeof err.lines === 'number' ? err.lines : after;
+  return new AppError('NOT_CSV', `The file is not valid CSV near line ${line}: ${err.message}`, {
+    line,
+    csv_error: err.code,
+  });
+}
+
+function isBlankRecord(record: readonly string[]): boolean {
+  return record.every((cell) => cell.trim() === '');
+}
+
+function isRecord(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((cell) => typeof cell === 'string');
+}
+
+/**
+ * Opens an uploaded CSV: reads just enough of `source` to detect the encoding, delimiter, header
+ * and domain column, checks there is at least one data row, and returns the rows as a lazy stream.
+ *
+ * Throws AppError EMPTY_FILE, NOT_CSV, UNSUPPORTED_ENCODING or NO_DOMAIN_COLUMN; iterating `rows`
+ * may throw AppError NOT_CSV, UNSUPPORTED_ENCODING or TOO_MANY_ROWS. Errors raised by `source`
+ * are rethrown as they are.
+ */
+export async function openDomainCsv(
+  source: AsyncIterable<Uint8Array>,
+  opts: OpenDomainCsvOptions,
+): Promise<DomainCsv> {
+  const input = source[Symbol.asyncIterator]();
+  let inputDone = false;
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    if (!inputDone) await input.return?.();
+  };
+  const pull = async (): Promise<Uint8Array | null> => {
+    let step: IteratorResult<Uint8Array>;
+    try {
+      step = await input.next();
+    } catch (err) {
+      inputDone = true;
+      throw new SourceError(err);
+    }
+    if (step.done) {
+      inputDone = true;
+      return null;
+    }
+    return step.value;
+  };
+
+  let teardown: () => void = () => {};
+  try {
+    const headChunks: Uint8Array[] = [];
+    let headLength = 0;
+    while (headLength < HEAD_SNIFF_BYTES) {
+      const chunk = await pull();
+      if (chunk === null) break;
+      headChunks.push(chunk);
+      headLength += chunk.byteLength;
+    }
+    const head = Buffer.concat(headChunks, headLength);
+    if (head.length === 0) throw new AppError('EMPTY_FILE', 'The file is empty.');
+
+    const { encoding, bomLength } = sniffEncoding(head);
+    const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
+    let headText: string;
+    try {
+      headText = decoder.decode(head.subarray(bomLength), { stream: !inputDone });
+    } catch {
+      if (encoding === 'utf-8' && controlCharRatio(head.toString('latin1')) > MAX_CONTROL_CHAR_RATIO) {
+        throw notCsvBinary();
+      }
+      throw invalidEncodingError(encoding, lineOfInvalidBytes(head.subarray(bomLength), encoding));
+    }
+    if (headText.includes('\0') || controlCharRatio(headText) > MAX_CONTROL_CHAR_RATIO) throw notCsvBinary();
+    if (inputDone && headText.trim() === '') throw new AppError('EMPTY_FILE', 'The file is empty.');
+
+    const delimiter = sniffDelimiter(headText, inputDone);
+
+    let linesDecoded = 0;
+    const decodeOrThrow = (chunk: Uint8Array, stream: boolean): string => {
+      try {
+        return decoder.decode(chunk, { stream });
+      } catch {
+        throw invalidEncodingError(encoding, linesDecoded + lineOfInvalidBytes(chunk, encoding));
+      }
+    };
+    const headComplete = inputDone;
+    async function* decodedText(): AsyncGenerator<string> {
+      try {
+        linesDecoded += countLineBreaks(headText);
+        if (headText !== '') yield headText;
+        if (headComplete) return;
+        for (let chunk = await pull(); chunk !== null; chunk = await pull()) {
+          const text = decodeOrThrow(chunk, true);
+          linesDecoded += countLineBreaks(text);
+          if (text !== '') yield text;
+        }
+        const tail = decodeOrThrow(new Uint8Array(0), false);
+        if (tail !== '') yield tail;
+      } finally {
+        await release();
+      }
+    }
+
+    let lastRecordLine = 0;
+    const parser = parse({
+      delimiter,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_empty_lines: true,
+      // csv-parse otherwise keeps the first line ending it sees and merges rows of files that mix
+      // them (concatenated exports), so every ending is accepted everywhere.
+      record_delimiter: ['\r\n', '\n', '\r'],
+      max_record_size: MAX_RECORD_SIZE_BYTES,
+      on_record: (record: string[], info: { lines: number }) => {
+        lastRecordLine = info.lines;
+        return record;
+      },
+    });
+    const text = Readable.from(decodedText());
+    // Failures surface through the parser's iterator below; the callback only keeps them handled.
+    pipeline(text, parser, () => {});
+    const records: AsyncIterator<unknown> = parser[Symbol.asyncIterator]();
+    teardown = () => {
+      text.destroy();
+      parser.destroy();
+    };
+
+    const nextRecord = async (): Promise<string[] | null> => {
+      for (;;) {
+        let step: IteratorResult<unknown>;
+        try {
+          step = await records.next();
+        } catch (err) {
+          if (err instanceof AppError) throw err;
+          if (err instanceof SourceError) throw err.original;
+          if (err instanceof CsvError) throw csvErrorToAppError(err, lastRecordLine);
+          throw new AppError('NOT_CSV', `The file could not be read as CSV after line ${lastRecordLine}.`, {
+            line: lastRecordLine + 1,
+          });
+        }
+        if (step.done) return null;
+        if (isRecord(step.value) && !isBlankRecord(step.value)) return step.value;
+      }
+    };
+
+    const header = await nextRecord();
+    if (header === null) throw new AppError('EMPTY_FILE', 'The file is empty.');
+    const domainColumnIndex = findDomainColumn(header, opts.domainColumn);
+    const firstRow = await nextRecord();
+    if (firstRow === null) {
+      throw new AppError('EMPTY_FILE', 'The file has a header row but no data rows.', {
+        columns_found: describeColumns(header).columns,
+      });
+    }
+
+    const close = async (): Promise<void> => {
+      teardown();
+      await release();
+    };
+    async function* produceRows(): AsyncGenerator<CsvRow, void, undefined> {
+      try {
+        let rowNumber = 0;
+        for (let record: string[] | null = firstRow; record !== null; record = await nextRecord()) {
+          rowNumber++;
+          if (rowNumber > opts.maxRows) {
+            throw new AppError(
+              'TOO_MANY_ROWS',
+              `The file has more than ${opts.maxRows.toLocaleString('en-US')} data rows, the most one upload accepts. Split it into smaller files.`,
+              { limit: opts.maxRows },
+            );
+          }
+          yield { rowNumber, value: record[domainColumnIndex] ?? '', record };
+        }
+      } finally {
+        await close();
+      }
+    }
+    const generator = produceRows();
+    const rows: AsyncIterableIterator<CsvRow> = {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: () => generator.next(),
+      // A generator that was never started skips its `finally`, so release explicitly.
+      return: async () => {
+        await close();
+        return generator.return(undefined);
+      },
+    };
+
+    return {
+      header,
+      domainColumn: header[domainColumnIndex] ?? '',
+      domainColumnIndex,
+      delimiter,
+      encoding,
+      rows,
+    };
+  } catch (err) {
+    teardown();
+    await release();
+    if (err instanceof SourceError) throw err.original;
+    throw err;
+  }
+}
