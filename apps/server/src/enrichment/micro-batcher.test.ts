@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { createMicroBatcher } from './micro-batcher';
+
+function recordingBatcher(opts: { maxSize: number; windowMs: number; fail?: (keys: string[]) => Error | null }) {
+  const calls: string[][] = [];
+  const batcher = createMicroBatcher<string, string>({
+    ...opts,
+    async runBatch(keys) {
+      calls.push(keys);
+      const err = opts.fail?.(keys);
+      if (err) throw err;
+      return new Map(keys.map((k) => [k, k.startsWith('bad') ? new Error(`no ${k}`) : k.toUpperCase()]));
+    },
+  });
+  return { batcher, calls };
+}
+
+describe('micro-batcher', () => {
+  it('sends a full batch at once and the rest after the window', async () => {
+    const { batcher, calls } = recordingBatcher({ maxSize: 3, windowMs: 20 });
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((k) => batcher.load(k)));
+    expect(results).toEqual(['A', 'B', 'C', 'D']);
+    expect(calls).toEqual([['a', 'b', 'c'], ['d']]);
+  });
+
+  it('asks once for a key requested twice in the same batch', async () => {
+    const { batcher, calls } = recordingBatcher({ maxSize: 50, windowMs: 10 });
+    expect(await Promise.all([batcher.load('x'), batcher.load('x'), batcher.load('y')])).toEqual(['X', 'X', 'Y']);
+    expect(calls).toEqual([['x', 'y']]);
+  });
+
+  it('fails only the item the provider failed', async () => {
+    const { batcher } = recordingBatcher({ maxSize: 50, windowMs: 5 });
+    const [good, bad] = await Promise.allSettled([batcher.load('ok'), batcher.load('bad-one')]);
+    expect(good).toEqual({ status: 'fulfilled', value: 'OK' });
+    expect(bad.status === 'rejected' && (bad.reason as Error).message).toBe('no bad-one');
+  });
+
+  it('fails every waiter of a batch whose call failed, and recovers for the next batch', async () => {
+    let failNext = true;
+    const { batcher, calls } = recordingBatcher({
+      maxSize: 50,
+      windowMs: 5,
+      fail: () => (failNext ? ((failNext = false), new Error('503')) : null),
+    });
+    const first = await Promise.allSettled([batcher.load('a'), batcher.load('b')]);
+    expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await batcher.load('a')).toBe('A');
+    expect(calls).toHaveLength(2);
+  });
+});
