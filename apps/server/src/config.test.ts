@@ -5,7 +5,12 @@ import { CONFIG_KEYS, ConfigError, loadConfig } from './config';
 describe('loadConfig', () => {
   it('runs with nothing set: embedded defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ PORT: 3000, DATABASE_URL: undefined, REDIS_URL: undefined, TASK_MAX_ATTEMPTS: 5 });
+    expect(c).toMatchObject({
+      PORT: 3000,
+      DATABASE_URL: undefined,
+      REDIS_URL: undefined,
+      TASK_MAX_ATTEMPTS: 5,
+    });
     expect(c.MAX_UPLOAD_BYTES).toBe(200 * 1024 * 1024);
   });
 
@@ -19,7 +24,12 @@ describe('loadConfig', () => {
   it('lists every bad key at once instead of falling back to a default', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', TASK_MAX_ATTEMPTS: '0', SANDBOX_ERROR_RATE: '2', EXPLORIUM_BASE_URL: 'not a url' });
+      loadConfig({
+        PORT: 'eighty',
+        TASK_MAX_ATTEMPTS: '0',
+        SANDBOX_ERROR_RATE: '2',
+        EXPLORIUM_BASE_URL: 'not a url',
+      });
     } catch (err) {
       error = err;
     }
@@ -31,15 +41,19 @@ describe('loadConfig', () => {
   });
 
   it('splits the blocked email domain list', () => {
-    expect(loadConfig({ BLOCKED_EMAIL_DOMAINS: ' Corp-Mail.com, ,other.org' }).BLOCKED_EMAIL_DOMAINS).toEqual([
-      'corp-mail.com',
-      'other.org',
-    ]);
+    expect(loadConfig({ BLOCKED_EMAIL_DOMAINS: ' Corp-Mail.com, ,other.org' }).BLOCKED_EMAIL_DOMAINS).toEqual(
+      ['corp-mail.com', 'other.org'],
+    );
   });
 
   it('documents every key in .env.example', () => {
     const example = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');
     const documented = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
     expect(CONFIG_KEYS.filter((k) => !documented.has(k))).toEqual([]);
+  });
+
+  it("lists every key in the README's configuration table", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(CONFIG_KEYS.filter((k) => !readme.includes(`| \`${k}\` |`))).toEqual([]);
   });
 });

@@ -24,20 +24,45 @@ const csvList = z
   );
 
 export const ConfigSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development').describe('Runtime environment'),
-  HOST: z.string().default('127.0.0.1').describe('Interface the HTTP server listens on (0.0.0.0 in containers)'),
-  PORT: int(3000).pipe(z.number().min(0).max(65535)).describe('HTTP port of the API (and the page in embedded mode)'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level'),
-  LOG_FORMAT: z.enum(['pretty', 'json']).optional().describe('Log format; default pretty in development, json otherwise'),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .describe('Runtime environment'),
+  HOST: z
+    .string()
+    .default('127.0.0.1')
+    .describe('Interface the HTTP server listens on (0.0.0.0 in containers)'),
+  PORT: int(3000)
+    .pipe(z.number().min(0).max(65535))
+    .describe('HTTP port of the API (and the page in embedded mode)'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level'),
+  LOG_FORMAT: z
+    .enum(['pretty', 'json'])
+    .optional()
+    .describe('Log format; default pretty in development, json otherwise'),
 
-  DATA_DIR: z.string().default('./data').describe('Where the embedded PostgreSQL keeps its files (embedded mode only)'),
-  EMBEDDED_POSTGRES_PORT: int(54329).describe('Loopback port of the embedded PostgreSQL (embedded mode only)'),
-  DATABASE_URL: optionalString.describe('PostgreSQL URL; unset in embedded mode, which starts its own PostgreSQL'),
+  DATA_DIR: z
+    .string()
+    .default('./data')
+    .describe('Where the embedded PostgreSQL keeps its files (embedded mode only)'),
+  EMBEDDED_POSTGRES_PORT: int(54329).describe(
+    'Loopback port of the embedded PostgreSQL (embedded mode only)',
+  ),
+  DATABASE_URL: optionalString.describe(
+    'PostgreSQL URL; unset in embedded mode, which starts its own PostgreSQL',
+  ),
   DATABASE_POOL_SIZE: int(10).pipe(z.number().min(1)).describe('Connections per process'),
-  REDIS_URL: optionalString.describe('Redis URL; when set, tasks go through BullMQ instead of the in-process queue'),
+  REDIS_URL: optionalString.describe(
+    'Redis URL; when set, tasks go through BullMQ instead of the in-process queue',
+  ),
   QUEUE_PREFIX: z.string().default('gtm-enrich').describe('Prefix of every Redis key the queue writes'),
 
-  EXPLORIUM_API_KEY: optionalString.describe('Explorium API key; unset = the built-in sandbox with synthetic data'),
+  EXPLORIUM_API_KEY: optionalString.describe(
+    'Explorium API key; unset = the built-in sandbox with synthetic data',
+  ),
   EXPLORIUM_BASE_URL: z.url().default('https://api.explorium.ai').describe('Explorium API base URL'),
   SANDBOX_URL: optionalString
     .pipe(z.url().optional())
@@ -50,11 +75,17 @@ export const ConfigSchema = z.object({
   WORKER_CONCURRENCY: int(100)
     .pipe(z.number().min(1))
     .describe('Companies one worker process holds at once; enough to fill provider batches'),
-  TASK_MAX_ATTEMPTS: int(5).pipe(z.number().min(1)).describe('Attempts per company before it is marked failed'),
-  TASK_BACKOFF_BASE_MS: int(1_000).pipe(z.number().min(0)).describe('First retry delay; doubles each attempt, with jitter'),
+  TASK_MAX_ATTEMPTS: int(5)
+    .pipe(z.number().min(1))
+    .describe('Attempts per company before it is marked failed'),
+  TASK_BACKOFF_BASE_MS: int(1_000)
+    .pipe(z.number().min(0))
+    .describe('First retry delay; doubles each attempt, with jitter'),
   TASK_BACKOFF_MAX_MS: int(60_000).pipe(z.number().min(0)).describe('Longest retry delay'),
 
-  MAX_UPLOAD_BYTES: int(200 * 1024 * 1024).pipe(z.number().min(1)).describe('Largest accepted upload, in bytes'),
+  MAX_UPLOAD_BYTES: int(200 * 1024 * 1024)
+    .pipe(z.number().min(1))
+    .describe('Largest accepted upload, in bytes'),
   MAX_ROWS: int(1_000_000).pipe(z.number().min(1)).describe('Most data rows accepted in one upload'),
   BLOCKED_EMAIL_DOMAINS: csvList.describe(
     'Extra personal email domains to reject, comma-separated (added to the built-in list)',
@@ -63,7 +94,12 @@ export const ConfigSchema = z.object({
 
   SANDBOX_PORT: int(4010).describe('Port of `npm run sandbox`'),
   SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
-  SANDBOX_ERROR_RATE: z.coerce.number().min(0).max(1).default(0).describe('Sandbox: share of calls answered 5xx'),
+  SANDBOX_ERROR_RATE: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .describe('Sandbox: share of calls answered 5xx'),
   SANDBOX_RATE_LIMIT_PER_MIN: int(0)
     .pipe(z.number().min(0))
     .describe('Sandbox: requests a minute per key before 429 (0 = off)'),

@@ -14,7 +14,10 @@ export type DatabaseHandle = {
   close(): Promise<void>;
 };
 
-export function connectDatabase(url: string, opts: { poolSize: number; onError?: (err: Error) => void }): DatabaseHandle {
+export function connectDatabase(
+  url: string,
+  opts: { poolSize: number; onError?: (err: Error) => void },
+): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: opts.poolSize });
   // An idle client that loses its server (PostgreSQL restarted) emits 'error'; unhandled, it would end the process.
   pool.on('error', (err) => opts.onError?.(err));

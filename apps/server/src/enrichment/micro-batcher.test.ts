@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createMicroBatcher } from './micro-batcher';
 
-function recordingBatcher(opts: { maxSize: number; windowMs: number; fail?: (keys: string[]) => Error | null }) {
+function recordingBatcher(opts: {
+  maxSize: number;
+  windowMs: number;
+  fail?: (keys: string[]) => Error | null;
+}) {
   const calls: string[][] = [];
   const batcher = createMicroBatcher<string, string>({
     ...opts,
@@ -25,7 +29,11 @@ describe('micro-batcher', () => {
 
   it('asks once for a key requested twice in the same batch', async () => {
     const { batcher, calls } = recordingBatcher({ maxSize: 50, windowMs: 10 });
-    expect(await Promise.all([batcher.load('x'), batcher.load('x'), batcher.load('y')])).toEqual(['X', 'X', 'Y']);
+    expect(await Promise.all([batcher.load('x'), batcher.load('x'), batcher.load('y')])).toEqual([
+      'X',
+      'X',
+      'Y',
+    ]);
     expect(calls).toEqual([['x', 'y']]);
   });
 
@@ -41,7 +49,11 @@ describe('micro-batcher', () => {
     const { batcher, calls } = recordingBatcher({
       maxSize: 50,
       windowMs: 5,
-      fail: () => (failNext ? ((failNext = false), new Error('503')) : null),
+      fail: () => {
+        if (!failNext) return null;
+        failNext = false;
+        return new Error('503');
+      },
     });
     const first = await Promise.allSettled([batcher.load('a'), batcher.load('b')]);
     expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected']);

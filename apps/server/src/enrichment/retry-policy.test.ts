@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createRetryPolicy } from './retry-policy';
 
 describe('retry policy', () => {
-  const at = (random: number) => createRetryPolicy({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 8000, random: () => random });
+  const at = (random: number) =>
+    createRetryPolicy({ maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 8000, random: () => random });
 
   it('doubles the delay each attempt, between half and all of it', () => {
     expect([1, 2, 3, 4].map((n) => at(0).delayMs(n))).toEqual([500, 1000, 2000, 4000]);

@@ -32,7 +32,10 @@ export type EnrichmentProvider = {
   /** Same length and order as `domains`. */
   matchBusinesses(domains: readonly string[], signal?: AbortSignal): Promise<MatchResult[]>;
   /** Keyed by business id; a matched business with nothing known maps to null; absent ids are missing from the map. */
-  enrichFirmographics(businessIds: readonly string[], signal?: AbortSignal): Promise<Map<string, Firmographics | null>>;
+  enrichFirmographics(
+    businessIds: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, Firmographics | null>>;
 };
 
 /**

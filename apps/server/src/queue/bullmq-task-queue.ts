@@ -54,7 +54,10 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
           }
           const parsed = TASKS[name].payload.safeParse(job.data);
           if (!parsed.success) {
-            log.error({ task: name, taskId: job.id, issues: parsed.error.issues }, 'dropped a task with a malformed payload');
+            log.error(
+              { task: name, taskId: job.id, issues: parsed.error.issues },
+              'dropped a task with a malformed payload',
+            );
             return;
           }
           await handlers[name](parsed.data, { delivery: job.attemptsMade + 1 });
@@ -76,7 +79,11 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
     },
     async counts(): Promise<QueueCounts> {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+      };
     },
     async ping() {
       await connection.ping();

@@ -47,7 +47,10 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
     const parsed = def.payload.safeParse(entry.payload);
     if (!parsed.success) {
       known.delete(key(entry.name, entry.id));
-      log.error({ task: entry.name, taskId: entry.id, issues: parsed.error.issues }, 'dropped a task with a malformed payload');
+      log.error(
+        { task: entry.name, taskId: entry.id, issues: parsed.error.issues },
+        'dropped a task with a malformed payload',
+      );
       return;
     }
     try {
@@ -57,11 +60,13 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
     } catch (err) {
       if (entry.delivery >= def.maxDeliveries || closed) {
         known.delete(key(entry.name, entry.id));
-        if (!closed) log.error({ err, task: entry.name, taskId: entry.id }, 'task gave up after its last delivery');
+        if (!closed)
+          log.error({ err, task: entry.name, taskId: entry.id }, 'task gave up after its last delivery');
         return;
       }
       const delayMs = err instanceof RetryTaskLater ? err.delayMs : fallbackDelay(entry.delivery);
-      if (!(err instanceof RetryTaskLater)) log.warn({ err, task: entry.name, taskId: entry.id }, 'task failed; retrying');
+      if (!(err instanceof RetryTaskLater))
+        log.warn({ err, task: entry.name, taskId: entry.id }, 'task failed; retrying');
       schedule({ ...entry, delivery: entry.delivery + 1 }, delayMs);
     }
   }

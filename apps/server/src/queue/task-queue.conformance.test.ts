@@ -68,7 +68,10 @@ for (const [name, factory] of adapters) {
         },
         { concurrency: 5, fallbackRetryDelayMs: noDelay },
       );
-      await queue.enqueue('enrich-company', tasks.map((p) => ({ id: p.companyId, payload: p })));
+      await queue.enqueue(
+        'enrich-company',
+        tasks.map((p) => ({ id: p.companyId, payload: p })),
+      );
       await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(30);
       expect(new Set(seen)).toEqual(new Set(tasks.map((t) => t.companyId)));
     });
@@ -150,7 +153,10 @@ for (const [name, factory] of adapters) {
         { concurrency: 3, fallbackRetryDelayMs: noDelay },
       );
       const tasks = Array.from({ length: 20 }, () => payload());
-      await queue.enqueue('enrich-company', tasks.map((p) => ({ id: p.companyId, payload: p })));
+      await queue.enqueue(
+        'enrich-company',
+        tasks.map((p) => ({ id: p.companyId, payload: p })),
+      );
       await expect.poll(() => done, { timeout: 10_000 }).toBe(20);
       expect(peak).toBeLessThanOrEqual(3);
       expect(peak).toBeGreaterThan(1);
@@ -168,7 +174,11 @@ for (const [name, factory] of adapters) {
         },
         { concurrency: 1, fallbackRetryDelayMs: noDelay },
       );
-      const bad = { orgId: 'acme', jobId: 'not-a-uuid', companyId: 'x' } as unknown as TaskPayload<'enrich-company'>; // a corrupt message, on purpose
+      const bad = {
+        orgId: 'acme',
+        jobId: 'not-a-uuid',
+        companyId: 'x',
+      } as unknown as TaskPayload<'enrich-company'>; // a corrupt message, on purpose
       await queue.enqueue('enrich-company', [
         { id: 'bad', payload: bad },
         { id: good.companyId, payload: good },

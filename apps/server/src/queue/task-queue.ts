@@ -31,9 +31,15 @@ export type QueueCounts = { waiting: number; active: number; delayed: number };
 
 export type TaskQueue = {
   readonly kind: 'in-process' | 'bullmq';
-  enqueue<N extends TaskName>(name: N, tasks: ReadonlyArray<{ id: string; payload: TaskPayload<N> }>): Promise<void>;
+  enqueue<N extends TaskName>(
+    name: N,
+    tasks: ReadonlyArray<{ id: string; payload: TaskPayload<N> }>,
+  ): Promise<void>;
   /** Starts consuming with at most `concurrency` handlers running at once in this process. */
-  startWorker(handlers: TaskHandlers, opts: { concurrency: number; fallbackRetryDelayMs: (delivery: number) => number }): void;
+  startWorker(
+    handlers: TaskHandlers,
+    opts: { concurrency: number; fallbackRetryDelayMs: (delivery: number) => number },
+  ): void;
   counts(): Promise<QueueCounts>;
   ping(): Promise<void>;
   /** Stops taking tasks, waits for the running ones, releases connections. */

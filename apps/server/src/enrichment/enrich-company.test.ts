@@ -1,0 +1,253 @@
+/**
+ * The task handler against a real PostgreSQL. The provider is scripted at its port (the edge of
+ * the world), so each failure kind can be produced exactly when wanted.
+ */
+import { sql } from 'drizzle-orm';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { expectJobInvariants } from '../../test/invariants';
+import { createTestDatabase } from '../../test/test-database';
+import { connectDatabase, type DatabaseHandle } from '../db/database';
+import { migrateDatabase } from '../db/migrate';
+import {
+  claimCompany,
+  ensureOrganization,
+  findJob,
+  insertCompanies,
+  insertJob,
+  resumeJob,
+} from '../jobs/jobs.repository';
+import { type EnrichmentProvider, type Firmographics, ProviderError } from '../providers/provider';
+import { RetryTaskLater } from '../queue/task-queue';
+import { createEnrichCompany } from './enrich-company';
+import { createProviderBatcher } from './provider-batcher';
+import { createRetryPolicy } from './retry-policy';
+
+const ORG = 'acme';
+const FIRMO: Firmographics = {
+  name: 'Stripe',
+  industry: 'Financial Services',
+  companySize: '5001-10000',
+  revenueRange: '1B-10B',
+  country: 'united states',
+  region: 'california',
+  city: 'south san francisco',
+  website: 'https://stripe.com',
+  linkedinUrl: 'https://linkedin.com/company/stripe',
+  description: 'Payments infrastructure',
+};
+
+/** A provider whose next answers the test decides. */
+function scriptedProvider() {
+  const state = { matchError: null as ProviderError | null, unmatched: new Set<string>(), matchCalls: 0 };
+  const provider: EnrichmentProvider = {
+    name: 'sandbox',
+    maxBatchSize: 50,
+    async matchBusinesses(domains) {
+      state.matchCalls++;
+      if (state.matchError) throw state.matchError;
+      return domains.map((domain) =>
+        state.unmatched.has(domain) ? { domain, businessId: null } : { domain, businessId: 'a'.repeat(32) },
+      );
+    },
+    async enrichFirmographics(ids) {
+      return new Map(ids.map((id) => [id, FIRMO]));
+    },
+  };
+  return { provider, state };
+}
+
+describe('enrich-company task', () => {
+  let dropDb: () => Promise<void>;
+  let database: DatabaseHandle;
+  const policy = createRetryPolicy({ maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 });
+
+  beforeAll(async () => {
+    const t = await createTestDatabase();
+    dropDb = t.drop;
+    database = connectDatabase(t.url, { poolSize: 4 });
+    await migrateDatabase(database);
+    await ensureOrganization(database.db, ORG);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await dropDb?.();
+  });
+
+  async function newJob(domains: string[]) {
+    const job = await insertJob(database.db, {
+      orgId: ORG,
+      provider: 'sandbox',
+      filename: 'x.csv',
+      total: domains.length,
+      inputRows: domains.length,
+      rejectedRows: 0,
+    });
+    await insertCompanies(
+      database.db,
+      ORG,
+      job.id,
+      domains.map((domain, i) => ({ domain, input: domain, rowNumber: i + 1 })),
+    );
+    const rows = await database.db.execute<{ id: string; domain: string }>(
+      sql`select id, domain from companies where job_id = ${job.id} order by row_number`,
+    );
+    return { jobId: job.id, companyIds: rows.rows.map((r) => r.id) };
+  }
+
+  async function company(id: string) {
+    const r = await database.db.execute<{ status: string; attempts: number; error_code: string | null }>(
+      sql`select status, attempts, error_code from companies where id = ${id}`,
+    );
+    return r.rows[0]!;
+  }
+
+  let scripted: ReturnType<typeof scriptedProvider>;
+  let completed: string[];
+  let handler: ReturnType<typeof createEnrichCompany>;
+  beforeEach(() => {
+    scripted = scriptedProvider();
+    completed = [];
+    handler = createEnrichCompany({
+      db: database.db,
+      batcher: createProviderBatcher(scripted.provider, { windowMs: 5 }),
+      retryPolicy: policy,
+      logger: pino({ level: 'silent' }),
+      leaseMs: 60_000,
+      onJobCompleted: (_org, jobId) => completed.push(jobId),
+    });
+  });
+
+  it('enriches, completes the job once, and ignores a second delivery', async () => {
+    const { jobId, companyIds } = await newJob(['stripe.com', 'nothing.com']);
+    scripted.state.unmatched.add('nothing.com');
+    await Promise.all(
+      companyIds.map((companyId) => handler({ orgId: ORG, jobId, companyId }, { delivery: 1 })),
+    );
+    await handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery: 2 });
+
+    expect(await company(companyIds[0]!)).toMatchObject({
+      status: 'enriched',
+      attempts: 1,
+      error_code: null,
+    });
+    expect(await company(companyIds[1]!)).toMatchObject({ status: 'not_found', error_code: 'NO_MATCH' });
+    const job = await findJob(database.db, ORG, jobId);
+    expect(job).toMatchObject({
+      status: 'completed',
+      enrichedCount: 1,
+      notFoundCount: 1,
+      processingCount: 0,
+    });
+    expect(job?.finishedAt).toBeInstanceOf(Date);
+    expect(completed).toEqual([jobId]);
+    // Both companies went out in one batch.
+    expect(scripted.state.matchCalls).toBe(1);
+    await expectJobInvariants(database.db);
+  });
+
+  it('retries a transient error with backoff, then fails the company after its last attempt', async () => {
+    const { jobId, companyIds } = await newJob(['flaky.com']);
+    const companyId = companyIds[0]!;
+    scripted.state.matchError = new ProviderError('transient', 'Explorium answered 503', { status: 503 });
+
+    const delays: number[] = [];
+    for (let delivery = 1; delivery <= 2; delivery++) {
+      const err = await handler({ orgId: ORG, jobId, companyId }, { delivery }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RetryTaskLater);
+      delays.push((err as RetryTaskLater).delayMs);
+      expect(await company(companyId)).toMatchObject({ status: 'queued', attempts: delivery });
+    }
+    expect(delays).toEqual([50, 100]);
+    await handler({ orgId: ORG, jobId, companyId }, { delivery: 3 });
+    expect(await company(companyId)).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+      error_code: 'PROVIDER_TRANSIENT',
+    });
+    expect(await findJob(database.db, ORG, jobId)).toMatchObject({ status: 'completed', failedCount: 1 });
+    await expectJobInvariants(database.db);
+  });
+
+  it("waits at least the provider's Retry-After after a 429", async () => {
+    const { jobId, companyIds } = await newJob(['busy.com']);
+    scripted.state.matchError = new ProviderError('rate_limited', 'Explorium answered 429', {
+      retryAfterMs: 5_000,
+    });
+    const err = await handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery: 1 }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(RetryTaskLater);
+    expect((err as RetryTaskLater).delayMs).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it('fails a company at once on a permanent error', async () => {
+    const { jobId, companyIds } = await newJob(['bad-request.com']);
+    scripted.state.matchError = new ProviderError('permanent', 'Explorium answered 422', { status: 422 });
+    await handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery: 1 });
+    expect(await company(companyIds[0]!)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error_code: 'PROVIDER_PERMANENT',
+    });
+  });
+
+  it('pauses the job on a bad key, fails no company, and continues after resume', async () => {
+    const { jobId, companyIds } = await newJob(['one.com', 'two.com']);
+    scripted.state.matchError = new ProviderError('auth', 'Explorium rejected the API key (401)', {
+      status: 401,
+    });
+    await Promise.all(
+      companyIds.map((companyId) => handler({ orgId: ORG, jobId, companyId }, { delivery: 1 })),
+    );
+
+    const paused = await findJob(database.db, ORG, jobId);
+    expect(paused).toMatchObject({
+      status: 'paused',
+      errorCode: 'PROVIDER_AUTH',
+      failedCount: 0,
+      queuedCount: 2,
+    });
+    expect(paused?.errorMessage).toContain('API key');
+    for (const id of companyIds) expect(await company(id)).toMatchObject({ status: 'queued', attempts: 0 });
+    // Nothing is claimed while the job is paused.
+    expect(await claimCompany(database.db, ORG, companyIds[0]!, 60_000)).toBeNull();
+
+    scripted.state.matchError = null;
+    expect(await resumeJob(database.db, ORG, jobId)).toBe(true);
+    await Promise.all(
+      companyIds.map((companyId) => handler({ orgId: ORG, jobId, companyId }, { delivery: 1 })),
+    );
+    expect(await findJob(database.db, ORG, jobId)).toMatchObject({
+      status: 'completed',
+      enrichedCount: 2,
+      errorCode: null,
+    });
+    await expectJobInvariants(database.db);
+  });
+
+  it('lets one worker claim a company, and another only after the lease ran out', async () => {
+    const { jobId, companyIds } = await newJob(['contended.com']);
+    const companyId = companyIds[0]!;
+    const claims = await Promise.all(
+      Array.from({ length: 5 }, () => claimCompany(database.db, ORG, companyId, 60_000)),
+    );
+    expect(claims.filter((c) => c !== null)).toHaveLength(1);
+    expect(await claimCompany(database.db, ORG, companyId, 60_000)).toBeNull();
+
+    // The worker holding it died: its lease runs out and another may claim it, counted once.
+    await database.db.execute(
+      sql`update companies set lease_expires_at = now() - interval '1 second' where id = ${companyId}`,
+    );
+    const reclaimed = await claimCompany(database.db, ORG, companyId, 60_000);
+    expect(reclaimed).toMatchObject({ id: companyId, attempts: 2 });
+    expect(await findJob(database.db, ORG, jobId)).toMatchObject({ queuedCount: 0, processingCount: 1 });
+    await expectJobInvariants(database.db);
+  });
+
+  it('does nothing for another organization', async () => {
+    const { jobId, companyIds } = await newJob(['mine.com']);
+    await handler({ orgId: 'intruder', jobId, companyId: companyIds[0]! }, { delivery: 1 });
+    expect(await company(companyIds[0]!)).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+});

@@ -1,0 +1,42 @@
+import { Health, Readiness } from '@gtm-enrich/contracts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+
+export type ReadinessCheck = () => Promise<void>;
+
+export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, ReadinessCheck> }> = async (
+  app,
+  { checks },
+) => {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['health'], summary: 'The process is alive', response: { 200: Health } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'The database and the queue are reachable',
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
+    async (_req, reply) => {
+      const results = await Promise.all(
+        Object.entries(checks).map(async ([name, check]) => {
+          try {
+            await check();
+            return [name, { ok: true }] as const;
+          } catch (err) {
+            return [name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as const;
+          }
+        }),
+      );
+      const ready = results.every(([, r]) => r.ok);
+      return reply
+        .status(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
+    },
+  );
+};

@@ -1,0 +1,122 @@
+import {
+  CompanyList,
+  CompanyListQuery,
+  ErrorBody,
+  Job,
+  JobList,
+  JobListQuery,
+  JobParams,
+  OrgQuery,
+} from '@gtm-enrich/contracts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { companiesCsvStream } from '../../jobs/export-csv';
+import type { JobsService } from '../../jobs/jobs.service';
+
+const RejectedRowList = z.object({
+  data: z.array(
+    z.object({ row_number: z.number().int(), raw: z.string(), reason: z.string(), message: z.string() }),
+  ),
+  next_cursor: z.string().nullable(),
+});
+const RejectedQuery = OrgQuery.extend({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().min(1).optional(),
+});
+
+export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "An organization's jobs, newest first",
+        querystring: JobListQuery,
+        response: { 200: JobList, 400: ErrorBody },
+      },
+    },
+    (req) => jobs.list(req.query.org_id, req.query),
+  );
+
+  app.get(
+    '/jobs/:jobId',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'A job with its progress counters',
+        params: JobParams,
+        querystring: OrgQuery,
+        response: { 200: Job, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    (req) => jobs.get(req.query.org_id, req.params.jobId),
+  );
+
+  app.get(
+    '/jobs/:jobId/companies',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "A page of a job's companies in the file's order (keyset pagination)",
+        params: JobParams,
+        querystring: CompanyListQuery,
+        response: { 200: CompanyList, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    (req) => jobs.listCompanies(req.query.org_id, req.params.jobId, req.query),
+  );
+
+  app.get(
+    '/jobs/:jobId/rejected',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Rows of the file that had no usable domain, with the reason',
+        params: JobParams,
+        querystring: RejectedQuery,
+        response: { 200: RejectedRowList, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    (req) => jobs.listRejected(req.query.org_id, req.params.jobId, req.query),
+  );
+
+  app.post(
+    '/jobs/:jobId/resume',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Continue a job paused by a provider problem (bad key, no credits) once fixed',
+        params: JobParams,
+        querystring: OrgQuery,
+        response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    (req) => jobs.resume(req.query.org_id, req.params.jobId),
+  );
+
+  app.get(
+    '/jobs/:jobId/export.csv',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Every company of the job with every field, as CSV',
+        params: JobParams,
+        querystring: OrgQuery,
+        produces: ['text/csv'],
+        response: {
+          200: z.unknown().describe('CSV with a header row, one row per company, UTF-8 with BOM'),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { job, companies } = await jobs.exportCompanies(req.query.org_id, req.params.jobId);
+      const base = (job.filename ?? 'companies').replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_');
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${base}-enriched.csv"`)
+        .send(companiesCsvStream(companies));
+    },
+  );
+};

@@ -1,0 +1,167 @@
+import type { Company, CompanyListQuery, Job, JobList } from '@gtm-enrich/contracts';
+import type { z } from 'zod';
+import type { Database } from '../db/database';
+import type { JobRow } from '../db/schema';
+import { AppError } from '../errors';
+import { decodeCursor, encodeCursor } from './cursor';
+import type { Dispatcher } from './dispatcher';
+import { toCompanyResource, toJobResource } from './job-resources';
+import {
+  ensureOrganization,
+  findJob,
+  insertCompanies,
+  insertJob,
+  insertRejectedRows,
+  listCompanies,
+  listJobs,
+  listRejectedRows,
+  resumeJob,
+} from './jobs.repository';
+import type { ParsedUpload } from './read-upload';
+
+export type JobsServiceDeps = {
+  db: Database;
+  dispatcher: Dispatcher;
+  provider: JobRow['provider'];
+};
+
+const EXPORT_PAGE_ROWS = 1_000;
+const REJECTION_SAMPLE_ROWS = 10;
+
+type JobCursor = { t: string; id: string };
+const isJobCursor = (v: unknown): v is JobCursor =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as JobCursor).t === 'string' &&
+  typeof (v as JobCursor).id === 'string';
+const isRowCursor = (v: unknown): v is number => Number.isInteger(v);
+
+export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps) {
+  async function getRow(orgId: string, jobId: string): Promise<JobRow> {
+    const row = await findJob(db, orgId, jobId);
+    // Another organization's job answers exactly like a missing one.
+    if (!row) throw new AppError('NOT_FOUND', `No job ${jobId} in organization ${orgId}.`);
+    return row;
+  }
+
+  return {
+    /** Job, company and rejected rows in one transaction; tasks are dispatched only after commit. */
+    async createFromUpload(orgId: string, upload: ParsedUpload): Promise<Job> {
+      if (upload.inputRows === 0) {
+        throw new AppError('EMPTY_FILE', 'The file has a header but no data rows: add one domain per row.');
+      }
+      if (upload.companies.length === 0) {
+        throw new AppError(
+          'NO_VALID_DOMAINS',
+          `None of the ${upload.inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
+          { rejected: upload.rejected.slice(0, REJECTION_SAMPLE_ROWS) },
+        );
+      }
+      const job = await db.transaction(async (tx) => {
+        await ensureOrganization(tx, orgId);
+        const row = await insertJob(tx, {
+          orgId,
+          provider,
+          filename: upload.filename,
+          total: upload.companies.length,
+          inputRows: upload.inputRows,
+          rejectedRows: upload.rejected.length,
+        });
+        await insertCompanies(tx, orgId, row.id, upload.companies);
+        await insertRejectedRows(tx, orgId, row.id, upload.rejected);
+        return row;
+      });
+      dispatcher.dispatchJobInBackground(orgId, job.id);
+      return toJobResource(job);
+    },
+
+    async get(orgId: string, jobId: string): Promise<Job> {
+      return toJobResource(await getRow(orgId, jobId));
+    },
+
+    async list(orgId: string, page: { limit: number; cursor?: string }): Promise<JobList> {
+      const after = page.cursor ? decodeCursor(page.cursor, isJobCursor) : null;
+      const rows = await listJobs(db, orgId, {
+        limit: page.limit + 1,
+        after: after ? { createdAt: new Date(after.t), id: after.id } : null,
+      });
+      const data = rows.slice(0, page.limit);
+      const last = data[data.length - 1];
+      return {
+        data: data.map(toJobResource),
+        next_cursor:
+          rows.length > page.limit && last
+            ? encodeCursor({ t: last.createdAt.toISOString(), id: last.id })
+            : null,
+      };
+    },
+
+    async listCompanies(orgId: string, jobId: string, query: z.infer<typeof CompanyListQuery>) {
+      await getRow(orgId, jobId);
+      const afterRow = query.cursor ? decodeCursor(query.cursor, isRowCursor) : null;
+      const rows = await listCompanies(db, orgId, jobId, {
+        limit: query.limit + 1,
+        afterRow,
+        status: query.status,
+        q: query.q,
+      });
+      const data = rows.slice(0, query.limit);
+      const last = data[data.length - 1];
+      return {
+        data: data.map(toCompanyResource),
+        next_cursor: rows.length > query.limit && last ? encodeCursor(last.rowNumber) : null,
+      };
+    },
+
+    async listRejected(orgId: string, jobId: string, page: { limit: number; cursor?: string }) {
+      await getRow(orgId, jobId);
+      const afterRow = page.cursor ? decodeCursor(page.cursor, isRowCursor) : null;
+      const rows = await listRejectedRows(db, orgId, jobId, { limit: page.limit + 1, afterRow });
+      const data = rows.slice(0, page.limit);
+      const last = data[data.length - 1];
+      return {
+        data: data.map((r) => ({
+          row_number: r.rowNumber,
+          raw: r.raw,
+          reason: r.reason,
+          message: r.message,
+        })),
+        next_cursor: rows.length > page.limit && last ? encodeCursor(last.rowNumber) : null,
+      };
+    },
+
+    /** Every company of a job, read page by page so an export of a million rows stays small in memory. */
+    async exportCompanies(
+      orgId: string,
+      jobId: string,
+    ): Promise<{ job: Job; companies: AsyncIterable<Company> }> {
+      const job = await getRow(orgId, jobId);
+      async function* pages(): AsyncGenerator<Company> {
+        let afterRow: number | null = null;
+        for (;;) {
+          const rows = await listCompanies(db, orgId, jobId, { limit: EXPORT_PAGE_ROWS, afterRow });
+          for (const r of rows) yield toCompanyResource(r);
+          if (rows.length < EXPORT_PAGE_ROWS) return;
+          afterRow = rows[rows.length - 1]!.rowNumber;
+        }
+      }
+      return { job: toJobResource(job), companies: pages() };
+    },
+
+    /** Continues a job paused by a provider problem (bad key, no credits) once it is fixed. */
+    async resume(orgId: string, jobId: string): Promise<Job> {
+      const row = await getRow(orgId, jobId);
+      if (row.status !== 'paused') {
+        throw new AppError(
+          'CONFLICT',
+          `Job ${jobId} is ${row.status}, not paused: there is nothing to resume.`,
+        );
+      }
+      await resumeJob(db, orgId, jobId);
+      dispatcher.dispatchJobInBackground(orgId, jobId);
+      return toJobResource(await getRow(orgId, jobId));
+    },
+  };
+}
+
+export type JobsService = ReturnType<typeof createJobsService>;

@@ -1,0 +1,43 @@
+/** What every entry point does around its work: parse config once, stop cleanly on a signal. */
+import type { Logger } from 'pino';
+import { type Config, ConfigError, loadConfig } from './config';
+
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee .env.example for every setting.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** Runs the stop steps in order on SIGINT/SIGTERM; a second signal or a stuck step forces exit. */
+export function stopOnSignal(logger: Logger, steps: Array<() => Promise<void>>): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        logger.error({ err }, 'shutdown step failed');
+      }
+    }
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

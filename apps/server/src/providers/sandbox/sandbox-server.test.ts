@@ -1,0 +1,315 @@
+/** The sandbox spoken to directly over HTTP, the way any Explorium client would. */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { lookupDomain, singleEnrichShape } from './sandbox-data';
+import {
+  type SandboxServer,
+  type SandboxServerOptions,
+  type SandboxStats,
+  startSandboxServer,
+} from './sandbox-server';
+
+const API_KEY = 'test-key';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const servers: SandboxServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function sandbox(opts: SandboxServerOptions = {}): Promise<SandboxServer> {
+  const server = await startSandboxServer({ apiKey: API_KEY, ...opts });
+  servers.push(server);
+  return server;
+}
+
+async function post(
+  server: SandboxServer,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = { api_key: API_KEY },
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  return { status: res.status, headers: res.headers, body: json };
+}
+
+const MATCH = '/v1/businesses/match';
+const ENRICH = '/v1/businesses/firmographics/enrich';
+const BULK = '/v1/businesses/firmographics/bulk_enrich';
+
+async function matchIds(server: SandboxServer, domains: string[]): Promise<string[]> {
+  const res = await post(server, MATCH, {
+    request_context: null,
+    businesses_to_match: domains.map((domain) => ({ domain })),
+  });
+  const items = res.body.matched_businesses;
+  if (!Array.isArray(items)) throw new Error('no matched_businesses');
+  return items.map((item: { business_id: string }) => item.business_id);
+}
+
+describe('validation', () => {
+  it('answers 400 to a body that is not JSON', async () => {
+    const server = await sandbox();
+    const res = await post(server, MATCH, '{"businesses_to_match": [');
+    expect(res.status).toBe(400);
+    expect(res.body.details).toMatch(/not valid JSON/);
+    expect(res.body.correlation_id).toMatch(UUID);
+  });
+
+  it('answers 422 with the documented body to an unknown top-level key', async () => {
+    const server = await sandbox();
+    const res = await post(server, MATCH, { businesses_to_match: [{ domain: 'stripe.com' }], page_size: 10 });
+    expect(res.status).toBe(422);
+    expect(res.body.detail).toEqual([
+      { loc: ['body', 'page_size'], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' },
+    ]);
+  });
+
+  it('answers 422 to more than 50 items, to none, and to wrong types', async () => {
+    const server = await sandbox();
+    const ids = Array.from({ length: 51 }, (_, i) => i.toString(16).padStart(32, '0'));
+
+    const tooMany = await post(server, BULK, { business_ids: ids });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.detail).toEqual([
+      {
+        loc: ['body', 'business_ids'],
+        msg: 'List should have at most 50 items after validation, not 51',
+        type: 'too_long',
+      },
+    ]);
+
+    const none = await post(server, MATCH, { request_context: null, businesses_to_match: [] });
+    expect(none.status).toBe(422);
+    expect(none.body.detail).toMatchObject([{ type: 'too_short' }]);
+
+    const wrongType = await post(server, MATCH, { businesses_to_match: [{ domain: 42 }] });
+    expect(wrongType.status).toBe(422);
+    expect(wrongType.body.detail).toMatchObject([
+      { loc: ['body', 'businesses_to_match', 0, 'domain'], type: 'string_type' },
+    ]);
+
+    const missing = await post(server, ENRICH, {});
+    expect(missing.status).toBe(422);
+    expect(missing.body.detail).toMatchObject([{ loc: ['body', 'business_id'], type: 'missing' }]);
+    expect(server.stats().items).toEqual({ match: 0, enrich: 0, bulk_enrich: 0 });
+  });
+
+  it('answers 401 to a missing or wrong key, and still sends rate-limit headers', async () => {
+    const server = await sandbox();
+    const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
+    const missing = await post(server, MATCH, body, {});
+    const wrong = await post(server, MATCH, body, { api_key: 'nope' });
+    expect([missing.status, wrong.status]).toEqual([401, 401]);
+    expect(missing.headers.get('x-ratelimit-limit')).not.toBeNull();
+  });
+
+  it('accepts any key when none is configured, but never a missing one', async () => {
+    const server = await startSandboxServer();
+    servers.push(server);
+    const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
+    expect((await post(server, MATCH, body, { api_key: 'anything' })).status).toBe(200);
+    expect((await post(server, MATCH, body, {})).status).toBe(401);
+  });
+});
+
+describe('responses', () => {
+  it('carries response_context and rate-limit headers, with a generous limit when none is set', async () => {
+    const server = await sandbox();
+    const res = await post(server, MATCH, {
+      request_context: null,
+      businesses_to_match: [{ domain: 'stripe.com' }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.response_context).toMatchObject({
+      correlation_id: expect.stringMatching(UUID),
+      request_status: 'success',
+    });
+    expect(res.body).toMatchObject({ total_results: 1, total_matches: 1 });
+    expect(Number(res.headers.get('x-ratelimit-limit'))).toBeGreaterThanOrEqual(1_000);
+    expect(Number(res.headers.get('x-ratelimit-remaining'))).toBe(
+      Number(res.headers.get('x-ratelimit-limit')) - 1,
+    );
+    expect(Number(res.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it('says "miss" when nothing matched', async () => {
+    const server = await sandbox();
+    const res = await post(server, MATCH, {
+      businesses_to_match: [{ domain: 'nothing-here.invalid' }, { domain: 'a.example' }],
+    });
+    expect(res.body).toMatchObject({ total_matches: 0, response_context: { request_status: 'miss' } });
+  });
+
+  it('matches built-in companies by name', async () => {
+    const server = await sandbox();
+    const byName = await post(server, MATCH, {
+      businesses_to_match: [{ name: 'Stripe' }, { name: 'Unheard Of Ltd' }],
+    });
+    const [stripeId] = await matchIds(server, ['stripe.com']);
+    expect(byName.body.matched_businesses).toEqual([
+      { input: { name: 'Stripe' }, business_id: stripeId },
+      { input: { name: 'Unheard Of Ltd' }, business_id: null },
+    ]);
+  });
+
+  it('single enrich answers data as an object for some ids and as a one-element array for others', async () => {
+    const server = await sandbox();
+    const domains = ['stripe.com', 'apple.com', 'google.com', 'microsoft.com', 'netflix.com', 'nvidia.com'];
+    const ids = await matchIds(server, domains);
+    const shapes = new Set<string>();
+    for (const id of ids) {
+      const res = await post(server, ENRICH, { business_id: id });
+      expect(res.status).toBe(200);
+      const shape = singleEnrichShape(id);
+      shapes.add(shape);
+      if (shape === 'object') expect(res.body.data).toMatchObject({ business_id: id });
+      else expect(res.body.data).toEqual([expect.objectContaining({ business_id: id })]);
+    }
+    expect(shapes).toEqual(new Set(['object', 'array']));
+  });
+
+  it('bulk enrich answers with a row per known id, and leaves unknown ids out', async () => {
+    const server = await sandbox();
+    const [stripeId] = await matchIds(server, ['stripe.com']);
+    const unknown = 'f'.repeat(32);
+    const res = await post(server, BULK, { business_ids: [unknown, stripeId] });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      total_results: 1,
+      data: [{ business_id: stripeId, data: { name: 'Stripe', country_name: 'united states' } }],
+    });
+  });
+
+  it('answers 429 with Retry-After and retry_after once the per-key window is full', async () => {
+    const server = await sandbox({ rateLimitPerMin: 2 });
+    const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
+    expect((await post(server, MATCH, body)).status).toBe(200);
+    expect((await post(server, MATCH, body)).status).toBe(200);
+
+    const limited = await post(server, MATCH, body);
+
+    expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.body).toMatchObject({ error: 'rate_limit_exceeded', retry_after: retryAfter });
+    expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
+  });
+
+  it('limits keys independently', async () => {
+    const server = await startSandboxServer({ rateLimitPerMin: 1 });
+    servers.push(server);
+    const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
+    expect((await post(server, MATCH, body, { api_key: 'one' })).status).toBe(200);
+    expect((await post(server, MATCH, body, { api_key: 'one' })).status).toBe(429);
+    expect((await post(server, MATCH, body, { api_key: 'two' })).status).toBe(200);
+  });
+
+  it('answers 403 with the insufficient-credits body past the credit limit', async () => {
+    const server = await sandbox({ creditLimit: 2 });
+    const ids = await matchIds(server, ['stripe.com', 'apple.com', 'google.com']);
+    expect((await post(server, BULK, { business_ids: ids.slice(0, 2) })).status).toBe(200);
+
+    const refused = await post(server, ENRICH, { business_id: ids[2] });
+
+    expect(refused.status).toBe(403);
+    expect(refused.body.details).toMatch(/^You have insufficient credits/);
+    expect(refused.body.correlation_id).toMatch(UUID);
+    expect(server.stats().creditsUsed).toBe(2);
+  });
+
+  it('answers 404 to unknown paths and 405 to other methods', async () => {
+    const server = await sandbox();
+    expect((await post(server, '/v1/businesses/nope', {})).status).toBe(404);
+    const get = await fetch(`${server.url}${MATCH}`, { headers: { api_key: API_KEY } });
+    expect(get.status).toBe(405);
+    await get.body?.cancel();
+  });
+});
+
+describe('stats', () => {
+  it('counts calls, items, statuses, domains and ids, and resets', async () => {
+    const server = await sandbox();
+    const ids = await matchIds(server, ['Stripe.com', 'apple.com', 'nothing-here.invalid']);
+    await post(server, BULK, { business_ids: ids.slice(0, 2) });
+    await post(server, BULK, { business_ids: [ids[0]] });
+    await post(server, MATCH, { nope: true });
+
+    const stats = server.stats();
+    expect(stats.calls).toEqual({ match: 2, enrich: 0, bulk_enrich: 2 });
+    expect(stats.items).toEqual({ match: 3, enrich: 0, bulk_enrich: 3 });
+    expect(stats.responses).toEqual({ '200': 3, '422': 1 });
+    expect(stats.domainsMatched).toEqual({ 'stripe.com': 1, 'apple.com': 1, 'nothing-here.invalid': 1 });
+    expect(stats.businessIdsEnriched).toEqual({ [ids[0] ?? '']: 2, [ids[1] ?? '']: 1 });
+
+    const overHttp = (await (await fetch(`${server.url}/_sandbox/stats`)).json()) as SandboxStats;
+    expect(overHttp).toEqual(stats);
+
+    const reset = await fetch(`${server.url}/_sandbox/reset`, { method: 'POST' });
+    expect(reset.status).toBe(204);
+    expect(server.stats()).toMatchObject({
+      calls: { match: 0, bulk_enrich: 0 },
+      responses: {},
+      domainsMatched: {},
+    });
+  });
+
+  it('counts every received call, including injected failures', async () => {
+    const server = await sandbox({ errorRate: 0.5, random: sequence([0.1, 0.1, 0.9, 0.9, 0.2, 0.6]) });
+    const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await post(server, MATCH, body)).status);
+    // Rolls: 0.1 → fail, 0.1 → 500; 0.9 → ok; 0.9 → ok; 0.2 → fail, 0.6 → 503.
+    expect(statuses).toEqual([500, 200, 200, 503]);
+    expect(server.stats().calls.match).toBe(4);
+    expect(server.stats().items.match).toBe(2);
+  });
+});
+
+describe('lifecycle', () => {
+  it('closes promptly with a request in flight', async () => {
+    const server = await startSandboxServer({ latencyMs: 30_000 });
+    const pending = fetch(`${server.url}${MATCH}`, {
+      method: 'POST',
+      headers: { api_key: 'k' },
+      body: JSON.stringify({ businesses_to_match: [{ domain: 'stripe.com' }] }),
+    }).catch((err: unknown) => err);
+    await vi.waitFor(() => expect(server.stats().calls.match).toBe(1));
+    const startedAt = Date.now();
+
+    await server.close();
+
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(await pending).toBeInstanceOf(Error);
+  });
+
+  it('rejects impossible options', async () => {
+    await expect(startSandboxServer({ errorRate: 1.5 })).rejects.toThrow(RangeError);
+    await expect(startSandboxServer({ latencyMs: -1 })).rejects.toThrow('latencyMs');
+  });
+
+  it('gives the same domain the same id across servers', async () => {
+    const a = await sandbox();
+    const b = await sandbox();
+    const [fromA] = await matchIds(a, ['some-startup.io']);
+    const [fromB] = await matchIds(b, ['some-startup.io']);
+    expect(fromA).toBe(fromB);
+    const found = lookupDomain('some-startup.io');
+    expect(found.kind === 'match' ? found.business.businessId : null).toBe(fromA);
+  });
+});
+
+function sequence(values: number[]): () => number {
+  let index = 0;
+  return () => {
+    const value = values[index % values.length];
+    index += 1;
+    return value ?? 0;
+  };
+}
