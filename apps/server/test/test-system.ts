@@ -31,10 +31,13 @@ export async function startTestSystem(
     sandbox?: Parameters<typeof startSandboxServer>[0];
     env?: Record<string, string>;
     roles?: { api: boolean; worker: boolean };
+    /** Join another test system's database and sandbox instead of making new ones (they stay its to stop). */
+    shareWith?: TestSystem;
   } = {},
 ): Promise<TestSystem> {
-  const database = await createTestDatabase();
-  const sandbox = await startSandboxServer({ apiKey: 'test-key', ...opts.sandbox });
+  const shared = opts.shareWith;
+  const database = shared ? { url: shared.databaseUrl, drop: async () => {} } : await createTestDatabase();
+  const sandbox = shared?.sandbox ?? (await startSandboxServer({ apiKey: 'test-key', ...opts.sandbox }));
   const redisUrl = inject('redisUrl');
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -44,7 +47,7 @@ export async function startTestSystem(
     TASK_BACKOFF_MAX_MS: '200',
     PROVIDER_BATCH_WINDOW_MS: '20',
     PROVIDER_TIMEOUT_MS: '5000',
-    QUEUE_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+    QUEUE_PREFIX: shared?.system.config.QUEUE_PREFIX ?? `test-${randomBytes(4).toString('hex')}`,
     ...(opts.queue === 'bullmq' && redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...opts.env,
   });
@@ -63,6 +66,7 @@ export async function startTestSystem(
     databaseUrl: database.url,
     async stop() {
       await system.stop();
+      if (shared) return;
       await sandbox.close();
       await database.drop();
     },
