@@ -43,6 +43,19 @@ export const ConfigSchema = z.object({
     .enum(['pretty', 'json'])
     .optional()
     .describe('Log format; default pretty in development, json otherwise'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString
+    .pipe(z.url().optional())
+    .describe(
+      'OpenTelemetry collector base URL for traces over OTLP/HTTP JSON (spans go to <url>/v1/traces); unset = no tracing',
+    ),
+  OTEL_SERVICE_NAME: optionalString.describe(
+    "service.name on this process's spans; default gtm-enrich-api, gtm-enrich-worker or gtm-enrich (embedded)",
+  ),
+  METRICS_PORT: int(9464)
+    .pipe(z.number().min(0).max(65535))
+    .describe(
+      "Port of a worker-only process's /metrics and /healthz listener (the API serves /metrics on PORT); 0 = any free port",
+    ),
 
   DATA_DIR: z
     .string()
@@ -67,6 +80,25 @@ export const ConfigSchema = z.object({
   SANDBOX_URL: optionalString
     .pipe(z.url().optional())
     .describe('Use a sandbox already running there instead of starting one in-process (no key set)'),
+  EXPLORIUM_RATE_LIMIT: int(200)
+    .pipe(z.number().min(1))
+    .describe('Explorium calls (or records) a minute per key, shared by every worker'),
+  EXPLORIUM_RATE_LIMIT_UNIT: z
+    .enum(['request', 'record'])
+    .default('record')
+    .describe(
+      'What the rate limit counts: a bulk call of 50 as 1 (request) or as 50 (record, the safe default)',
+    ),
+  ENRICHMENT_CACHE_TTL_DAYS: z.coerce
+    .number()
+    .min(0)
+    .default(30)
+    .describe('How long a provider result is reused across jobs (0 = never)'),
+  ENRICHMENT_CACHE_NO_MATCH_TTL_DAYS: z.coerce
+    .number()
+    .min(0)
+    .default(7)
+    .describe('How long a "no match" is reused across jobs (0 = never)'),
   PROVIDER_TIMEOUT_MS: int(30_000).pipe(z.number().min(100)).describe('Timeout of one provider HTTP call'),
   PROVIDER_BATCH_WINDOW_MS: int(100)
     .pipe(z.number().min(0))

@@ -3,12 +3,16 @@
  * services. Entry points decide which roles a process plays (api, worker or both) and where the
  * database and provider are; everything else is decided here, once.
  */
+
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { connectDatabase, type DatabaseHandle } from './db/database';
 import { migrateDatabase } from './db/migrate';
+import { createBatchFlow } from './enrichment/batch-flow';
 import { createEnrichCompany } from './enrichment/enrich-company';
 import { createProviderBatcher } from './enrichment/provider-batcher';
 import { createRetryPolicy, type RetryPolicy } from './enrichment/retry-policy';
@@ -16,9 +20,21 @@ import { buildApp } from './http/app';
 import { personalEmailDomainSet } from './ingest/normalize-domain';
 import { createDispatcher, type Dispatcher } from './jobs/dispatcher';
 import { createJobsService, type JobsService } from './jobs/jobs.service';
+import { recordProviderCall } from './jobs/ledger.repository';
 import { createUploadReader } from './jobs/read-upload';
+import { observeProviderCalls, observeRateLimiter, traceProvider } from './observability/instrument-provider';
+import { instrumentTaskQueue } from './observability/instrument-queue';
+import { createObservability, type Observability } from './observability/observability';
 import { createExploriumClient } from './providers/explorium/explorium-client';
 import type { EnrichmentProvider } from './providers/provider';
+import { createRateLimitedProvider } from './providers/rate-limit/rate-limited-provider';
+import {
+  createInProcessRateLimiter,
+  type RateLimiter,
+  type RateLimitUnit,
+  UNLIMITED,
+} from './providers/rate-limit/rate-limiter';
+import { createRedisRateLimiter } from './providers/rate-limit/redis-rate-limiter';
 import { startSandboxServer } from './providers/sandbox/sandbox-server';
 import { createBullmqTaskQueue } from './queue/bullmq-task-queue';
 import { createInProcessTaskQueue } from './queue/in-process-task-queue';
@@ -44,11 +60,20 @@ export type System = {
   dispatcher: Dispatcher;
   retryPolicy: RetryPolicy;
   app: FastifyInstance | null;
+  /** Metrics registry, tracer, queue dashboard; `observability.metricsUrl` is a worker's /metrics listener. */
+  observability: Observability;
   /** Listens (api role) and starts consuming (worker role). Returns the API's address, if any. */
   start(): Promise<string | null>;
   /** Stops taking requests and tasks, waits for what is running, closes connections. */
   stop(): Promise<void>;
 };
+
+const DAY_MS = 86_400_000;
+// How long claims and outcomes wait to share one statement: short next to a provider call.
+const WRITE_WINDOW_MS = 10;
+// A partial provider batch waits for companies still on their way for up to this many windows.
+const BATCH_MAX_WAIT_WINDOWS = 10;
+const BATCH_IDLE_GRACE_MS = 5;
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/out', import.meta.url));
 const SANDBOX_API_KEY_DEFAULT = 'sandbox';
@@ -96,28 +121,77 @@ export async function createSystem(opts: {
     poolSize: config.DATABASE_POOL_SIZE,
     onError: (err) => logger.warn({ err: err.message }, 'database connection lost; the pool reconnects'),
   });
+  // Before migrating: database spans come from a hook on each pool connection as it opens.
+  const observability = await createObservability({
+    config,
+    roles,
+    pool: database.pool,
+    queueKind: opts.queue?.kind ?? (config.REDIS_URL ? 'bullmq' : 'in-process'),
+    queueCounts: () => queue.counts(),
+  });
   await migrateDatabase(database);
 
-  const queue =
+  const queue = instrumentTaskQueue(
     opts.queue ??
-    (config.REDIS_URL
-      ? createBullmqTaskQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, logger })
-      : createInProcessTaskQueue({ logger }));
+      (config.REDIS_URL
+        ? createBullmqTaskQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, logger })
+        : createInProcessTaskQueue({ logger })),
+    observability,
+  );
+  const observeCall = observeProviderCalls(opts.provider.name, observability.metrics);
 
-  const provider = createExploriumClient({
+  const rateLimit = providerRateLimit(config, opts.provider);
+  // The limit is per key: every process using this key, on any machine, spends from one budget.
+  const limiterKey = `${config.QUEUE_PREFIX}:rate-limit:${opts.provider.name}:${createHash('sha256').update(opts.provider.apiKey).digest('hex').slice(0, 16)}`;
+  const limiterRedis =
+    rateLimit && config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 }) : null;
+  limiterRedis?.on('error', (err) =>
+    logger.warn({ err: err.message }, 'redis (rate limiter) connection error'),
+  );
+  const limiter: RateLimiter = !rateLimit
+    ? UNLIMITED
+    : limiterRedis
+      ? createRedisRateLimiter({ redis: limiterRedis, key: limiterKey, perMinute: rateLimit.perMinute })
+      : createInProcessRateLimiter({ perMinute: rateLimit.perMinute });
+  const client = createExploriumClient({
     baseUrl: opts.provider.baseUrl,
     apiKey: opts.provider.apiKey,
     name: opts.provider.name,
     timeoutMs: config.PROVIDER_TIMEOUT_MS,
     logger,
+    onCall: (info) => {
+      observeCall(info);
+      // The provider's own count is the truth: when it says the window is spent, everyone waits.
+      if (info.rateLimit && info.rateLimit.remaining <= 0) {
+        void limiter.pauseFor(info.rateLimit.resetAtMs - Date.now());
+      }
+    },
   });
+  const provider = rateLimit
+    ? createRateLimitedProvider(client, {
+        limiter: observeRateLimiter(limiter, opts.provider.name, observability.metrics),
+        unit: rateLimit.unit,
+      })
+    : client;
+  const cache = {
+    ttlMs: config.ENRICHMENT_CACHE_TTL_DAYS * DAY_MS,
+    noMatchTtlMs: config.ENRICHMENT_CACHE_NO_MATCH_TTL_DAYS * DAY_MS,
+  };
   const retryPolicy = createRetryPolicy({
     maxAttempts: config.TASK_MAX_ATTEMPTS,
     baseDelayMs: config.TASK_BACKOFF_BASE_MS,
     maxDelayMs: config.TASK_BACKOFF_MAX_MS,
   });
   const dispatcher = createDispatcher({ db: database.db, queue, logger });
-  const jobs = createJobsService({ db: database.db, dispatcher, provider: opts.provider.name });
+  const jobs = createJobsService({
+    db: database.db,
+    dispatcher,
+    provider: opts.provider.name,
+    cache,
+    rateLimit,
+    batchSize: provider.maxBatchSize,
+    parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
+  });
 
   const app = roles.api
     ? await buildApp({
@@ -130,6 +204,7 @@ export async function createSystem(opts: {
         readiness: { database: () => database.ping(), queue: () => queue.ping() },
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
+        observability,
       })
     : null;
 
@@ -144,16 +219,50 @@ export async function createSystem(opts: {
     dispatcher,
     retryPolicy,
     app,
+    observability,
     async start() {
       if (roles.worker) {
-        const batcher = createProviderBatcher(provider, { windowMs: config.PROVIDER_BATCH_WINDOW_MS });
+        const flow = createBatchFlow({ idleGraceMs: BATCH_IDLE_GRACE_MS });
+        const batcher = createProviderBatcher(traceProvider(provider, observability.tracing), {
+          windowMs: config.PROVIDER_BATCH_WINDOW_MS,
+          maxWaitMs: config.PROVIDER_BATCH_WINDOW_MS * BATCH_MAX_WAIT_WINDOWS,
+          flow,
+          onCall: async (report) => {
+            try {
+              const paused = await recordProviderCall(database.db, {
+                provider: opts.provider.name,
+                ...report,
+              });
+              for (const jobId of paused)
+                logger.warn({ job_id: jobId }, 'job paused: it reached its max_credits');
+            } catch (err) {
+              // The ledger must not fail a company whose provider call succeeded.
+              logger.error({ err }, 'could not record a provider call in the ledger');
+            }
+          },
+        });
         const enrichCompany = createEnrichCompany({
           db: database.db,
           batcher,
           retryPolicy,
           logger,
-          // Longer than the slowest honest attempt: a batch window plus a match and an enrich call.
-          leaseMs: config.PROVIDER_BATCH_WINDOW_MS * 2 + config.PROVIDER_TIMEOUT_MS * 2 + 60_000,
+          writeWindowMs: WRITE_WINDOW_MS,
+          flow,
+          onCompanyFinished: (outcome, source) => observability.metrics.companyFinished(outcome, source),
+          onJobCompleted: (orgId, jobId) => {
+            jobs.get(orgId, jobId).then(
+              (job) => observability.metrics.jobCompleted(job),
+              (err: unknown) =>
+                logger.warn({ err, job_id: jobId }, 'could not read a completed job for metrics'),
+            );
+          },
+          claim: {
+            provider: opts.provider.name,
+            // Longer than the slowest honest attempt: batch windows, a wait for the rate limit, two calls.
+            leaseMs: config.PROVIDER_BATCH_WINDOW_MS * 2 + config.PROVIDER_TIMEOUT_MS * 2 + 5 * 60_000,
+            cacheTtlMs: cache.ttlMs,
+            noMatchCacheTtlMs: cache.noMatchTtlMs,
+          },
         });
         queue.startWorker(
           { 'enrich-company': enrichCompany },
@@ -163,12 +272,31 @@ export async function createSystem(opts: {
         if (sent > 0) logger.info({ tasks: sent }, 'dispatched unfinished companies found in the database');
       }
       if (app) return app.listen({ host: config.HOST, port: config.PORT });
+      await observability.startMetricsListener();
       return null;
     },
     async stop() {
       await app?.close();
       await queue.close();
+      limiterRedis?.disconnect();
       await database.close();
+      await observability.stop();
     },
   };
+}
+
+/**
+ * Explorium's limit is a setting (per key, in requests or records). The sandbox counts requests
+ * and is unlimited unless SANDBOX_RATE_LIMIT_PER_MIN says otherwise, so demos run at full speed.
+ */
+function providerRateLimit(
+  config: Config,
+  provider: ProviderEndpoint,
+): { perMinute: number; unit: RateLimitUnit } | null {
+  if (provider.name === 'explorium') {
+    return { perMinute: config.EXPLORIUM_RATE_LIMIT, unit: config.EXPLORIUM_RATE_LIMIT_UNIT };
+  }
+  return config.SANDBOX_RATE_LIMIT_PER_MIN > 0
+    ? { perMinute: config.SANDBOX_RATE_LIMIT_PER_MIN, unit: 'request' }
+    : null;
 }

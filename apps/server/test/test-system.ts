@@ -43,6 +43,7 @@ export async function startTestSystem(
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PORT: '0',
+    METRICS_PORT: '0',
     TASK_BACKOFF_BASE_MS: '20',
     TASK_BACKOFF_MAX_MS: '200',
     PROVIDER_BATCH_WINDOW_MS: '20',

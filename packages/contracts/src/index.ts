@@ -9,12 +9,24 @@ export const JOB_STATUSES = ['queued', 'running', 'paused', 'completed', 'cancel
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
 
-export const COMPANY_STATUSES = ['queued', 'processing', 'enriched', 'not_found', 'failed', 'cancelled'] as const;
+export const COMPANY_STATUSES = [
+  'queued',
+  'processing',
+  'enriched',
+  'not_found',
+  'failed',
+  'cancelled',
+] as const;
 export const CompanyStatus = z.enum(COMPANY_STATUSES);
 export type CompanyStatus = z.infer<typeof CompanyStatus>;
 
 /** Statuses a company never leaves on its own. */
-export const TERMINAL_COMPANY_STATUSES: readonly CompanyStatus[] = ['enriched', 'not_found', 'failed', 'cancelled'];
+export const TERMINAL_COMPANY_STATUSES: readonly CompanyStatus[] = [
+  'enriched',
+  'not_found',
+  'failed',
+  'cancelled',
+];
 /** Statuses a job never leaves on its own. */
 export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancelled'];
 
@@ -64,6 +76,24 @@ export const Job = z
       .object({ code: z.string(), message: z.string() })
       .nullable()
       .describe('Job-level problem, e.g. the provider rejected the API key'),
+    force_refresh: z.boolean().describe('The enrichment cache is ignored for this job'),
+    max_credits: z.number().int().nullable().describe('The job pauses when its credits reach this'),
+    estimate: z
+      .object({
+        cache_hits: z.number().int().describe('Companies whose result is already in the enrichment cache'),
+        provider_calls: z.number().int().describe('Bulk calls at most (match + firmographics, 50 per call)'),
+        credits: z.number().int().describe('Records billed at most (one per matched company)'),
+        duration_seconds: z.number().int().describe('Time the provider rate limit allows for those calls'),
+      })
+      .describe('What the job was expected to cost when it was created'),
+    usage: z
+      .object({
+        provider_calls: z.number().int().describe('Provider calls that carried companies of this job'),
+        records_billed: z.number().int().describe('Items of this job sent to the provider'),
+        credits: z.number().int().describe('Estimated credits: records the provider returned data for'),
+        cache_hits: z.number().int().describe('Companies answered from the enrichment cache'),
+      })
+      .describe('What the job has cost so far'),
     created_at: z.iso.datetime(),
     started_at: z.iso.datetime().nullable(),
     finished_at: z.iso.datetime().nullable(),
@@ -97,6 +127,8 @@ export const Company = z
     description: z.string().nullable(),
     error: CompanyError.nullable(),
     attempts: z.number().int(),
+    source: z.enum(['provider', 'cache']).nullable().describe('"cache": reused from an earlier enrichment'),
+    fetched_at: z.iso.datetime().nullable().describe('When the provider produced this result'),
     enriched_at: z.iso.datetime().nullable(),
   })
   .describe('One unique domain of a job and what is known about it');
@@ -126,7 +158,21 @@ export const CompanyListQuery = z.object({
 });
 
 /** Fields of the multipart upload (the file itself is the `file` part). */
-export const UploadFields = z.object({ org_id: OrgId });
+export const UploadFields = z.object({
+  org_id: OrgId,
+  domain_column: z.string().trim().min(1).max(200).optional(),
+  force_refresh: z
+    .enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'force_refresh must be true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'on')
+    .optional()
+    .describe('Ask the provider again even for domains in the enrichment cache'),
+  max_credits: z.coerce
+    .number({ message: 'max_credits must be a whole number' })
+    .int('max_credits must be a whole number')
+    .min(1, 'max_credits must be at least 1')
+    .optional()
+    .describe('Pause the job when its estimated credits reach this'),
+});
 
 export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({

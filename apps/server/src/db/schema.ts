@@ -4,7 +4,20 @@
  * file with `npm run db:generate` and never edited once committed.
  */
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -39,6 +52,17 @@ export const jobs = pgTable(
     cancelledCount: integer('cancelled_count').notNull().default(0),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
+    /** Ignore the enrichment cache: ask the provider again for every company. */
+    forceRefresh: boolean('force_refresh').notNull().default(false),
+    /** Pause the job when its estimated credits reach this. */
+    maxCredits: integer('max_credits'),
+    // What the job was expected to cost when it was created (see jobs/estimate.ts).
+    estimateCacheHits: integer('estimate_cache_hits').notNull().default(0),
+    estimateProviderCalls: integer('estimate_provider_calls').notNull().default(0),
+    estimateCredits: integer('estimate_credits').notNull().default(0),
+    estimateSeconds: integer('estimate_seconds').notNull().default(0),
+    // What it has cost so far, moved in the same statements as the companies (never summed per poll).
+    cacheHits: integer('cache_hits').notNull().default(0),
     createdAt: createdAt(),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
@@ -82,6 +106,10 @@ export const companies = pgTable(
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     attempts: integer('attempts').notNull().default(0),
+    /** Where the result came from: the provider now, or the enrichment cache. */
+    source: text('source', { enum: ['provider', 'cache'] }),
+    /** When the provider produced the result (for a cached result: the original call). */
+    fetchedAt: timestamp('fetched_at', { withTimezone: true }),
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
     enrichedAt: timestamp('enriched_at', { withTimezone: true }),
     createdAt: createdAt(),
@@ -111,6 +139,46 @@ export const rejectedRows = pgTable(
     message: text('message').notNull(),
   },
   (t) => [uniqueIndex('rejected_rows_job_row_uq').on(t.jobId, t.rowNumber)],
+);
+
+/**
+ * Provider results shared by every job and organization of the installation, so a domain is paid
+ * for once per freshness window. A no-match is cached too (for a shorter time).
+ */
+export const enrichmentCache = pgTable(
+  'enrichment_cache',
+  {
+    provider: text('provider').notNull(),
+    domain: text('domain').notNull(),
+    businessId: text('business_id'),
+    /** Our mapped firmographics; null when matched with nothing known, or not matched. */
+    firmographics: jsonb('firmographics'),
+    fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.domain] })],
+);
+
+/** The credit ledger: one row per provider call and job it served. */
+export const providerCalls = pgTable(
+  'provider_calls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orgId: text('org_id').notNull(),
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    provider: text('provider').notNull(),
+    endpoint: text('endpoint').notNull(),
+    /** Items of this job in the call (a bulk call may serve several jobs). */
+    items: integer('items').notNull(),
+    /** Records the provider billed for this job's items (rows returned with data). */
+    credits: integer('credits').notNull(),
+    status: integer('status'),
+    durationMs: integer('duration_ms').notNull(),
+    correlationId: text('correlation_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('provider_calls_job_idx').on(t.jobId)],
 );
 
 export type JobRow = typeof jobs.$inferSelect;

@@ -9,14 +9,8 @@ import { expectJobInvariants } from '../../test/invariants';
 import { createTestDatabase } from '../../test/test-database';
 import { connectDatabase, type DatabaseHandle } from '../db/database';
 import { migrateDatabase } from '../db/migrate';
-import {
-  claimCompany,
-  ensureOrganization,
-  findJob,
-  insertCompanies,
-  insertJob,
-  resumeJob,
-} from '../jobs/jobs.repository';
+import { claimCompanies } from '../jobs/company-state.repository';
+import { ensureOrganization, findJob, insertCompanies, insertJob, resumeJob } from '../jobs/jobs.repository';
 import { type EnrichmentProvider, type Firmographics, ProviderError } from '../providers/provider';
 import { RetryTaskLater } from '../queue/task-queue';
 import { createEnrichCompany } from './enrich-company';
@@ -24,6 +18,12 @@ import { createProviderBatcher } from './provider-batcher';
 import { createRetryPolicy } from './retry-policy';
 
 const ORG = 'acme';
+const CLAIM = { provider: 'sandbox', leaseMs: 60_000, cacheTtlMs: 86_400_000, noMatchCacheTtlMs: 3_600_000 };
+
+async function claimOne(db: DatabaseHandle['db'], jobId: string, companyId: string) {
+  const [claimed] = await claimCompanies(db, CLAIM, [{ orgId: ORG, jobId, companyId }]);
+  return claimed ?? null;
+}
 const FIRMO: Firmographics = {
   name: 'Stripe',
   industry: 'Financial Services',
@@ -39,13 +39,19 @@ const FIRMO: Firmographics = {
 
 /** A provider whose next answers the test decides. */
 function scriptedProvider() {
-  const state = { matchError: null as ProviderError | null, unmatched: new Set<string>(), matchCalls: 0 };
+  const state = {
+    matchError: null as ProviderError | null,
+    unmatched: new Set<string>(),
+    matchCalls: 0,
+    matchedDomains: [] as string[],
+  };
   const provider: EnrichmentProvider = {
     name: 'sandbox',
     maxBatchSize: 50,
     async matchBusinesses(domains) {
       state.matchCalls++;
       if (state.matchError) throw state.matchError;
+      state.matchedDomains.push(...domains);
       return domains.map((domain) =>
         state.unmatched.has(domain) ? { domain, businessId: null } : { domain, businessId: 'a'.repeat(32) },
       );
@@ -74,7 +80,7 @@ describe('enrich-company task', () => {
     await dropDb?.();
   });
 
-  async function newJob(domains: string[]) {
+  async function newJob(domains: string[], opts: { forceRefresh?: boolean } = {}) {
     const job = await insertJob(database.db, {
       orgId: ORG,
       provider: 'sandbox',
@@ -82,6 +88,7 @@ describe('enrich-company task', () => {
       total: domains.length,
       inputRows: domains.length,
       rejectedRows: 0,
+      forceRefresh: opts.forceRefresh,
     });
     await insertCompanies(
       database.db,
@@ -96,9 +103,13 @@ describe('enrich-company task', () => {
   }
 
   async function company(id: string) {
-    const r = await database.db.execute<{ status: string; attempts: number; error_code: string | null }>(
-      sql`select status, attempts, error_code from companies where id = ${id}`,
-    );
+    const r = await database.db.execute<{
+      status: string;
+      attempts: number;
+      error_code: string | null;
+      source: string | null;
+      name: string | null;
+    }>(sql`select status, attempts, error_code, source, name from companies where id = ${id}`);
     return r.rows[0]!;
   }
 
@@ -113,7 +124,8 @@ describe('enrich-company task', () => {
       batcher: createProviderBatcher(scripted.provider, { windowMs: 5 }),
       retryPolicy: policy,
       logger: pino({ level: 'silent' }),
-      leaseMs: 60_000,
+      writeWindowMs: 5,
+      claim: CLAIM,
       onJobCompleted: (_org, jobId) => completed.push(jobId),
     });
   });
@@ -211,7 +223,7 @@ describe('enrich-company task', () => {
     expect(paused?.errorMessage).toContain('API key');
     for (const id of companyIds) expect(await company(id)).toMatchObject({ status: 'queued', attempts: 0 });
     // Nothing is claimed while the job is paused.
-    expect(await claimCompany(database.db, ORG, companyIds[0]!, 60_000)).toBeNull();
+    expect(await claimOne(database.db, jobId, companyIds[0]!)).toBeNull();
 
     scripted.state.matchError = null;
     expect(await resumeJob(database.db, ORG, jobId)).toBe(true);
@@ -230,16 +242,16 @@ describe('enrich-company task', () => {
     const { jobId, companyIds } = await newJob(['contended.com']);
     const companyId = companyIds[0]!;
     const claims = await Promise.all(
-      Array.from({ length: 5 }, () => claimCompany(database.db, ORG, companyId, 60_000)),
+      Array.from({ length: 5 }, () => claimOne(database.db, jobId, companyId)),
     );
     expect(claims.filter((c) => c !== null)).toHaveLength(1);
-    expect(await claimCompany(database.db, ORG, companyId, 60_000)).toBeNull();
+    expect(await claimOne(database.db, jobId, companyId)).toBeNull();
 
     // The worker holding it died: its lease runs out and another may claim it, counted once.
     await database.db.execute(
       sql`update companies set lease_expires_at = now() - interval '1 second' where id = ${companyId}`,
     );
-    const reclaimed = await claimCompany(database.db, ORG, companyId, 60_000);
+    const reclaimed = await claimOne(database.db, jobId, companyId);
     expect(reclaimed).toMatchObject({ id: companyId, attempts: 2 });
     expect(await findJob(database.db, ORG, jobId)).toMatchObject({ queuedCount: 0, processingCount: 1 });
     await expectJobInvariants(database.db);
@@ -249,5 +261,54 @@ describe('enrich-company task', () => {
     const { jobId, companyIds } = await newJob(['mine.com']);
     await handler({ orgId: 'intruder', jobId, companyId: companyIds[0]! }, { delivery: 1 });
     expect(await company(companyIds[0]!)).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+
+  it('answers a domain from the enrichment cache in a later job, unless the job forces a refresh', async () => {
+    const first = await newJob(['cached-co.com', 'cached-miss.com']);
+    scripted.state.unmatched.add('cached-miss.com');
+    await Promise.all(
+      first.companyIds.map((companyId) =>
+        handler({ orgId: ORG, jobId: first.jobId, companyId }, { delivery: 1 }),
+      ),
+    );
+    const callsAfterFirst = scripted.state.matchCalls;
+
+    const second = await newJob(['cached-co.com', 'cached-miss.com']);
+    await Promise.all(
+      second.companyIds.map((companyId) =>
+        handler({ orgId: ORG, jobId: second.jobId, companyId }, { delivery: 1 }),
+      ),
+    );
+    expect(scripted.state.matchCalls).toBe(callsAfterFirst);
+    expect(await company(second.companyIds[0]!)).toMatchObject({
+      status: 'enriched',
+      source: 'cache',
+      name: 'Stripe',
+    });
+    expect(await company(second.companyIds[1]!)).toMatchObject({
+      status: 'not_found',
+      source: 'cache',
+      error_code: 'NO_MATCH',
+    });
+    expect(await findJob(database.db, ORG, second.jobId)).toMatchObject({
+      status: 'completed',
+      cacheHits: 2,
+    });
+
+    const forced = await newJob(['cached-co.com'], { forceRefresh: true });
+    await handler({ orgId: ORG, jobId: forced.jobId, companyId: forced.companyIds[0]! }, { delivery: 1 });
+    expect(scripted.state.matchCalls).toBe(callsAfterFirst + 1);
+    expect(await company(forced.companyIds[0]!)).toMatchObject({ status: 'enriched', source: 'provider' });
+    await expectJobInvariants(database.db);
+  });
+
+  it('claims a company delivered twice in one batch only once', async () => {
+    const { jobId, companyIds } = await newJob(['twice.com']);
+    const before = scripted.state.matchedDomains.length;
+    await Promise.all(
+      [1, 2, 3].map((delivery) => handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery })),
+    );
+    expect(scripted.state.matchedDomains.slice(before)).toEqual(['twice.com']);
+    expect(await company(companyIds[0]!)).toMatchObject({ status: 'enriched', attempts: 1 });
   });
 });

@@ -1,20 +1,24 @@
 /**
- * The task handler: enriches one company. Claim it (queued → processing), match its domain,
- * fetch firmographics, write the outcome with the job's counters. Provider calls go through the
- * batcher, so many companies in flight share one bulk call.
+ * The task handler: enriches one company. Claim it (queued → processing), take a fresh cached
+ * result or match its domain and fetch firmographics, write the outcome with the job's counters.
+ * Claims, outcomes and provider calls all go through micro-batchers, so many companies in flight
+ * share one statement and one bulk call while each keeps its own status, retries and errors.
  */
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import {
   type ClaimedCompany,
-  type CompanyFields,
-  claimCompany,
-  pauseJob,
+  type ClaimOptions,
+  type CompanyOutcome,
+  claimCompanies,
+  finishCompanies,
   transitionCompany,
-} from '../jobs/jobs.repository';
-import type { Firmographics } from '../providers/provider';
+} from '../jobs/company-state.repository';
+import { pauseJob } from '../jobs/jobs.repository';
 import { isProviderError } from '../providers/provider';
 import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
+import type { BatchFlow } from './batch-flow';
+import { createMicroBatcher } from './micro-batcher';
 import type { ProviderBatcher } from './provider-batcher';
 import type { RetryPolicy } from './retry-policy';
 
@@ -23,53 +27,85 @@ export type EnrichCompanyDeps = {
   batcher: ProviderBatcher;
   retryPolicy: RetryPolicy;
   logger: Logger;
-  /** How long a claim holds a company before another worker may take it over (its worker died). */
-  leaseMs: number;
+  claim: ClaimOptions;
+  /** How long claims and outcomes wait to share one statement. */
+  writeWindowMs: number;
+  /** Tells the provider batches how many tasks are in flight (see batch-flow.ts). */
+  flow?: BatchFlow;
   /** Called once when a company's outcome completes its job. */
   onJobCompleted?: (orgId: string, jobId: string) => void;
+  /** Called for every company outcome written (metrics). */
+  onCompanyFinished?: (outcome: CompanyOutcome['to'], source: CompanyOutcome['source']) => void;
 };
 
-function firmographicsFields(businessId: string, f: Firmographics | null): CompanyFields {
-  return {
-    businessId,
-    name: f?.name ?? null,
-    industry: f?.industry ?? null,
-    companySize: f?.companySize ?? null,
-    revenueRange: f?.revenueRange ?? 'Unknown',
-    country: f?.country ?? null,
-    region: f?.region ?? null,
-    city: f?.city ?? null,
-    website: f?.website ?? null,
-    linkedinUrl: f?.linkedinUrl ?? null,
-    description: f?.description ?? null,
-    errorCode: null,
-    errorMessage: null,
-    enrichedAt: new Date(),
-  };
-}
+// Rows per claim or outcome statement: a few provider batches' worth.
+const WRITE_BATCH_ROWS = 200;
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enrich-company'> {
-  const { db, batcher, retryPolicy, leaseMs } = deps;
+  const { db, batcher, retryPolicy } = deps;
 
-  async function finish(
+  // Keyed by delivery, not by company: two deliveries of one company in a batch must not both
+  // receive the claim. The statement claims each company once; the first delivery gets it.
+  let delivery = 0;
+  const claims = createMicroBatcher<
+    number,
+    ClaimedCompany | null,
+    { orgId: string; jobId: string; companyId: string }
+  >({
+    maxSize: WRITE_BATCH_ROWS,
+    windowMs: deps.writeWindowMs,
+    async runBatch(keys, metas) {
+      const requests = metas.map((m) => m[0]!);
+      const claimed = new Map((await claimCompanies(db, deps.claim, requests)).map((c) => [c.id, c]));
+      return new Map(
+        keys.map((key, i) => {
+          const company = claimed.get(requests[i]!.companyId) ?? null;
+          claimed.delete(requests[i]!.companyId);
+          return [key, company];
+        }),
+      );
+    },
+  });
+
+  const outcomes = createMicroBatcher<string, true, CompanyOutcome>({
+    maxSize: WRITE_BATCH_ROWS,
+    windowMs: deps.writeWindowMs,
+    async runBatch(ids, metas) {
+      const batch = metas.map((m) => m[0]!);
+      const { completedJobs } = await finishCompanies(db, deps.claim.provider, batch);
+      for (const o of batch) deps.onCompanyFinished?.(o.to, o.source);
+      for (const { orgId, jobId } of completedJobs) {
+        deps.logger.info({ org_id: orgId, job_id: jobId }, 'job completed');
+        deps.onJobCompleted?.(orgId, jobId);
+      }
+      return new Map(ids.map((id) => [id, true as const]));
+    },
+  });
+
+  function finish(
     company: ClaimedCompany,
-    to: 'enriched' | 'not_found' | 'failed',
-    fields: CompanyFields,
-  ) {
-    const r = await transitionCompany(db, {
+    o: Omit<CompanyOutcome, 'orgId' | 'jobId' | 'companyId' | 'domain'>,
+  ): Promise<true> {
+    return outcomes.load(company.id, {
+      ...o,
       orgId: company.orgId,
+      jobId: company.jobId,
       companyId: company.id,
-      from: 'processing',
-      to,
-      fields,
+      domain: company.domain,
     });
-    if (r.jobCompleted) {
-      deps.logger.info({ org_id: company.orgId, job_id: company.jobId }, 'job completed');
-      deps.onJobCompleted?.(company.orgId, company.jobId);
-    }
   }
+
+  const failWith = (code: string, message: string) => ({
+    to: 'failed' as const,
+    source: null,
+    businessId: null,
+    firmographics: null,
+    fetchedAt: null,
+    error: { code, message },
+    cacheWrite: false,
+  });
 
   async function handleFailure(company: ClaimedCompany, err: unknown): Promise<void> {
     const log = deps.logger.child({ org_id: company.orgId, job_id: company.jobId, company_id: company.id });
@@ -90,16 +126,14 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
       });
       return;
     }
-
     if (kind === 'permanent') {
-      await finish(company, 'failed', { errorCode: code, errorMessage: errorMessage(err) });
+      await finish(company, failWith(code, errorMessage(err)));
       return;
     }
-
     // transient, rate_limited, or a failure of our own (database, bug): retry while attempts last.
     if (!retryPolicy.hasAttemptsLeft(company.attempts)) {
       log.warn({ err, attempts: company.attempts }, 'company failed after its last attempt');
-      await finish(company, 'failed', { errorCode: code, errorMessage: errorMessage(err) });
+      await finish(company, failWith(code, errorMessage(err)));
       return;
     }
     const retryAfterMs = isProviderError(err) ? err.retryAfterMs : null;
@@ -117,31 +151,69 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
     });
   }
 
-  return async ({ orgId, companyId }) => {
-    const company = await claimCompany(db, orgId, companyId, leaseMs);
-    // Already finished, claimed by another worker, or its job is paused or cancelled: a
-    // duplicate or stale delivery, which changes nothing.
-    if (!company) return;
+  async function enrich(company: ClaimedCompany): Promise<void> {
+    if (company.cached) {
+      const { businessId, firmographics, fetchedAt } = company.cached;
+      await finish(company, {
+        to: businessId ? 'enriched' : 'not_found',
+        source: 'cache',
+        businessId,
+        firmographics,
+        fetchedAt,
+        error: businessId
+          ? null
+          : { code: 'NO_MATCH', message: 'The provider has no company for this domain.' },
+        cacheWrite: false,
+      });
+      return;
+    }
+    const caller = { orgId: company.orgId, jobId: company.jobId };
+    const match = await batcher.match(company.domain, caller);
+    if ('error' in match) {
+      await finish(
+        company,
+        failWith('PROVIDER_ITEM_ERROR', `The provider could not match this domain: ${match.error.message}`),
+      );
+      return;
+    }
+    if (match.businessId === null) {
+      await finish(company, {
+        to: 'not_found',
+        source: 'provider',
+        businessId: null,
+        firmographics: null,
+        fetchedAt: new Date(),
+        error: { code: 'NO_MATCH', message: 'The provider has no company for this domain.' },
+        cacheWrite: true,
+      });
+      return;
+    }
+    const firmographics = await batcher.enrich(match.businessId, caller);
+    await finish(company, {
+      to: 'enriched',
+      source: 'provider',
+      businessId: match.businessId,
+      firmographics,
+      fetchedAt: new Date(),
+      error: null,
+      cacheWrite: true,
+    });
+  }
+
+  return async ({ orgId, jobId, companyId }) => {
+    deps.flow?.taskStarted();
     try {
-      const match = await batcher.match(company.domain);
-      if ('error' in match) {
-        await finish(company, 'failed', {
-          errorCode: 'PROVIDER_ITEM_ERROR',
-          errorMessage: `The provider could not match this domain: ${match.error.message}`,
-        });
-        return;
+      const company = await claims.load(delivery++, { orgId, jobId, companyId });
+      // Already finished, claimed by another worker, or its job is paused or cancelled: a
+      // duplicate or stale delivery, which changes nothing.
+      if (!company) return;
+      try {
+        await enrich(company);
+      } catch (err) {
+        await handleFailure(company, err);
       }
-      if (match.businessId === null) {
-        await finish(company, 'not_found', {
-          errorCode: 'NO_MATCH',
-          errorMessage: 'The provider has no company for this domain.',
-        });
-        return;
-      }
-      const firmographics = await batcher.enrich(match.businessId);
-      await finish(company, 'enriched', firmographicsFields(match.businessId, firmographics));
-    } catch (err) {
-      await handleFailure(company, err);
+    } finally {
+      deps.flow?.taskEnded();
     }
   };
 }

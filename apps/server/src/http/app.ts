@@ -24,6 +24,7 @@ import {
 import type { Logger } from 'pino';
 import type { JobsService } from '../jobs/jobs.service';
 import type { UploadReader } from '../jobs/read-upload';
+import { type HttpObservability, instrumentHttp } from '../observability/http';
 import { registerErrorHandling } from './errors';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { jobRoutes } from './routes/jobs';
@@ -37,6 +38,8 @@ export type AppDeps = {
   maxUploadBytes: number;
   /** A built web page to serve at / (embedded mode); absent = API only. */
   webDir?: string;
+  /** Request spans and durations, /metrics, and the queue dashboard at /admin/queues when there is one. */
+  observability?: HttpObservability;
 };
 
 const API_PREFIX = '/api/v1';
@@ -63,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  if (deps.observability) await instrumentHttp(app, deps.observability);
 
   await app.register(fastifySwagger, {
     openapi: {

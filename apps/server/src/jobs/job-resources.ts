@@ -1,10 +1,11 @@
 /** Database rows as the API's resources (packages/contracts). */
 import type { Company, Job } from '@gtm-enrich/contracts';
 import type { CompanyRow, JobRow } from '../db/schema';
+import type { JobUsage } from './ledger.repository';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function toJobResource(row: JobRow): Job {
+export function toJobResource(row: JobRow, usage: JobUsage): Job {
   return {
     id: row.id,
     org_id: row.orgId,
@@ -23,6 +24,20 @@ export function toJobResource(row: JobRow): Job {
     rejected_rows: row.rejectedRows,
     input_rows: row.inputRows,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
+    force_refresh: row.forceRefresh,
+    max_credits: row.maxCredits,
+    estimate: {
+      cache_hits: row.estimateCacheHits,
+      provider_calls: row.estimateProviderCalls,
+      credits: row.estimateCredits,
+      duration_seconds: row.estimateSeconds,
+    },
+    usage: {
+      provider_calls: usage.providerCalls,
+      records_billed: usage.recordsBilled,
+      credits: usage.credits,
+      cache_hits: row.cacheHits,
+    },
     created_at: row.createdAt.toISOString(),
     started_at: iso(row.startedAt),
     finished_at: iso(row.finishedAt),
@@ -50,6 +65,8 @@ export function toCompanyResource(row: CompanyRow): Company {
     description: row.description,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     attempts: row.attempts,
+    source: row.source,
+    fetched_at: iso(row.fetchedAt),
     enriched_at: iso(row.enrichedAt),
   };
 }

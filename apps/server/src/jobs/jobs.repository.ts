@@ -26,6 +26,8 @@ export async function insertJob(
     total: number;
     inputRows: number;
     rejectedRows: number;
+    forceRefresh?: boolean;
+    maxCredits?: number | null;
   },
 ): Promise<JobRow> {
   const [row] = await db
@@ -160,173 +162,39 @@ export async function listActiveJobs(db: Db): Promise<{ id: string; orgId: strin
     .orderBy(asc(jobs.createdAt));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Company state changes. Each is one statement that moves the company only if it is in the
-// expected state and moves the job's counters by exactly what moved, so a task delivered twice,
-// or a worker racing another, changes nothing the second time.
-
-const COUNTER: Record<CompanyStatus, string> = {
-  queued: 'queued_count',
-  processing: 'processing_count',
-  enriched: 'enriched_count',
-  not_found: 'not_found_count',
-  failed: 'failed_count',
-  cancelled: 'cancelled_count',
-};
-
-export type ClaimedCompany = {
-  id: string;
-  jobId: string;
-  orgId: string;
-  domain: string;
-  attempts: number;
-};
-
-/**
- * queued → processing, with a lease. A processing company whose lease ran out (its worker died)
- * can be claimed again; it was already counted as processing, so the counters stay.
- * Nothing is claimed while the job is paused, cancelled or finished.
- */
-export async function claimCompany(
+/** Companies of a job whose domain has a fresh enrichment-cache entry. */
+export async function countFreshCacheHits(
   db: Db,
-  orgId: string,
-  companyId: string,
-  leaseMs: number,
-): Promise<ClaimedCompany | null> {
-  const result = await db.execute<{
-    id: string;
-    job_id: string;
-    org_id: string;
-    domain: string;
-    attempts: number;
-  }>(sql`
-    with target as (
-      select c.id, c.status as old_status
-      from companies c join jobs j on j.id = c.job_id
-      where c.id = ${companyId} and c.org_id = ${orgId}
-        and j.status in ('queued', 'running')
-        and (c.status = 'queued' or (c.status = 'processing' and c.lease_expires_at < now()))
-      for update of c skip locked
-    ), claimed as (
-      update companies c
-      set status = 'processing', attempts = c.attempts + 1, updated_at = now(),
-          lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
-      from target where c.id = target.id
-      returning c.id, c.job_id, c.org_id, c.domain, c.attempts, target.old_status
-    ), moved as (
-      select count(*)::int as n from claimed where old_status = 'queued'
-    )
-    , bumped as (
-      update jobs
-      set queued_count = queued_count - (select n from moved),
-          processing_count = processing_count + (select n from moved),
-          status = 'running', started_at = coalesce(started_at, now())
-      where id = (select job_id from claimed) and org_id = ${orgId}
-      returning id
-    )
-    select claimed.id, claimed.job_id, claimed.org_id, claimed.domain, claimed.attempts
-    from claimed left join bumped on true
+  jobId: string,
+  cache: { provider: string; ttlMs: number; noMatchTtlMs: number },
+): Promise<number> {
+  const r = await db.execute<{ n: number }>(sql`
+    select count(*)::int as n
+    from companies c
+    join enrichment_cache ec on ec.provider = ${cache.provider} and ec.domain = c.domain
+    where c.job_id = ${jobId}
+      and ec.fetched_at > now() - make_interval(secs => (case when ec.business_id is null
+            then ${cache.noMatchTtlMs} else ${cache.ttlMs} end)::double precision / 1000)
   `);
-  const row = result.rows[0];
-  return row
-    ? { id: row.id, jobId: row.job_id, orgId: row.org_id, domain: row.domain, attempts: row.attempts }
-    : null;
+  return r.rows[0]?.n ?? 0;
 }
 
-export type CompanyFields = Partial<
-  Pick<
-    CompanyRow,
-    | 'businessId'
-    | 'name'
-    | 'industry'
-    | 'companySize'
-    | 'revenueRange'
-    | 'country'
-    | 'region'
-    | 'city'
-    | 'website'
-    | 'linkedinUrl'
-    | 'description'
-    | 'errorCode'
-    | 'errorMessage'
-    | 'enrichedAt'
-  >
->;
-
-const FIELD_COLUMN: Record<keyof CompanyFields, string> = {
-  businessId: 'business_id',
-  name: 'name',
-  industry: 'industry',
-  companySize: 'company_size',
-  revenueRange: 'revenue_range',
-  country: 'country',
-  region: 'region',
-  city: 'city',
-  website: 'website',
-  linkedinUrl: 'linkedin_url',
-  description: 'description',
-  errorCode: 'error_code',
-  errorMessage: 'error_message',
-  enrichedAt: 'enriched_at',
-};
-
-export type TransitionResult = { moved: boolean; jobCompleted: boolean };
-
-/**
- * Moves one company from `from` to `to`, setting `fields`, and the job's counters with it. When
- * this leaves the job with nothing queued or processing, the same statement completes the job:
- * exactly one transition can be the one that empties it.
- */
-export async function transitionCompany(
+export async function setJobEstimate(
   db: Db,
-  t: {
-    orgId: string;
-    companyId: string;
-    from: CompanyStatus;
-    to: CompanyStatus;
-    fields?: CompanyFields;
-    /** Give back the attempt the claim counted (the failure was not the company's). */
-    refundAttempt?: boolean;
-  },
-): Promise<TransitionResult> {
-  const sets: SQL[] = [sql`status = ${t.to}`, sql`updated_at = now()`, sql`lease_expires_at = null`];
-  for (const [key, value] of Object.entries(t.fields ?? {}) as [keyof CompanyFields, unknown][]) {
-    sets.push(sql`${sql.identifier(FIELD_COLUMN[key])} = ${value}`);
-  }
-  if (t.refundAttempt) sets.push(sql`attempts = greatest(attempts - 1, 0)`);
-  const fromCol = sql.identifier(COUNTER[t.from]);
-  const toCol = sql.identifier(COUNTER[t.to]);
-  // New counter values, written out because SET expressions all see the row's old values.
-  const queuedAfter =
-    t.from === 'queued'
-      ? sql`queued_count - 1`
-      : t.to === 'queued'
-        ? sql`queued_count + 1`
-        : sql`queued_count`;
-  const processingAfter =
-    t.from === 'processing'
-      ? sql`processing_count - 1`
-      : t.to === 'processing'
-        ? sql`processing_count + 1`
-        : sql`processing_count`;
-  const result = await db.execute<{ status: string; completed_now: boolean }>(sql`
-    with moved as (
-      update companies set ${sql.join(sets, sql`, `)}
-      where id = ${t.companyId} and org_id = ${t.orgId} and status = ${t.from}
-      returning job_id
-    )
-    update jobs
-    set ${fromCol} = ${fromCol} - 1,
-        ${toCol} = ${toCol} + 1,
-        status = case when status = 'running' and ${queuedAfter} = 0 and ${processingAfter} = 0
-                      then 'completed' else status end,
-        finished_at = case when status = 'running' and ${queuedAfter} = 0 and ${processingAfter} = 0
-                           then now() else finished_at end
-    where id = (select job_id from moved) and org_id = ${t.orgId}
-    returning status, (status = 'completed' and finished_at = now()) as completed_now
-  `);
-  const row = result.rows[0];
-  return { moved: row !== undefined, jobCompleted: row?.completed_now === true };
+  jobId: string,
+  e: { cacheHits: number; providerCalls: number; credits: number; seconds: number },
+): Promise<JobRow> {
+  const [row] = await db
+    .update(jobs)
+    .set({
+      estimateCacheHits: e.cacheHits,
+      estimateProviderCalls: e.providerCalls,
+      estimateCredits: e.credits,
+      estimateSeconds: e.seconds,
+    })
+    .where(eq(jobs.id, jobId))
+    .returning();
+  return row!;
 }
 
 /** A job-level stop the user must act on (bad key, no credits): nothing more is claimed until resumed. */

@@ -5,8 +5,10 @@ import type { JobRow } from '../db/schema';
 import { AppError } from '../errors';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
+import { estimateJob, type RateLimitSetting } from './estimate';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
+  countFreshCacheHits,
   ensureOrganization,
   findJob,
   insertCompanies,
@@ -16,14 +18,22 @@ import {
   listJobs,
   listRejectedRows,
   resumeJob,
+  setJobEstimate,
 } from './jobs.repository';
+import { jobUsages, NO_USAGE } from './ledger.repository';
 import type { ParsedUpload } from './read-upload';
 
 export type JobsServiceDeps = {
   db: Database;
   dispatcher: Dispatcher;
   provider: JobRow['provider'];
+  cache: { ttlMs: number; noMatchTtlMs: number };
+  rateLimit: RateLimitSetting;
+  batchSize: number;
+  parallelBatches: number;
 };
+
+export type UploadOptions = { forceRefresh?: boolean; maxCredits?: number };
 
 const EXPORT_PAGE_ROWS = 1_000;
 const REJECTION_SAMPLE_ROWS = 10;
@@ -36,7 +46,17 @@ const isJobCursor = (v: unknown): v is JobCursor =>
   typeof (v as JobCursor).id === 'string';
 const isRowCursor = (v: unknown): v is number => Number.isInteger(v);
 
-export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps) {
+export function createJobsService(deps: JobsServiceDeps) {
+  const { db, dispatcher, provider } = deps;
+
+  async function present(rows: JobRow[]): Promise<Job[]> {
+    const usage = await jobUsages(
+      db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => toJobResource(r, usage.get(r.id) ?? NO_USAGE));
+  }
+
   async function getRow(orgId: string, jobId: string): Promise<JobRow> {
     const row = await findJob(db, orgId, jobId);
     // Another organization's job answers exactly like a missing one.
@@ -46,7 +66,7 @@ export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps)
 
   return {
     /** Job, company and rejected rows in one transaction; tasks are dispatched only after commit. */
-    async createFromUpload(orgId: string, upload: ParsedUpload): Promise<Job> {
+    async createFromUpload(orgId: string, upload: ParsedUpload, options: UploadOptions = {}): Promise<Job> {
       if (upload.inputRows === 0) {
         throw new AppError('EMPTY_FILE', 'The file has a header but no data rows: add one domain per row.');
       }
@@ -66,17 +86,30 @@ export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps)
           total: upload.companies.length,
           inputRows: upload.inputRows,
           rejectedRows: upload.rejected.length,
+          forceRefresh: options.forceRefresh ?? false,
+          maxCredits: options.maxCredits ?? null,
         });
         await insertCompanies(tx, orgId, row.id, upload.companies);
         await insertRejectedRows(tx, orgId, row.id, upload.rejected);
-        return row;
+        const cacheHits = options.forceRefresh
+          ? 0
+          : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
+        const estimate = estimateJob({
+          uniqueDomains: upload.companies.length,
+          cacheHits,
+          batchSize: deps.batchSize,
+          rateLimit: deps.rateLimit,
+          parallelBatches: deps.parallelBatches,
+        });
+        return setJobEstimate(tx, row.id, estimate);
       });
       dispatcher.dispatchJobInBackground(orgId, job.id);
-      return toJobResource(job);
+      return toJobResource(job, NO_USAGE);
     },
 
     async get(orgId: string, jobId: string): Promise<Job> {
-      return toJobResource(await getRow(orgId, jobId));
+      const [job] = await present([await getRow(orgId, jobId)]);
+      return job!;
     },
 
     async list(orgId: string, page: { limit: number; cursor?: string }): Promise<JobList> {
@@ -88,7 +121,7 @@ export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps)
       const data = rows.slice(0, page.limit);
       const last = data[data.length - 1];
       return {
-        data: data.map(toJobResource),
+        data: await present(data),
         next_cursor:
           rows.length > page.limit && last
             ? encodeCursor({ t: last.createdAt.toISOString(), id: last.id })
@@ -145,7 +178,7 @@ export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps)
           afterRow = rows[rows.length - 1]!.rowNumber;
         }
       }
-      return { job: toJobResource(job), companies: pages() };
+      return { job: toJobResource(job, NO_USAGE), companies: pages() };
     },
 
     /** Continues a job paused by a provider problem (bad key, no credits) once it is fixed. */
@@ -159,7 +192,8 @@ export function createJobsService({ db, dispatcher, provider }: JobsServiceDeps)
       }
       await resumeJob(db, orgId, jobId);
       dispatcher.dispatchJobInBackground(orgId, jobId);
-      return toJobResource(await getRow(orgId, jobId));
+      const [job] = await present([await getRow(orgId, jobId)]);
+      return job!;
     },
   };
 }

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { type QueueCounts, RetryTaskLater, type TaskHandlers, type TaskQueue } from './task-queue';
 import { TASK_NAMES, TASKS, type TaskName } from './tasks';
 
-const QUEUE_NAME = 'tasks';
+/** Also opened by the queue dashboard (observability/queue-dashboard.ts). */
+export const QUEUE_NAME = 'tasks';
 const ENQUEUE_CHUNK = 1_000;
 
 export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; logger: Logger }): TaskQueue {

@@ -4,9 +4,24 @@
  */
 import { z } from 'zod';
 
+/**
+ * W3C trace context of whoever enqueued the task, so the worker's span continues the upload's
+ * trace across processes (see observability/instrument-queue.ts). Absent when tracing is off.
+ */
+export const TraceCarrier = z.object({
+  traceparent: z.string().max(128),
+  tracestate: z.string().max(512).optional(),
+});
+export type TraceCarrier = z.infer<typeof TraceCarrier>;
+
 export const TASKS = {
   'enrich-company': {
-    payload: z.object({ orgId: z.string(), jobId: z.uuid(), companyId: z.uuid() }),
+    payload: z.object({
+      orgId: z.string(),
+      jobId: z.uuid(),
+      companyId: z.uuid(),
+      trace: TraceCarrier.optional(),
+    }),
     /**
      * Deliveries before the queue itself gives up. The handler counts attempts in the database
      * (companies.attempts) and ends the company before this; the cap only stops a poison message.

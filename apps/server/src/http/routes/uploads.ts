@@ -15,7 +15,8 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
         tags: ['uploads'],
         summary: 'Upload a CSV of company domains; creates a job and starts enriching it',
         description:
-          'multipart/form-data with `org_id` and an optional `domain_column` (send them before the file), then `file`: ' +
+          'multipart/form-data with `org_id` and the optional `domain_column`, `force_refresh` (ignore the ' +
+          'enrichment cache) and `max_credits` (pause the job at this many credits) — send them before the file — then `file`: ' +
           'a CSV with a `domain` column (or website, url, email…). One company per unique domain; rows without a ' +
           'usable domain are kept as rejected rows with a reason.',
         consumes: ['multipart/form-data'],
@@ -46,8 +47,11 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
           'No file in the form: attach the CSV as the multipart field "file".',
         );
       }
-      const { org_id } = parseFields(fields);
-      const job = await jobs.createFromUpload(org_id, parsed);
+      const { org_id, force_refresh, max_credits } = parseFields(fields);
+      const job = await jobs.createFromUpload(org_id, parsed, {
+        forceRefresh: force_refresh,
+        maxCredits: max_credits,
+      });
       return reply.status(202).header('location', `/api/v1/jobs/${job.id}`).send(job);
     },
   );

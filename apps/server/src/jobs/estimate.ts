@@ -1,0 +1,32 @@
+/**
+ * What a job will cost before it runs: from its unique domains, how many the enrichment cache
+ * already answers, the provider's batch size and its rate limit. Upper bounds: every uncached
+ * domain is assumed to match (a miss costs no firmographics call and no credit).
+ */
+export type RateLimitSetting = { perMinute: number; unit: 'request' | 'record' } | null;
+
+export type JobEstimate = { cacheHits: number; providerCalls: number; credits: number; seconds: number };
+
+// Without a rate limit, the provider's latency bounds a batch; about a second a call is typical.
+const UNLIMITED_SECONDS_PER_CALL = 1;
+
+export function estimateJob(opts: {
+  uniqueDomains: number;
+  cacheHits: number;
+  batchSize: number;
+  rateLimit: RateLimitSetting;
+  /** Batches a worker fleet can have in flight at once (without a rate limit). */
+  parallelBatches: number;
+}): JobEstimate {
+  const uncached = Math.max(0, opts.uniqueDomains - opts.cacheHits);
+  const batches = Math.ceil(uncached / opts.batchSize);
+  const providerCalls = batches * 2;
+  let seconds: number;
+  if (opts.rateLimit === null) {
+    seconds = Math.ceil(batches / Math.max(1, opts.parallelBatches)) * 2 * UNLIMITED_SECONDS_PER_CALL;
+  } else {
+    const units = opts.rateLimit.unit === 'request' ? providerCalls : uncached * 2;
+    seconds = Math.ceil((units / opts.rateLimit.perMinute) * 60);
+  }
+  return { cacheHits: opts.cacheHits, providerCalls, credits: uncached, seconds };
+}

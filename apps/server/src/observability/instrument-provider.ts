@@ -1,0 +1,62 @@
+/**
+ * Spans and metrics for provider calls. A bulk call serves up to 50 companies from as many tasks;
+ * its span is a child of the task that opened the batch (the active one when the call starts),
+ * which is what ties a company's trace to the HTTP call that served it.
+ */
+import { SpanKind, trace } from '@opentelemetry/api';
+import type { ExploriumCallInfo } from '../providers/explorium/explorium-client';
+import type { EnrichmentProvider } from '../providers/provider';
+import type { RateLimiter } from '../providers/rate-limit/rate-limiter';
+import type { Metrics } from './metrics';
+import { inSpan, type Tracing } from './tracing';
+
+export function traceProvider(provider: EnrichmentProvider, tracing: Tracing): EnrichmentProvider {
+  if (!tracing.enabled) return provider;
+  const span = <T>(endpoint: string, items: number, fn: () => Promise<T>) =>
+    inSpan(
+      tracing.tracer,
+      `provider ${endpoint}`,
+      { kind: SpanKind.CLIENT, attributes: { 'gtm.provider': provider.name, 'gtm.provider.items': items } },
+      fn,
+    );
+  return {
+    name: provider.name,
+    maxBatchSize: provider.maxBatchSize,
+    matchBusinesses: (domains, signal) =>
+      span('match', domains.length, () => provider.matchBusinesses(domains, signal)),
+    enrichFirmographics: (ids, signal) =>
+      span('bulk_enrich', ids.length, () => provider.enrichFirmographics(ids, signal)),
+  };
+}
+
+/** The Explorium client's onCall hook: metrics, and the HTTP outcome on the active provider span. */
+export function observeProviderCalls(providerName: string, metrics: Metrics) {
+  return (call: ExploriumCallInfo): void => {
+    metrics.providerCall(providerName, call);
+    trace.getActiveSpan()?.setAttributes({
+      'http.request.method': 'POST',
+      ...(call.status === null ? {} : { 'http.response.status_code': call.status }),
+      ...(call.correlationId ? { 'gtm.provider.correlation_id': call.correlationId } : {}),
+      ...(call.rateLimit ? { 'gtm.provider.rate_limit_remaining': call.rateLimit.remaining } : {}),
+    });
+  };
+}
+
+/** Times every wait for the shared rate limit, as a metric and as an event on the active span. */
+export function observeRateLimiter(
+  limiter: RateLimiter,
+  providerName: string,
+  metrics: Metrics,
+): RateLimiter {
+  return {
+    async acquire(units, signal) {
+      const startedAt = performance.now();
+      await limiter.acquire(units, signal);
+      const waitedMs = performance.now() - startedAt;
+      metrics.rateLimitWait(providerName, waitedMs);
+      if (waitedMs >= 1)
+        trace.getActiveSpan()?.addEvent('rate limit wait', { 'gtm.wait_ms': Math.round(waitedMs) });
+    },
+    pauseFor: (ms) => limiter.pauseFor(ms),
+  };
+}

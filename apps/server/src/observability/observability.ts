@@ -1,0 +1,79 @@
+/**
+ * Everything system.ts needs to make one system observable, created once per system: its metrics
+ * registry, its tracer, database spans, the queue dashboard (distributed API only) and a worker's
+ * metrics listener. Kept here so that the wiring in system.ts stays a few lines.
+ */
+import type pg from 'pg';
+import type { Config } from '../config';
+import type { QueueCounts } from '../queue/task-queue';
+import { tracePool } from './instrument-pg';
+import { createMetrics, type Metrics } from './metrics';
+import { type MetricsServer, startMetricsServer } from './metrics-server';
+import { createQueueDashboard, type QueueDashboard } from './queue-dashboard';
+import { createTracing, type Tracing } from './tracing';
+
+export type ProcessRole = 'api' | 'worker' | 'embedded';
+
+export type Observability = {
+  role: ProcessRole;
+  metrics: Metrics;
+  tracing: Tracing;
+  /** bull-board, when this process serves the API on BullMQ. */
+  queueDashboard: QueueDashboard | null;
+  /** The worker's metrics listener, once started. */
+  readonly metricsUrl: string | null;
+  /** A worker-only process listens on METRICS_PORT for /metrics and /healthz. */
+  startMetricsListener(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export function processRole(roles: { api: boolean; worker: boolean }): ProcessRole {
+  if (roles.api && roles.worker) return 'embedded';
+  return roles.api ? 'api' : 'worker';
+}
+
+export async function createObservability(opts: {
+  config: Config;
+  roles: { api: boolean; worker: boolean };
+  pool: pg.Pool;
+  queueKind: 'in-process' | 'bullmq';
+  queueCounts: () => Promise<QueueCounts>;
+}): Promise<Observability> {
+  const { config } = opts;
+  const role = processRole(opts.roles);
+  const tracing = await createTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.OTEL_SERVICE_NAME ?? (role === 'embedded' ? 'gtm-enrich' : `gtm-enrich-${role}`),
+    attributes: { 'gtm.role': role },
+  });
+  tracePool(opts.pool, tracing);
+  const metrics = createMetrics({ queueCounts: opts.queueCounts, role });
+  const queueDashboard =
+    opts.roles.api && opts.queueKind === 'bullmq' && config.REDIS_URL
+      ? createQueueDashboard({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+      : null;
+  let server: MetricsServer | null = null;
+
+  return {
+    role,
+    metrics,
+    tracing,
+    queueDashboard,
+    get metricsUrl() {
+      return server?.url ?? null;
+    },
+    async startMetricsListener() {
+      server ??= await startMetricsServer({
+        registry: metrics.registry,
+        host: config.HOST,
+        port: config.METRICS_PORT,
+      });
+    },
+    async stop() {
+      await server?.close();
+      await queueDashboard?.close();
+      // Sends the spans still buffered.
+      await tracing.shutdown();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { type EnrichmentProvider, isProviderError } from '../provider';
+import type { RateLimiter, RateLimitUnit } from './rate-limiter';
+
+/**
+ * The provider, paced by the shared limiter: every call first spends its units, and a 429 makes
+ * every caller wait out its Retry-After, not only the one that got it.
+ */
+export function createRateLimitedProvider(
+  provider: EnrichmentProvider,
+  opts: { limiter: RateLimiter; unit: RateLimitUnit },
+): EnrichmentProvider {
+  const units = (items: number) => (opts.unit === 'request' ? 1 : items);
+  async function guarded<T>(items: number, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await opts.limiter.acquire(units(items), signal);
+    try {
+      return await call();
+    } catch (err) {
+      if (isProviderError(err) && err.kind === 'rate_limited' && err.retryAfterMs) {
+        await opts.limiter.pauseFor(err.retryAfterMs);
+      }
+      throw err;
+    }
+  }
+  return {
+    name: provider.name,
+    maxBatchSize: provider.maxBatchSize,
+    matchBusinesses: (domains, signal) =>
+      guarded(domains.length, () => provider.matchBusinesses(domains, signal), signal),
+    enrichFirmographics: (ids, signal) =>
+      guarded(ids.length, () => provider.enrichFirmographics(ids, signal), signal),
+  };
+}
