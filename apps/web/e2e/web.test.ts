@@ -1,0 +1,523 @@
+/**
+ * The built page (apps/web/out) in headless Chromium against a whole system: a fresh
+ * PostgreSQL database, the sandbox provider as a real HTTP server, the API serving the page and
+ * a worker. The root `npm test` builds the page first; run alone, build it with
+ * `npm run build -w @gtm-enrich/web`.
+ *
+ * Screenshots of every view at 1280 and 390 px are taken on each run (rendering them is part of
+ * the test) and written to docs/screenshots/ when UPDATE_SCREENSHOTS=1.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Job } from '@gtm-enrich/contracts';
+import { parse } from 'csv-parse/sync';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csvFile, startTestSystem, type TestSystem, upload } from '../../server/test/test-system';
+
+const WEB_DIR = fileURLToPath(new URL('../out', import.meta.url));
+const SCREENSHOT_DIR = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
+const WRITE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const DESKTOP = { width: 1280, height: 900 };
+const MOBILE = { width: 390, height: 844 };
+const JOB_DONE_TIMEOUT_MS = 30_000;
+
+/**
+ * stripe.com twice (once as a URL), a domain the sandbox never matches (`nomatch…`), a reserved
+ * `.invalid` name (rejected at upload: no company can own it), a blank line (skipped), an empty
+ * domain cell and junk (both rejected).
+ */
+const MAIN_CSV = [
+  'domain,company',
+  'stripe.com,Stripe',
+  'shopify.com,Shopify',
+  'notion.so,Notion',
+  'https://www.stripe.com/,Stripe again',
+  'nomatch-acme.com,Nobody',
+  'nothing-here.invalid,Nobody either',
+  '',
+  ',Blank domain',
+  'not a domain,Junk',
+].join('\n');
+
+type Console = { errors: string[] };
+
+let sys: TestSystem;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(path.join(WEB_DIR, 'index.html'))) {
+    throw new Error(
+      `The web page is not built (${WEB_DIR}/index.html is missing): run \`npm run build -w @gtm-enrich/web\` first.`,
+    );
+  }
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`No Chromium at ${CHROMIUM_PATH}: install Debian's package (apt-get install chromium).`);
+  }
+  // A little provider latency and few companies in flight, so a job of a hundred companies
+  // runs long enough to be seen running; the five-company job still finishes in about a second.
+  sys = await startTestSystem({ sandbox: { latencyMs: 60 }, env: { WEB_DIR, WORKER_CONCURRENCY: '4' } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  if (WRITE_SCREENSHOTS) await mkdir(SCREENSHOT_DIR, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await sys?.stop();
+});
+
+/**
+ * A fresh browser context with the organization already chosen, and every console error and
+ * uncaught exception collected. `allow` lists network errors the scenario provokes on purpose.
+ */
+async function openPage(
+  viewport: { width: number; height: number },
+  orgId: string,
+  allow: RegExp[] = [],
+): Promise<{ context: BrowserContext; page: Page; console: Console }> {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, baseURL: sys.baseUrl });
+  await context.addInitScript((org) => window.localStorage.setItem('gtm-enrich.org-id', org), orgId);
+  const page = await context.newPage();
+  const console: Console = { errors: [] };
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = `${msg.text()} (${msg.location().url})`;
+    if (!allow.some((re) => re.test(text))) console.errors.push(text);
+  });
+  page.on('pageerror', (err) => console.errors.push(`uncaught: ${err.message}`));
+  return { context, page, console };
+}
+
+/** The visible viewport, or the whole page with `fullPage`; `scrollTo` brings a heading to the top first. */
+async function screenshot(page: Page, name: string, opts: { fullPage?: boolean; scrollTo?: string } = {}) {
+  if (opts.scrollTo) {
+    await page
+      .getByRole('heading', { name: opts.scrollTo })
+      .evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  }
+  const png = await page.screenshot({ fullPage: opts.fullPage ?? false });
+  expect(png.byteLength).toBeGreaterThan(1000);
+  if (WRITE_SCREENSHOTS) await writeFile(path.join(SCREENSHOT_DIR, `${name}.png`), png);
+}
+
+/** The page fits the viewport's width: only the tables scroll sideways. */
+async function expectNoHorizontalPageScroll(page: Page): Promise<void> {
+  const found = await page.evaluate(() => {
+    const overflow = document.documentElement.scrollWidth - window.innerWidth;
+    // Name the elements that stick out, outside the tables' own scroll regions, to say what to fix.
+    const offenders = [...document.querySelectorAll('body *')]
+      .filter(
+        (el) => !el.closest('.table-scroll') && el.getBoundingClientRect().right > window.innerWidth + 0.5,
+      )
+      .slice(0, 5)
+      .map(
+        (el) =>
+          `${el.tagName.toLowerCase()}.${el.className} right=${Math.round(el.getBoundingClientRect().right)}`,
+      );
+    return { overflow: Math.max(0, overflow), offenders };
+  });
+  expect(found).toEqual({ overflow: 0, offenders: [] });
+}
+
+function resultRows(page: Page) {
+  return page.getByRole('region', { name: 'Results table' }).locator('tbody tr');
+}
+
+async function waitForProgress100(page: Page): Promise<void> {
+  const bar = page.getByRole('progressbar', { name: 'Enrichment progress' });
+  await expect.poll(() => bar.getAttribute('aria-valuenow'), { timeout: JOB_DONE_TIMEOUT_MS }).toBe('100');
+  await expect
+    .poll(() => page.locator('h1 + .badge').textContent(), { timeout: JOB_DONE_TIMEOUT_MS })
+    .toBe('Completed');
+}
+
+async function waitForJobViaApi(jobId: string, orgId: string): Promise<Job> {
+  let job: Job | undefined;
+  await expect
+    .poll(
+      async () => {
+        const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}?org_id=${orgId}`);
+        job = (await res.json()) as Job;
+        return job.status;
+      },
+      { timeout: JOB_DONE_TIMEOUT_MS, interval: 100 },
+    )
+    .toBe('completed');
+  return job!;
+}
+
+describe('web page', () => {
+  it('uploads a CSV, follows the job to 100 %, filters, exports and shows the rejected rows', async () => {
+    const { context, page, console } = await openPage(DESKTOP, 'e2e-main');
+    try {
+      await page.goto('/');
+      await expect.poll(() => page.getByLabel('Organization').inputValue()).toBe('e2e-main');
+      // The organization typed here is the one the upload is filed under.
+      await page.getByLabel('Organization').fill('e2e-web');
+      await page.getByLabel(/CSV file/).setInputFiles({
+        name: 'prospects.csv',
+        mimeType: 'text/csv',
+        buffer: Buffer.from(MAIN_CSV),
+      });
+      await expect.poll(() => page.getByText('prospects.csv').count()).toBeGreaterThan(0);
+      await screenshot(page, 'upload-1280', { fullPage: true });
+
+      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.waitForURL(/\/job\/\?id=[0-9a-f-]{36}&org=e2e-web$/);
+      const jobId = new URL(page.url()).searchParams.get('id')!;
+
+      await expect
+        .poll(() => page.getByRole('note', { name: 'Sandbox data' }).textContent())
+        .toContain('Sandbox: synthetic data — set EXPLORIUM_API_KEY for real firmographics');
+      await expect.poll(() => page.locator('h1').textContent()).toBe('prospects.csv');
+      await waitForProgress100(page);
+      await expect.poll(() => page.getByText('Finished in').count()).toBe(1);
+
+      // Every unique domain once, in file order, with the firmographics the sandbox knows.
+      await expect.poll(() => resultRows(page).count()).toBe(4);
+      const stripe = resultRows(page).filter({ has: page.getByRole('rowheader', { name: 'stripe.com' }) });
+      const stripeText = await stripe.textContent();
+      expect(stripeText).toContain('Enriched');
+      expect(stripeText).toContain('Stripe');
+      expect(stripeText).toContain('Financial Services');
+      expect(stripeText).toContain('5001-10000');
+      expect(stripeText).toContain('1B-10B');
+      expect(stripeText).toContain('South San Francisco, California, United States');
+      for (const domain of ['shopify.com', 'notion.so']) {
+        const row = resultRows(page).filter({ has: page.getByRole('rowheader', { name: domain }) });
+        expect(await row.textContent()).toContain('Enriched');
+      }
+      await screenshot(page, 'job-done-1280');
+
+      // Filter to not_found: exactly the domain that never matches, with the reason.
+      // By keyboard: the filter buttons and the sortable headers are plain buttons.
+      await page.getByRole('button', { name: /^Not found/ }).focus();
+      await page.keyboard.press('Enter');
+      expect(await page.getByRole('button', { name: /^Not found/ }).getAttribute('aria-pressed')).toBe(
+        'true',
+      );
+      await expect
+        .poll(async () => (await resultRows(page).allTextContents()).map((t) => t.slice(0, 40)))
+        .toHaveLength(1);
+      const notFound = resultRows(page).first();
+      expect(await notFound.getByRole('rowheader').textContent()).toBe('nomatch-acme.com');
+      expect(await notFound.textContent()).toContain('Not found');
+      await page.getByRole('button', { name: /^All/ }).click();
+      await expect.poll(() => resultRows(page).count()).toBe(4);
+
+      // Search is done by the server.
+      await page.getByLabel('Search by domain or name').fill('shop');
+      await expect.poll(() => resultRows(page).count()).toBe(1);
+      expect(await resultRows(page).first().getByRole('rowheader').textContent()).toBe('shopify.com');
+      await page.getByLabel('Search by domain or name').fill('');
+      await expect.poll(() => resultRows(page).count()).toBe(4);
+
+      // Client-side sort of the loaded rows.
+      await page.getByRole('button', { name: /^Domain/ }).focus();
+      await page.keyboard.press('Enter');
+      await expect
+        .poll(async () => resultRows(page).getByRole('rowheader').allTextContents())
+        .toEqual(['nomatch-acme.com', 'notion.so', 'shopify.com', 'stripe.com']);
+      expect(await page.getByRole('columnheader', { name: /^Domain/ }).getAttribute('aria-sort')).toBe(
+        'ascending',
+      );
+
+      // The rejected rows, with their reasons, in a section that opens on demand.
+      await page.locator('summary', { hasText: 'Rejected rows' }).focus();
+      await page.keyboard.press('Enter');
+      const rejected = page.getByRole('region', { name: 'Rejected rows table' });
+      await expect.poll(() => rejected.locator('tbody tr').count()).toBe(3);
+      expect(await rejected.textContent()).toContain('nothing-here.invalid');
+      expect(await rejected.textContent()).toContain('not a domain');
+      await screenshot(page, 'results-1280', { fullPage: true });
+
+      // The export: every company, every field.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Export CSV' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('prospects-enriched.csv');
+      const csv = await readFile((await download.path())!, 'utf8');
+      const records: Record<string, string>[] = parse(csv, {
+        columns: true,
+        bom: true,
+        skip_empty_lines: true,
+      });
+      expect(records.map((r) => r.domain)).toEqual([
+        'stripe.com',
+        'shopify.com',
+        'notion.so',
+        'nomatch-acme.com',
+      ]);
+      const byDomain = new Map(records.map((r) => [r.domain, r]));
+      expect(byDomain.get('stripe.com')).toMatchObject({
+        status: 'enriched',
+        name: 'Stripe',
+        company_size: '5001-10000',
+      });
+      for (const domain of ['stripe.com', 'shopify.com', 'notion.so']) {
+        const r = byDomain.get(domain)!;
+        expect(r.status).toBe('enriched');
+        expect(r.industry).not.toBe('');
+        expect(r.revenue_range).not.toBe('');
+      }
+      expect(byDomain.get('nomatch-acme.com')?.status).toBe('not_found');
+
+      // The job was filed under the organization typed on the upload form.
+      const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}?org_id=e2e-web`);
+      expect(res.status).toBe(200);
+      expect(console.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
+
+  it('shows the API message naming the columns found when the CSV has no domain column', async () => {
+    const { context, page, console } = await openPage(DESKTOP, 'e2e-nodomain', [
+      // Chromium logs every 4xx answer to the console; this one is the point of the test.
+      /status of 422.*\/api\/v1\/uploads/,
+    ]);
+    try {
+      await page.goto('/');
+      await page.getByLabel(/CSV file/).setInputFiles({
+        name: 'people.csv',
+        mimeType: 'text/csv',
+        buffer: Buffer.from('first_name,last_name,phone\nAda,Lovelace,123\n'),
+      });
+      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      const alert = page.locator('form').getByRole('alert');
+      await expect.poll(() => alert.textContent()).toMatch(/first_name.*last_name.*phone/);
+
+      // Exactly the API's message, as written.
+      const form = new FormData();
+      form.append('org_id', 'e2e-nodomain');
+      form.append('file', csvFile(['first_name,last_name,phone', 'Ada,Lovelace,123'], 'people.csv'));
+      const api = (await (
+        await fetch(`${sys.baseUrl}/api/v1/uploads`, { method: 'POST', body: form })
+      ).json()) as {
+        error: { code: string; message: string };
+      };
+      expect(api.error.code).toBe('NO_DOMAIN_COLUMN');
+      expect(await alert.textContent()).toContain(api.error.message);
+      expect(page.url()).toBe(`${sys.baseUrl}/`);
+      await screenshot(page, 'upload-error-1280');
+      expect(console.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('shows upload progress for a large file on a slow link', async () => {
+    const { context, page, console } = await openPage(DESKTOP, 'e2e-big');
+    try {
+      await page.goto('/');
+      // About 1.3 MB: the same domain 120,000 times, so one company.
+      const big = `domain\n${'stripe.com\n'.repeat(120_000)}`;
+      await page
+        .getByLabel(/CSV file/)
+        .setInputFiles({ name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.from(big) });
+      // Every value the upload progress bar takes, reported as it changes.
+      const seen: number[] = [];
+      await page.exposeFunction('reportUploadProgress', (value: number) => seen.push(value));
+      await page.evaluate(() => {
+        const report = (window as unknown as { reportUploadProgress: (v: number) => void })
+          .reportUploadProgress;
+        let last: string | null = null;
+        new MutationObserver(() => {
+          const value = document
+            .querySelector('[aria-label="Upload progress"]')
+            ?.getAttribute('aria-valuenow');
+          if (value != null && value !== last) report(Number(value));
+          last = value ?? null;
+        }).observe(document.body, { subtree: true, childList: true, attributes: true });
+      });
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 20,
+        downloadThroughput: -1,
+        uploadThroughput: 400 * 1024,
+      });
+      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.waitForURL(/\/job\/\?id=/, { timeout: 30_000 });
+      await expect.poll(() => page.locator('h1').textContent()).toBe('big.csv');
+      expect(seen.length).toBeGreaterThan(0);
+      expect(
+        seen.some((v) => v > 0 && v < 100),
+        `progress values seen: ${seen.join(', ')}`,
+      ).toBe(true);
+      expect(console.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('lists the jobs of the organization, newest first, and opens one', async () => {
+    const orgId = 'e2e-list';
+    const first = (await (
+      await upload(sys.baseUrl, csvFile(['domain', 'stripe.com'], 'first.csv'), { org_id: orgId })
+    ).json()) as Job;
+    const second = (await (
+      await upload(sys.baseUrl, csvFile(['domain', 'notion.so', 'figma.com'], 'second.csv'), {
+        org_id: orgId,
+      })
+    ).json()) as Job;
+    await waitForJobViaApi(first.id, orgId);
+    await waitForJobViaApi(second.id, orgId);
+
+    const { context, page, console } = await openPage(DESKTOP, 'e2e-empty');
+    try {
+      await page.goto('/jobs');
+      await expect.poll(() => page.getByText('No jobs yet for “e2e-empty”').count()).toBe(1);
+      await page.getByLabel('Organization').fill(orgId);
+      const rows = page.getByRole('region', { name: 'Jobs table' }).locator('tbody tr');
+      await expect
+        .poll(() => rows.getByRole('rowheader').allTextContents())
+        .toEqual(['second.csv · sandbox', 'first.csv · sandbox']);
+      const text = await rows.first().textContent();
+      expect(text).toContain('Completed');
+      expect(text).toContain('100 %');
+      await screenshot(page, 'jobs-1280');
+
+      await page.setViewportSize(MOBILE);
+      await expectNoHorizontalPageScroll(page);
+      await screenshot(page, 'jobs-390');
+
+      await page.getByRole('link', { name: 'second.csv' }).click();
+      await page.waitForURL(new RegExp(`/job/\\?id=${second.id}&org=${orgId}$`));
+      await expect.poll(() => resultRows(page).count()).toBe(2);
+      expect(console.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('shows a running job live, then its results, at 1280 and 390 px', async () => {
+    const orgId = 'e2e-live';
+    const domains = Array.from({ length: 160 }, (_, i) => `lead-${String(i + 1).padStart(3, '0')}-co.com`);
+    const lines = [
+      'domain',
+      'stripe.com',
+      'shopify.com',
+      'notion.so',
+      'figma.com',
+      'linear.app',
+      ...domains,
+      'nomatch-acme.com',
+    ];
+
+    const desktop = await openPage(DESKTOP, orgId);
+    const mobile = await openPage(MOBILE, orgId);
+    try {
+      await mobile.page.goto('/');
+      await expectNoHorizontalPageScroll(mobile.page);
+      await screenshot(mobile.page, 'upload-390', { fullPage: true });
+
+      const job = (await (
+        await upload(sys.baseUrl, csvFile(lines, 'conference-leads.csv'), { org_id: orgId })
+      ).json()) as Job;
+      await desktop.page.goto(`/job/?id=${job.id}&org=${orgId}`);
+      const bar = desktop.page.getByRole('progressbar', { name: 'Enrichment progress' });
+      // Caught while running: some done, some not.
+      await expect
+        .poll(async () => Number(await bar.getAttribute('aria-valuenow')), {
+          timeout: JOB_DONE_TIMEOUT_MS,
+          interval: 50,
+        })
+        .toBeGreaterThan(10);
+      const runningPct = Number(await bar.getAttribute('aria-valuenow'));
+      expect(runningPct).toBeLessThan(100);
+      await expect
+        .poll(() => desktop.page.locator('.progress-eta').textContent(), { timeout: 5000, interval: 50 })
+        .toMatch(/left|Almost done/);
+      // No layout shift while polling: the results table stays where it is from one poll to the next.
+      const top = async () => (await desktop.page.getByRole('heading', { name: 'Results' }).boundingBox())?.y;
+      const before = await top();
+      await desktop.page.waitForTimeout(1600);
+      expect(await top()).toBe(before);
+      await screenshot(desktop.page, 'job-running-1280');
+
+      await mobile.page.goto(`/job/?id=${job.id}&org=${orgId}`);
+      await expectNoHorizontalPageScroll(mobile.page);
+      await screenshot(mobile.page, 'job-running-390');
+
+      await waitForProgress100(desktop.page);
+      await waitForProgress100(mobile.page);
+      // 50 a page: the first page only, with the rest behind "Load more".
+      await expect.poll(() => resultRows(desktop.page).count()).toBe(50);
+      await desktop.page.getByRole('button', { name: 'Load more' }).click();
+      await expect.poll(() => resultRows(desktop.page).count()).toBe(100);
+      await screenshot(desktop.page, 'results-many-1280', { scrollTo: 'Results' });
+
+      await expectNoHorizontalPageScroll(mobile.page);
+      await screenshot(mobile.page, 'results-390', { scrollTo: 'Results' });
+      expect(desktop.console.errors).toEqual([]);
+      expect(mobile.console.errors).toEqual([]);
+    } finally {
+      await desktop.context.close();
+      await mobile.context.close();
+    }
+  }, 90_000);
+});
+
+describe('web page with a provider that refuses the key', () => {
+  let refused: TestSystem;
+
+  beforeAll(async () => {
+    // The sandbox accepts another key than the one the system sends: the job pauses with a reason.
+    refused = await startTestSystem({ sandbox: { apiKey: 'another-key' }, env: { WEB_DIR } });
+  });
+
+  afterAll(async () => {
+    await refused?.stop();
+  });
+
+  it('shows why the job is paused and resumes it on request', async () => {
+    const orgId = 'e2e-paused';
+    const job = (await (
+      await upload(refused.baseUrl, csvFile(['domain', 'stripe.com'], 'paused.csv'), { org_id: orgId })
+    ).json()) as Job;
+    const context = await browser.newContext({ viewport: DESKTOP, baseURL: refused.baseUrl });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(msg.text());
+    });
+    page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+    try {
+      await page.goto(`/job/?id=${job.id}&org=${orgId}`);
+      const alert = page.getByRole('alert').filter({ hasText: 'The job is paused' });
+      await expect.poll(() => alert.count(), { timeout: JOB_DONE_TIMEOUT_MS }).toBe(1);
+      const paused = (await (
+        await fetch(`${refused.baseUrl}/api/v1/jobs/${job.id}?org_id=${orgId}`)
+      ).json()) as Job;
+      expect(paused.status).toBe('paused');
+      expect(await alert.textContent()).toContain(paused.error!.message);
+      await screenshot(page, 'job-paused-1280');
+
+      const [resumed] = await Promise.all([
+        page.waitForResponse((res) => res.url().includes(`/api/v1/jobs/${job.id}/resume`)),
+        alert.getByRole('button', { name: 'Resume' }).click(),
+      ]);
+      expect(resumed.status()).toBe(200);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});

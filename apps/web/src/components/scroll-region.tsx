@@ -1,0 +1,29 @@
+import type { ReactNode } from 'react';
+
+/**
+ * A table's horizontal scroll container (tables scroll sideways on narrow screens, the page
+ * does not). Named, so it is a landmark, and focusable, so a keyboard can scroll it.
+ */
+export function ScrollRegion({
+  label,
+  className,
+  busy,
+  children,
+}: {
+  label: string;
+  className?: string;
+  busy?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <section
+      className={`table-scroll${className ? ` ${className}` : ''}`}
+      aria-label={label}
+      aria-busy={busy}
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must take focus to be scrolled by keyboard (WCAG 2.1.1)
+      tabIndex={0}
+    >
+      {children}
+    </section>
+  );
+}

@@ -1,0 +1,206 @@
+'use client';
+
+import { type Job, OrgId } from '@gtm-enrich/contracts';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useSearchParams } from 'next/navigation';
+import { useEffect } from 'react';
+import { JobStatusBadge } from '@/components/status-badge';
+import { errorMessage } from '@/lib/api';
+import { formatCount, formatDateTime } from '@/lib/format';
+import { useOrgId } from '@/lib/org';
+import { CompaniesTable } from './companies-table';
+import { ProgressCard } from './job-progress';
+import { exportCsvUrl, jobKeys, jobQuery, resumeJob } from './queries';
+import { RejectedRows } from './rejected-rows';
+
+const PROVIDER_LABELS: Record<Job['provider'], string> = { explorium: 'Explorium', sandbox: 'Sandbox' };
+
+export function JobView() {
+  const params = useSearchParams();
+  const [storedOrgId, setOrgId] = useOrgId();
+  const jobId = params.get('id') ?? '';
+  const orgParam = params.get('org');
+  const linkedOrgId = orgParam && OrgId.safeParse(orgParam).success ? orgParam : null;
+  const orgId = linkedOrgId ?? storedOrgId;
+
+  // A link to another organization's job switches this browser to that organization, so the
+  // header and the jobs list match the job on screen.
+  useEffect(() => {
+    if (linkedOrgId) setOrgId(linkedOrgId);
+  }, [linkedOrgId, setOrgId]);
+
+  if (!jobId) {
+    return (
+      <div className="page">
+        <div className="empty card">
+          <p className="empty__title">No job selected</p>
+          <p>Open a job from the list of jobs, or upload a CSV to start one.</p>
+          <Link href="/jobs/" className="button">
+            See all jobs
+          </Link>
+        </div>
+      </div>
+    );
+  }
+  return <LoadedJobView key={`${orgId}/${jobId}`} orgId={orgId} jobId={jobId} />;
+}
+
+function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
+  const query = useQuery(jobQuery(orgId, jobId));
+
+  if (query.isPending) return <JobSkeleton />;
+  if (query.isError && !query.data) {
+    return (
+      <div className="page">
+        <nav className="breadcrumb" aria-label="Breadcrumb">
+          <Link href="/jobs/">Jobs</Link>
+        </nav>
+        <div role="alert" className="alert alert--error">
+          <div className="alert__body">
+            <p className="alert__title">This job could not be loaded</p>
+            <p>{errorMessage(query.error)}</p>
+            <p className="muted">
+              Organization: <span className="mono">{orgId}</span>. Jobs are only visible to the organization
+              that uploaded them.
+            </p>
+          </div>
+        </div>
+      </div>
+    );
+  }
+  const job = query.data;
+  return (
+    <div className="page">
+      <JobHeader job={job} orgId={orgId} />
+      {job.provider === 'sandbox' ? <SandboxBanner /> : null}
+      {job.error ? <JobErrorBanner job={job} orgId={orgId} /> : null}
+      <ProgressCard job={job} updatedAt={query.dataUpdatedAt} />
+      <CompaniesTable job={job} orgId={orgId} />
+      {job.rejected_rows > 0 ? <RejectedRows job={job} orgId={orgId} /> : null}
+    </div>
+  );
+}
+
+function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
+  return (
+    <div className="page-header">
+      <div className="page-header__text">
+        <nav className="breadcrumb" aria-label="Breadcrumb">
+          <Link href="/jobs/">Jobs</Link> <span aria-hidden="true">/</span>{' '}
+          <span className="mono">{job.id.slice(0, 8)}</span>
+        </nav>
+        <div style={{ display: 'flex', alignItems: 'center', gap: 10, flexWrap: 'wrap' }}>
+          <h1 style={{ overflowWrap: 'anywhere' }}>{job.filename ?? 'Untitled upload'}</h1>
+          <JobStatusBadge status={job.status} />
+        </div>
+        <dl className="job-facts">
+          <div>
+            <dt>Provider</dt>
+            <dd>{PROVIDER_LABELS[job.provider]}</dd>
+          </div>
+          <div>
+            <dt>Organization</dt>
+            <dd className="mono">{orgId}</dd>
+          </div>
+          <div>
+            <dt>Rows read</dt>
+            <dd>{formatCount(job.input_rows)}</dd>
+          </div>
+          <div>
+            <dt>Unique companies</dt>
+            <dd>{formatCount(job.total)}</dd>
+          </div>
+          <div>
+            <dt>Created</dt>
+            <dd>
+              <time dateTime={job.created_at}>{formatDateTime(job.created_at)}</time>
+            </dd>
+          </div>
+        </dl>
+      </div>
+      <div className="page-header__actions">
+        <a href={exportCsvUrl(orgId, job.id)} download className="button button--primary">
+          <svg
+            width="16"
+            height="16"
+            viewBox="0 0 24 24"
+            fill="none"
+            stroke="currentColor"
+            aria-hidden="true"
+          >
+            <path
+              d="M12 4v12m0 0-4-4m4 4 4-4M4 20h16"
+              strokeWidth="2"
+              strokeLinecap="round"
+              strokeLinejoin="round"
+            />
+          </svg>
+          Export CSV
+        </a>
+      </div>
+    </div>
+  );
+}
+
+function SandboxBanner() {
+  return (
+    <div className="banner-sandbox" role="note" aria-label="Sandbox data">
+      <span className="banner-sandbox__tag">Sandbox</span>
+      <p>
+        <strong>Sandbox: synthetic data</strong> — set <code>EXPLORIUM_API_KEY</code> for real firmographics
+      </p>
+    </div>
+  );
+}
+
+function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
+  const queryClient = useQueryClient();
+  const resume = useMutation({
+    mutationFn: () => resumeJob(orgId, job.id),
+    onSuccess: (resumed) => {
+      queryClient.setQueryData(jobKeys.job(orgId, job.id), resumed);
+      void queryClient.invalidateQueries({ queryKey: jobKeys.job(orgId, job.id) });
+    },
+  });
+  const error = job.error;
+  if (!error) return null;
+  return (
+    <div role="alert" className="alert alert--warning">
+      <div className="alert__body">
+        <p className="alert__title">
+          {job.status === 'paused' ? 'The job is paused' : 'The job ran into a problem'}{' '}
+          <span className="mono faint">{error.code}</span>
+        </p>
+        <p>{error.message}</p>
+        {resume.isError ? <p className="field__error">{errorMessage(resume.error)}</p> : null}
+      </div>
+      {job.status === 'paused' ? (
+        <button
+          type="button"
+          className="button"
+          onClick={() => resume.mutate()}
+          disabled={resume.isPending}
+          aria-describedby="resume-hint"
+        >
+          {resume.isPending ? 'Resuming…' : 'Resume'}
+        </button>
+      ) : null}
+      <span id="resume-hint" className="visually-hidden">
+        Continue the job once the problem is fixed
+      </span>
+    </div>
+  );
+}
+
+export function JobSkeleton() {
+  return (
+    <div className="page" aria-busy="true">
+      <p className="visually-hidden">Loading the job…</p>
+      <div className="skeleton" style={{ height: 24, width: 280 }} />
+      <div className="skeleton" style={{ height: 16, width: 420, maxWidth: '100%' }} />
+      <div className="card card__body" style={{ height: 178 }} />
+      <div className="card" style={{ height: 320 }} />
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { Company, CompanyList, type CompanyStatus, isJobFinished, Job } from '@gtm-enrich/contracts';
+import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
+import { apiGet, apiPost, apiUrl } from '@/lib/api';
+
+/** How often a job that is not finished is polled; its counters make each poll one cheap row read. */
+export const JOB_POLL_MS = 1500;
+export const COMPANIES_PAGE_SIZE = 50;
+const REJECTED_PAGE_SIZE = 100;
+
+/**
+ * The API's rejected-rows page has no schema in contracts yet (it is declared in the server's
+ * route file); until it moves there it is assembled from contract fields of the same types.
+ */
+const RejectedRow = Company.pick({ row_number: true }).extend({
+  raw: Company.shape.input,
+  reason: Company.shape.domain,
+  message: Company.shape.domain,
+});
+const RejectedRowList = CompanyList.extend({ data: RejectedRow.array() });
+
+export type CompanyFilter = { status: CompanyStatus | null; q: string };
+
+export const jobKeys = {
+  job: (orgId: string, jobId: string) => ['job', orgId, jobId] as const,
+  companies: (orgId: string, jobId: string) => ['job', orgId, jobId, 'companies'] as const,
+  companiesPage: (orgId: string, jobId: string, filter: CompanyFilter) =>
+    ['job', orgId, jobId, 'companies', filter] as const,
+  rejected: (orgId: string, jobId: string) => ['job', orgId, jobId, 'rejected'] as const,
+};
+
+/**
+ * A job with its counters; polled until it is finished, then left alone. A job that could
+ * not be loaded at all (wrong id or organization) is not polled either.
+ */
+export function jobQuery(orgId: string, jobId: string) {
+  return queryOptions({
+    queryKey: jobKeys.job(orgId, jobId),
+    queryFn: ({ signal }) =>
+      apiGet(`/api/v1/jobs/${encodeURIComponent(jobId)}`, { org_id: orgId }, Job, signal),
+    refetchInterval: (q) =>
+      isJobFinished(q.state.data) || (q.state.status === 'error' && q.state.data === undefined)
+        ? false
+        : JOB_POLL_MS,
+  });
+}
+
+/**
+ * A job's companies in file order, one keyset page per "Load more". `live` keeps the loaded
+ * pages fresh while the job runs.
+ */
+export function companiesQuery(orgId: string, jobId: string, filter: CompanyFilter, live: boolean) {
+  return infiniteQueryOptions({
+    queryKey: jobKeys.companiesPage(orgId, jobId, filter),
+    queryFn: ({ pageParam, signal }) =>
+      apiGet(
+        `/api/v1/jobs/${encodeURIComponent(jobId)}/companies`,
+        { org_id: orgId, status: filter.status, q: filter.q, limit: COMPANIES_PAGE_SIZE, cursor: pageParam },
+        CompanyList,
+        signal,
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+    refetchInterval: live ? JOB_POLL_MS : false,
+  });
+}
+
+export function rejectedRowsQuery(orgId: string, jobId: string) {
+  return infiniteQueryOptions({
+    queryKey: jobKeys.rejected(orgId, jobId),
+    queryFn: ({ pageParam, signal }) =>
+      apiGet(
+        `/api/v1/jobs/${encodeURIComponent(jobId)}/rejected`,
+        { org_id: orgId, limit: REJECTED_PAGE_SIZE, cursor: pageParam },
+        RejectedRowList,
+        signal,
+      ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+  });
+}
+
+export function resumeJob(orgId: string, jobId: string): Promise<Job> {
+  return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/resume`, { org_id: orgId }, Job);
+}
+
+export function exportCsvUrl(orgId: string, jobId: string): string {
+  return apiUrl(`/api/v1/jobs/${encodeURIComponent(jobId)}/export.csv`, { org_id: orgId });
+}

@@ -1,0 +1,27 @@
+import { isJobFinished, JobList } from '@gtm-enrich/contracts';
+import { infiniteQueryOptions } from '@tanstack/react-query';
+import { apiGet } from '@/lib/api';
+
+export const JOBS_PAGE_SIZE = 20;
+/** The list refreshes while one of its jobs still runs, slower than the job page does. */
+const JOBS_LIST_POLL_MS = 4000;
+
+export const jobsKeys = {
+  all: ['jobs'] as const,
+  list: (orgId: string) => ['jobs', orgId, 'list'] as const,
+};
+
+/** An organization's jobs, newest first, one page per "Load more". */
+export function jobsListQuery(orgId: string) {
+  return infiniteQueryOptions({
+    queryKey: jobsKeys.list(orgId),
+    queryFn: ({ pageParam, signal }) =>
+      apiGet('/api/v1/jobs', { org_id: orgId, limit: JOBS_PAGE_SIZE, cursor: pageParam }, JobList, signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor,
+    refetchInterval: (q) =>
+      q.state.data?.pages.some((page) => page.data.some((job) => !isJobFinished(job)))
+        ? JOBS_LIST_POLL_MS
+        : false,
+  });
+}

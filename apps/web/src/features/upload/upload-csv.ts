@@ -1,0 +1,63 @@
+import { Job } from '@gtm-enrich/contracts';
+import { ApiError, apiUrl, toApiError } from '@/lib/api';
+
+export type UploadProgress = { loaded: number; total: number };
+
+export type UploadRequest = {
+  orgId: string;
+  file: File;
+  /** Header of the column holding the domains; empty = let the server detect it. */
+  domainColumn: string;
+  onProgress: (progress: UploadProgress) => void;
+  signal?: AbortSignal;
+};
+
+/**
+ * POST /api/v1/uploads. XMLHttpRequest rather than fetch because only XHR reports upload
+ * progress, which a 100 MB file needs. The fields go before the file: the server checks them
+ * before it reads the file.
+ */
+export function uploadCsv({ orgId, file, domainColumn, onProgress, signal }: UploadRequest): Promise<Job> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append('org_id', orgId);
+    if (domainColumn.trim()) form.append('domain_column', domainColumn.trim());
+    form.append('file', file, file.name);
+
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', apiUrl('/api/v1/uploads'));
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.upload.addEventListener('progress', (e) => {
+      onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size });
+    });
+    xhr.addEventListener('load', () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(Job.parse(JSON.parse(xhr.responseText)));
+        } catch {
+          reject(
+            new ApiError(
+              xhr.status,
+              'BAD_RESPONSE',
+              'The server accepted the file but its answer was unreadable.',
+            ),
+          );
+        }
+        return;
+      }
+      reject(toApiError(xhr.status, xhr.responseText));
+    });
+    xhr.addEventListener('error', () => {
+      reject(
+        new ApiError(
+          0,
+          'NETWORK',
+          'The upload could not reach the server. Check that it is running and try again.',
+        ),
+      );
+    });
+    xhr.addEventListener('abort', () => reject(new DOMException('Upload cancelled', 'AbortError')));
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(form);
+  });
+}

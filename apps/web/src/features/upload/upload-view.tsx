@@ -1,0 +1,295 @@
+'use client';
+
+import { useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { type DragEvent, type FormEvent, useEffect, useId, useRef, useState } from 'react';
+import { OrgField } from '@/components/org-field';
+import { jobKeys } from '@/features/job/queries';
+import { jobHref } from '@/features/job/routes';
+import { jobsKeys } from '@/features/jobs/queries';
+import { errorMessage } from '@/lib/api';
+import { formatBytes } from '@/lib/format';
+import { useOrgId, validateOrgId } from '@/lib/org';
+import { type UploadProgress, uploadCsv } from './upload-csv';
+
+const SAMPLE_CSV =
+  'domain,company\nstripe.com,Stripe\nshopify.com,Shopify\nnotion.so,Notion\nlinear.app,Linear\n';
+const SAMPLE_CSV_HREF = `data:text/csv;charset=utf-8,${encodeURIComponent(SAMPLE_CSV)}`;
+
+type Phase =
+  | { kind: 'idle' }
+  | { kind: 'uploading'; progress: UploadProgress }
+  | { kind: 'error'; message: string };
+
+export function UploadView() {
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const [orgId] = useOrgId();
+  const [file, setFile] = useState<File | null>(null);
+  const [domainColumn, setDomainColumn] = useState('');
+  const [dragging, setDragging] = useState(false);
+  const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
+  const [notice, setNotice] = useState<string | null>(null);
+  const inputRef = useRef<HTMLInputElement>(null);
+  const abortRef = useRef<AbortController | null>(null);
+  const ids = { file: useId(), column: useId(), hint: useId() };
+
+  useEffect(() => () => abortRef.current?.abort(), []);
+
+  const uploading = phase.kind === 'uploading';
+  const orgError = validateOrgId(orgId);
+
+  function choose(files: FileList | null) {
+    const first = files?.[0];
+    if (!first) return;
+    setFile(first);
+    setPhase({ kind: 'idle' });
+    setNotice(files.length > 1 ? `One file per upload: using ${first.name}.` : null);
+  }
+
+  function clearFile() {
+    setFile(null);
+    setNotice(null);
+    setPhase({ kind: 'idle' });
+    if (inputRef.current) inputRef.current.value = '';
+    inputRef.current?.focus();
+  }
+
+  function onDrag(e: DragEvent<HTMLFieldSetElement>, over: boolean) {
+    e.preventDefault();
+    if (!uploading) setDragging(over);
+  }
+
+  function onDrop(e: DragEvent<HTMLFieldSetElement>) {
+    e.preventDefault();
+    setDragging(false);
+    if (!uploading) choose(e.dataTransfer.files);
+  }
+
+  async function onSubmit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    if (!file || uploading || orgError) return;
+    const controller = new AbortController();
+    abortRef.current = controller;
+    setPhase({ kind: 'uploading', progress: { loaded: 0, total: file.size } });
+    try {
+      const job = await uploadCsv({
+        orgId,
+        file,
+        domainColumn,
+        signal: controller.signal,
+        onProgress: (progress) => setPhase({ kind: 'uploading', progress }),
+      });
+      queryClient.setQueryData(jobKeys.job(orgId, job.id), job);
+      void queryClient.invalidateQueries({ queryKey: jobsKeys.list(orgId) });
+      router.push(jobHref(orgId, job.id));
+    } catch (err) {
+      if (err instanceof DOMException && err.name === 'AbortError') {
+        setPhase({ kind: 'idle' });
+        return;
+      }
+      setPhase({ kind: 'error', message: errorMessage(err) });
+    } finally {
+      abortRef.current = null;
+    }
+  }
+
+  return (
+    <div className="page page--narrow">
+      <div className="page-header">
+        <div className="page-header__text">
+          <h1>Enrich a list of companies</h1>
+          <p className="muted">
+            Upload a CSV with a column of company domains. Each unique domain is matched and enriched with
+            firmographics: industry, size, revenue, headquarters, LinkedIn and more.
+          </p>
+        </div>
+      </div>
+
+      <form className="card card__body" onSubmit={onSubmit} noValidate aria-busy={uploading}>
+        <div style={{ display: 'flex', flexDirection: 'column', gap: 18 }}>
+          <fieldset
+            className="field"
+            onDragEnter={(e) => onDrag(e, true)}
+            onDragOver={(e) => onDrag(e, true)}
+            onDragLeave={(e) => onDrag(e, false)}
+            onDrop={onDrop}
+          >
+            <legend id={`${ids.file}-label`}>CSV file</legend>
+            <div className={`dropzone${dragging ? ' is-dragging' : ''}`}>
+              <input
+                ref={inputRef}
+                id={ids.file}
+                type="file"
+                name="file"
+                accept=".csv,.tsv,.txt,text/csv,text/plain,text/tab-separated-values"
+                className="visually-hidden"
+                aria-labelledby={`${ids.file}-label ${ids.file}-title`}
+                aria-describedby={ids.hint}
+                disabled={uploading}
+                onChange={(e) => choose(e.target.files)}
+              />
+              <label htmlFor={ids.file} className="dropzone__label">
+                <span className="dropzone__icon">
+                  <svg
+                    aria-hidden="true"
+                    width="20"
+                    height="20"
+                    viewBox="0 0 24 24"
+                    fill="none"
+                    stroke="currentColor"
+                    strokeWidth="2"
+                  >
+                    <path d="M12 16V4m0 0-4 4m4-4 4 4" strokeLinecap="round" strokeLinejoin="round" />
+                    <path d="M4 16v2a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-2" strokeLinecap="round" />
+                  </svg>
+                </span>
+                <span className="dropzone__title" id={`${ids.file}-title`}>
+                  Drop a CSV file here or <span className="dropzone__browse">choose a file</span>
+                </span>
+                <span id={ids.hint} className="field__hint">
+                  A header row and a <code>domain</code> column (or website, url, email). One company per
+                  unique domain.
+                </span>
+              </label>
+            </div>
+            {file ? (
+              <div className="file-chip">
+                <svg
+                  width="16"
+                  height="16"
+                  viewBox="0 0 24 24"
+                  fill="none"
+                  stroke="currentColor"
+                  aria-hidden="true"
+                >
+                  <path d="M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z" strokeWidth="2" />
+                  <path d="M14 3v6h6" strokeWidth="2" />
+                </svg>
+                <span className="file-chip__name" title={file.name}>
+                  {file.name}
+                </span>
+                <span className="muted num">{formatBytes(file.size)}</span>
+                <button
+                  type="button"
+                  className="button button--small"
+                  onClick={clearFile}
+                  disabled={uploading}
+                >
+                  Remove<span className="visually-hidden"> {file.name}</span>
+                </button>
+              </div>
+            ) : null}
+            {notice ? <p className="field__hint">{notice}</p> : null}
+          </fieldset>
+
+          <div className="form-grid">
+            <OrgField />
+            <div className="field">
+              <label htmlFor={ids.column}>
+                Domain column <span className="faint">(optional)</span>
+              </label>
+              <input
+                id={ids.column}
+                className="input"
+                name="domain_column"
+                placeholder="Detected from the header"
+                spellCheck={false}
+                value={domainColumn}
+                aria-describedby={`${ids.column}-hint`}
+                onChange={(e) => setDomainColumn(e.target.value)}
+              />
+              <span id={`${ids.column}-hint`} className="field__hint">
+                The header of the column that holds the domains, when it is not detected.
+              </span>
+            </div>
+          </div>
+
+          {phase.kind === 'error' ? (
+            <div role="alert" className="alert alert--error">
+              <div className="alert__body">
+                <p className="alert__title">The file was not accepted</p>
+                <p>{phase.message}</p>
+              </div>
+            </div>
+          ) : null}
+
+          <UploadProgressBar phase={phase} />
+
+          <div className="form-actions">
+            <a href={SAMPLE_CSV_HREF} download="sample-companies.csv" className="muted">
+              Download a sample CSV
+            </a>
+            <div style={{ display: 'flex', gap: 8 }}>
+              {uploading ? (
+                <button type="button" className="button" onClick={() => abortRef.current?.abort()}>
+                  Cancel
+                </button>
+              ) : null}
+              <button
+                type="submit"
+                className="button button--primary"
+                disabled={!file || uploading || orgError !== null}
+              >
+                {uploading ? 'Uploading…' : 'Upload and enrich'}
+              </button>
+            </div>
+          </div>
+        </div>
+      </form>
+
+      <ol className="steps" aria-label="How it works">
+        <li>
+          <span className="step-number">1</span>
+          <span>
+            <strong>Upload</strong>
+            Duplicates are merged and rows without a usable domain are listed with the reason.
+          </span>
+        </li>
+        <li>
+          <span className="step-number">2</span>
+          <span>
+            <strong>Watch it run</strong>
+            Progress, counts and an estimate of the time left update live.
+          </span>
+        </li>
+        <li>
+          <span className="step-number">3</span>
+          <span>
+            <strong>Export</strong>
+            Filter, search and download every enriched field as CSV. <Link href="/jobs/">See past jobs</Link>.
+          </span>
+        </li>
+      </ol>
+    </div>
+  );
+}
+
+/** Always takes the same space, so the form does not jump when an upload starts. */
+function UploadProgressBar({ phase }: { phase: Phase }) {
+  if (phase.kind !== 'uploading') return null;
+  const { loaded, total } = phase.progress;
+  const pct = total > 0 ? Math.min(100, Math.floor((loaded / total) * 100)) : 0;
+  const sent = pct >= 100;
+  return (
+    <div className="upload-progress">
+      <div className="upload-progress__text" aria-live="polite">
+        <span>{sent ? 'Uploaded. Reading the file and creating the job…' : `Uploading… ${pct} %`}</span>
+        <span>
+          {formatBytes(loaded)} of {formatBytes(total)}
+        </span>
+      </div>
+      <div
+        className="progress-track progress-track--thin"
+        role="progressbar"
+        aria-label="Upload progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={pct}
+      >
+        <div className="progress-segment status-running" style={{ width: `${pct}%` }} />
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * The page talks to /api/v1 on its own origin (the server serves the built page), or to
+ * NEXT_PUBLIC_API_BASE_URL when the page is built to run as its own service.
+ */
+import { ErrorBody } from '@gtm-enrich/contracts';
+
+const API_BASE_URL = (process.env.NEXT_PUBLIC_API_BASE_URL ?? '').replace(/\/+$/, '');
+
+/** Any contracts schema: the response is parsed with it, so a drifted API fails loudly here. */
+export type Schema<T> = { parse(data: unknown): T };
+
+export type QueryParams = Record<string, string | number | null | undefined>;
+
+/** An absolute or same-origin URL for an API path such as `/api/v1/jobs`. */
+export function apiUrl(path: string, params: QueryParams = {}): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  }
+  const qs = search.toString();
+  return `${API_BASE_URL}${path}${qs ? `?${qs}` : ''}`;
+}
+
+/** An error the API answered with: `message` is meant to be shown to the user as written. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Turns any non-2xx answer into an ApiError, using the API's error body when it has one. */
+export function toApiError(status: number, bodyText: string): ApiError {
+  try {
+    const parsed = ErrorBody.safeParse(JSON.parse(bodyText));
+    if (parsed.success) {
+      const { code, message, details } = parsed.data.error;
+      return new ApiError(status, code, message, details);
+    }
+  } catch {
+    // Not JSON (a proxy's HTML error page, for instance): fall through to a generic message.
+  }
+  return new ApiError(status, 'HTTP_ERROR', `The server answered ${status}. Try again in a moment.`);
+}
+
+async function request<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  params: QueryParams,
+  schema: Schema<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path, params), { method, signal, headers: { accept: 'application/json' } });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
+  }
+  const text = await res.text();
+  if (!res.ok) throw toApiError(res.status, text);
+  return schema.parse(JSON.parse(text));
+}
+
+export function apiGet<T>(
+  path: string,
+  params: QueryParams,
+  schema: Schema<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  return request('GET', path, params, schema, signal);
+}
+
+export function apiPost<T>(path: string, params: QueryParams, schema: Schema<T>): Promise<T> {
+  return request('POST', path, params, schema);
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  return 'Something went wrong while talking to the server. Try again.';
+}
