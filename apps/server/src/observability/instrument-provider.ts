@@ -58,5 +58,6 @@ export function observeRateLimiter(
         trace.getActiveSpan()?.addEvent('rate limit wait', { 'gtm.wait_ms': Math.round(waitedMs) });
     },
     pauseFor: (ms) => limiter.pauseFor(ms),
+    waiting: () => limiter.waiting(),
   };
 }
