@@ -24,6 +24,7 @@ import { recordProviderCall } from './jobs/ledger.repository';
 import { createUploadReader } from './jobs/read-upload';
 import { observeProviderCalls, observeRateLimiter, traceProvider } from './observability/instrument-provider';
 import { instrumentTaskQueue } from './observability/instrument-queue';
+import { traceUploadReader } from './observability/instrument-uploads';
 import { createObservability, type Observability } from './observability/observability';
 import { createExploriumClient } from './providers/explorium/explorium-client';
 import type { EnrichmentProvider } from './providers/provider';
@@ -74,6 +75,9 @@ const WRITE_WINDOW_MS = 10;
 // A partial provider batch waits for companies still on their way for up to this many windows.
 const BATCH_MAX_WAIT_WINDOWS = 10;
 const BATCH_IDLE_GRACE_MS = 5;
+// Pace a little under the provider's limit: a call sent late by the event loop must not let the
+// next window's calls land in this one (a sliding window counts arrivals, not reservations).
+const RATE_LIMIT_HEADROOM = 0.98;
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/out', import.meta.url));
 const SANDBOX_API_KEY_DEFAULT = 'sandbox';
@@ -197,10 +201,13 @@ export async function createSystem(opts: {
     ? await buildApp({
         logger,
         jobs,
-        uploads: createUploadReader({
-          maxRows: config.MAX_ROWS,
-          blockedEmailDomains: personalEmailDomainSet(config.BLOCKED_EMAIL_DOMAINS),
-        }),
+        uploads: traceUploadReader(
+          createUploadReader({
+            maxRows: config.MAX_ROWS,
+            blockedEmailDomains: personalEmailDomainSet(config.BLOCKED_EMAIL_DOMAINS),
+          }),
+          observability.tracing,
+        ),
         readiness: { database: () => database.ping(), queue: () => queue.ping() },
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
@@ -227,6 +234,7 @@ export async function createSystem(opts: {
           windowMs: config.PROVIDER_BATCH_WINDOW_MS,
           maxWaitMs: config.PROVIDER_BATCH_WINDOW_MS * BATCH_MAX_WAIT_WINDOWS,
           flow,
+          rateLimited: () => limiter.waiting() > 0,
           onCall: async (report) => {
             try {
               const paused = await recordProviderCall(database.db, {
@@ -294,9 +302,12 @@ function providerRateLimit(
   provider: ProviderEndpoint,
 ): { perMinute: number; unit: RateLimitUnit } | null {
   if (provider.name === 'explorium') {
-    return { perMinute: config.EXPLORIUM_RATE_LIMIT, unit: config.EXPLORIUM_RATE_LIMIT_UNIT };
+    return {
+      perMinute: config.EXPLORIUM_RATE_LIMIT * RATE_LIMIT_HEADROOM,
+      unit: config.EXPLORIUM_RATE_LIMIT_UNIT,
+    };
   }
   return config.SANDBOX_RATE_LIMIT_PER_MIN > 0
-    ? { perMinute: config.SANDBOX_RATE_LIMIT_PER_MIN, unit: 'request' }
+    ? { perMinute: config.SANDBOX_RATE_LIMIT_PER_MIN * RATE_LIMIT_HEADROOM, unit: 'request' }
     : null;
 }

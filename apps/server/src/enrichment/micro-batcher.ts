@@ -18,6 +18,11 @@ export type MicroBatcherOptions<K, V, M> = {
    */
   moreComing?: () => boolean;
   maxWaitMs?: number;
+  /**
+   * While this says so, a partial batch keeps waiting, beyond `maxWaitMs`: e.g. calls already
+   * wait for the rate limit, so sending now would only queue a smaller batch behind them.
+   */
+  holdWhile?: () => boolean;
   /** Told how many callers started (+) or stopped (-) waiting for a batch to be sent. */
   onWaitingChange?: (delta: number) => void;
 };
@@ -42,7 +47,7 @@ export function createMicroBatcher<K, V, M = undefined>(
   function onWindowEnd(): void {
     timer = null;
     const waited = Date.now() - firstAt;
-    if (opts.moreComing?.() && waited + opts.windowMs <= (opts.maxWaitMs ?? 0)) {
+    if (opts.holdWhile?.() || (opts.moreComing?.() && waited + opts.windowMs <= (opts.maxWaitMs ?? 0))) {
       timer = setTimeout(onWindowEnd, opts.windowMs);
       return;
     }

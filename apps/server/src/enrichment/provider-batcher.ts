@@ -44,12 +44,15 @@ export function createProviderBatcher(
     /** With a flow: how long a partial batch may wait for companies still on their way. */
     maxWaitMs?: number;
     flow?: BatchFlow;
+    /** True while calls wait for the provider's rate limit: a partial batch then keeps filling. */
+    rateLimited?: () => boolean;
     onCall?: (report: ProviderCallReport) => Promise<void>;
   },
 ): ProviderBatcher {
   const flowing = {
     moreComing: opts.flow?.othersMoving,
     maxWaitMs: opts.maxWaitMs,
+    holdWhile: opts.rateLimited,
     onWaitingChange: opts.flow?.waiting,
   };
   async function timed<T>(

@@ -47,11 +47,20 @@ export type ClaimOptions = {
   noMatchCacheTtlMs: number;
 };
 
-async function lockJobs(tx: Transaction, jobIds: string[]): Promise<void> {
+/**
+ * Runs `statement` so that batches sharing jobs cannot deadlock: a batch of one job is one
+ * statement (its UPDATE takes the one job row); a batch of several first locks their rows in id
+ * order, in a transaction.
+ */
+async function withJobsLocked<T>(db: Db, jobIds: string[], statement: (db: Db) => Promise<T>): Promise<T> {
   const unique = [...new Set(jobIds)].sort();
-  await tx.execute(
-    sql`select id from jobs where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(unique)}::jsonb)) order by id for update`,
-  );
+  if (unique.length === 1) return statement(db);
+  return db.transaction(async (tx: Transaction) => {
+    await tx.execute(
+      sql`select id from jobs where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(unique)}::jsonb)) order by id for no key update`,
+    );
+    return statement(tx);
+  });
 }
 
 /**
@@ -66,30 +75,32 @@ export async function claimCompanies(
 ): Promise<ClaimedCompany[]> {
   if (items.length === 0) return [];
   const input = JSON.stringify(items.map((i) => ({ id: i.companyId, org_id: i.orgId })));
-  return db.transaction(async (tx) => {
-    await lockJobs(
-      tx,
-      items.map((i) => i.jobId),
-    );
-    const result = await tx.execute<{
-      id: string;
-      job_id: string;
-      org_id: string;
-      domain: string;
-      attempts: number;
-      cache_hit: boolean;
-      cache_business_id: string | null;
-      cache_firmographics: Firmographics | null;
-      cache_fetched_at: string | Date | null;
-    }>(sql`
+  return withJobsLocked(
+    db,
+    items.map((i) => i.jobId),
+    async (tx) => {
+      const result = await tx.execute<{
+        id: string;
+        job_id: string;
+        org_id: string;
+        domain: string;
+        attempts: number;
+        cache_hit: boolean;
+        cache_business_id: string | null;
+        cache_firmographics: Firmographics | null;
+        cache_fetched_at: string | Date | null;
+      }>(sql`
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as i(id uuid, org_id text)
       ), target as (
         select c.id, c.status as old_status
         from companies c
-        join input i on i.id = c.id and i.org_id = c.org_id
         join jobs j on j.id = c.job_id
-        where j.status in ('queued', 'running')
+        -- = any(array) lets the planner walk the primary key even when the table's statistics
+        -- are stale, as they are right after an upload; a join on the recordset alone did not.
+        where c.id = any(${sql.param(items.map((i) => i.companyId))}::uuid[])
+          and exists (select 1 from input i where i.id = c.id and i.org_id = c.org_id)
+          and j.status in ('queued', 'running')
           and (c.status = 'queued' or (c.status = 'processing' and c.lease_expires_at < now()))
         for update of c skip locked
       ), claimed as (
@@ -117,21 +128,22 @@ export async function claimCompanies(
        and ec.fetched_at > now() - make_interval(secs => (case when ec.business_id is null
              then ${opts.noMatchCacheTtlMs} else ${opts.cacheTtlMs} end)::double precision / 1000)
     `);
-    return result.rows.map((r) => ({
-      id: r.id,
-      jobId: r.job_id,
-      orgId: r.org_id,
-      domain: r.domain,
-      attempts: r.attempts,
-      cached: r.cache_hit
-        ? {
-            businessId: r.cache_business_id,
-            firmographics: r.cache_firmographics,
-            fetchedAt: new Date(r.cache_fetched_at ?? Date.now()),
-          }
-        : null,
-    }));
-  });
+      return result.rows.map((r) => ({
+        id: r.id,
+        jobId: r.job_id,
+        orgId: r.org_id,
+        domain: r.domain,
+        attempts: r.attempts,
+        cached: r.cache_hit
+          ? {
+              businessId: r.cache_business_id,
+              firmographics: r.cache_firmographics,
+              fetchedAt: new Date(r.cache_fetched_at ?? Date.now()),
+            }
+          : null,
+      }));
+    },
+  );
 }
 
 export type CompanyOutcome = {
@@ -186,12 +198,11 @@ export async function finishCompanies(
       cache_write: o.cacheWrite,
     })),
   );
-  return db.transaction(async (tx) => {
-    await lockJobs(
-      tx,
-      outcomes.map((o) => o.jobId),
-    );
-    const result = await tx.execute<{ id: string; org_id: string; completed_now: boolean }>(sql`
+  return withJobsLocked(
+    db,
+    outcomes.map((o) => o.jobId),
+    async (tx) => {
+      const result = await tx.execute<{ id: string; org_id: string; completed_now: boolean }>(sql`
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as i(
           id uuid, org_id text, domain text, to_status text, source text, business_id text, firmographics jsonb,
@@ -208,7 +219,8 @@ export async function finishCompanies(
             enriched_at = case when i.to_status = 'enriched' then now() else null end,
             lease_expires_at = null, updated_at = now()
         from input i
-        where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
+        where c.id = any(${sql.param(outcomes.map((o) => o.companyId))}::uuid[])
+          and c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
         returning c.job_id, c.status, c.source
       ), cached as (
         insert into enrichment_cache (provider, domain, business_id, firmographics, fetched_at)
@@ -238,12 +250,13 @@ export async function finishCompanies(
       from per_job p where j.id = p.job_id
       returning j.id, j.org_id, (j.status = 'completed' and j.finished_at = now()) as completed_now
     `);
-    return {
-      completedJobs: result.rows
-        .filter((r) => r.completed_now)
-        .map((r) => ({ orgId: r.org_id, jobId: r.id })),
-    };
-  });
+      return {
+        completedJobs: result.rows
+          .filter((r) => r.completed_now)
+          .map((r) => ({ orgId: r.org_id, jobId: r.id })),
+      };
+    },
+  );
 }
 
 export type CompanyFields = Partial<Pick<CompanyRow, 'errorCode' | 'errorMessage'>>;

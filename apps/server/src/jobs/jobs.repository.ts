@@ -162,6 +162,14 @@ export async function listActiveJobs(db: Db): Promise<{ id: string; orgId: strin
     .orderBy(asc(jobs.createdAt));
 }
 
+/**
+ * Refreshes the planner's statistics after a large upload: with the counts of an empty table it
+ * picks plans that walk a whole job for every batch of claims.
+ */
+export async function analyzeCompanies(db: Db): Promise<void> {
+  await db.execute(sql`analyze companies`);
+}
+
 /** Companies of a job whose domain has a fresh enrichment-cache entry. */
 export async function countFreshCacheHits(
   db: Db,

@@ -8,6 +8,7 @@ import type { Dispatcher } from './dispatcher';
 import { estimateJob, type RateLimitSetting } from './estimate';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
+  analyzeCompanies,
   countFreshCacheHits,
   ensureOrganization,
   findJob,
@@ -36,6 +37,7 @@ export type JobsServiceDeps = {
 export type UploadOptions = { forceRefresh?: boolean; maxCredits?: number };
 
 const EXPORT_PAGE_ROWS = 1_000;
+const ANALYZE_AFTER_COMPANIES = 1_000;
 const REJECTION_SAMPLE_ROWS = 10;
 
 type JobCursor = { t: string; id: string };
@@ -103,6 +105,7 @@ export function createJobsService(deps: JobsServiceDeps) {
         });
         return setJobEstimate(tx, row.id, estimate);
       });
+      if (upload.companies.length >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
       dispatcher.dispatchJobInBackground(orgId, job.id);
       return toJobResource(job, NO_USAGE);
     },

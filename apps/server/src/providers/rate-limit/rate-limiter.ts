@@ -8,6 +8,8 @@ export type RateLimiter = {
   acquire(units: number, signal?: AbortSignal): Promise<void>;
   /** Nobody spends anything for `ms` (a 429's Retry-After; an exhausted X-RateLimit-Remaining). */
   pauseFor(ms: number): Promise<void>;
+  /** Calls of this process waiting for their turn now. */
+  waiting(): number;
 };
 
 /** How the limiter counts a call: Explorium's pages read both ways, so it is a setting. */
@@ -16,7 +18,25 @@ export type RateLimitUnit = 'request' | 'record';
 export const UNLIMITED: RateLimiter = {
   acquire: async () => {},
   pauseFor: async () => {},
+  waiting: () => 0,
 };
+
+/** Counts the callers sleeping through `sleep`, for `waiting()`. */
+export function waitCounter() {
+  let n = 0;
+  return {
+    async during(ms: number, signal?: AbortSignal): Promise<void> {
+      if (ms <= 0) return;
+      n++;
+      try {
+        await sleep(ms, signal);
+      } finally {
+        n--;
+      }
+    },
+    count: () => n,
+  };
+}
 
 /** Milliseconds between two units at `perMinute`. */
 export function unitIntervalMs(perMinute: number): number {
@@ -44,15 +64,17 @@ export function createInProcessRateLimiter(opts: { perMinute: number; now?: () =
   const interval = unitIntervalMs(opts.perMinute);
   let theoreticalArrival = 0;
   let pausedUntil = 0;
+  const waits = waitCounter();
   return {
     async acquire(units, signal) {
       const t = now();
       const start = Math.max(theoreticalArrival, t, pausedUntil);
       theoreticalArrival = start + interval * units;
-      await sleep(start - t, signal);
+      await waits.during(start - t, signal);
     },
     async pauseFor(ms) {
       pausedUntil = Math.max(pausedUntil, now() + ms);
     },
+    waiting: waits.count,
   };
 }

@@ -3,7 +3,7 @@
  * machine spends from one budget. Times come from Redis's clock, never from the workers'.
  */
 import type { Redis } from 'ioredis';
-import { type RateLimiter, sleep, unitIntervalMs } from './rate-limiter';
+import { type RateLimiter, unitIntervalMs, waitCounter } from './rate-limiter';
 
 // Reserves the next slot: returns how long the caller must wait before spending.
 const RESERVE = `
@@ -31,11 +31,13 @@ return 0
 export function createRedisRateLimiter(opts: { redis: Redis; key: string; perMinute: number }): RateLimiter {
   const interval = unitIntervalMs(opts.perMinute);
   const keys = [`${opts.key}:tat`, `${opts.key}:paused`] as const;
+  const waits = waitCounter();
   return {
     async acquire(units, signal) {
       const wait = Number(await opts.redis.eval(RESERVE, 2, keys[0], keys[1], String(interval * units)));
-      await sleep(wait, signal);
+      await waits.during(wait, signal);
     },
+    waiting: waits.count,
     async pauseFor(ms) {
       if (ms <= 0) return;
       await opts.redis.eval(PAUSE, 1, keys[1], String(Math.ceil(ms)));

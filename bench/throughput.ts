@@ -1,0 +1,234 @@
+/**
+ * `npm run bench:throughput`: how fast companies go through, and what they cost, on PostgreSQL
+ * (DATABASE_URL) + Redis (REDIS_URL) with the sandbox as the provider. Prints, in one run:
+ *   (a) bare BullMQ no-op tasks per second on this machine;
+ *   (b) our companies per second end to end, provider at 0 ms and unlimited, with 1 and 2 worker
+ *       processes, and the ratio to (a);
+ *   (c) companies per minute against the sandbox enforcing 200 requests a minute with 150 ms
+ *       latency, and the ratio to the 5,000-a-minute ceiling;
+ *   (d) provider calls per 1,000 unique uncached domains;
+ *   (e) provider calls for re-running the same list.
+ * Sizes can be set with BENCH_COMPANIES (b), BENCH_LIMITED_COMPANIES (c), BENCH_NOOP_TASKS (a).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Job } from '@gtm-enrich/contracts';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import pino from 'pino';
+import { loadConfig } from '../apps/server/src/config';
+import { startSandboxServer } from '../apps/server/src/providers/sandbox/sandbox-server';
+import { createSystem, type System } from '../apps/server/src/system';
+
+const DATABASE_URL = process.env.DATABASE_URL;
+const REDIS_URL = process.env.REDIS_URL;
+const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 20_000);
+const COMPANIES = Number(process.env.BENCH_COMPANIES ?? 10_000);
+const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
+const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
+const CEILING_PER_MIN = 5_000;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+if (!DATABASE_URL || !REDIS_URL) {
+  console.error('bench:throughput needs DATABASE_URL and REDIS_URL (a real PostgreSQL and Redis).');
+  process.exit(2);
+}
+
+const log = (msg: string) => console.log(msg);
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(DATABASE_URL!);
+  url.pathname = `/${name}`;
+  try {
+    return await fn(url.toString());
+  } finally {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+/** (a) BullMQ alone: no-op tasks through one worker process (this one) at our concurrency. */
+async function bareBullmq(): Promise<number> {
+  const prefix = `bench-noop-${randomBytes(4).toString('hex')}`;
+  const connection = new Redis(REDIS_URL!, { maxRetriesPerRequest: null });
+  const queue = new Queue('noop', { connection, prefix });
+  for (let i = 0; i < NOOP_TASKS; i += 1_000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1_000, NOOP_TASKS - i) }, (_, j) => ({
+        name: 'noop',
+        data: { i: i + j },
+        opts: { removeOnComplete: true, removeOnFail: true },
+      })),
+    );
+  }
+  let done = 0;
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const started = performance.now();
+  const worker = new Worker(
+    'noop',
+    async () => {
+      done++;
+      if (done === NOOP_TASKS) allDone();
+    },
+    { connection: connection.duplicate(), prefix, concurrency: WORKER_CONCURRENCY },
+  );
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  return NOOP_TASKS / seconds;
+}
+
+type Run = { system: System; baseUrl: string; workers: ChildProcess[]; stop(): Promise<void> };
+
+/** The api in this process, `workers` worker processes, a fresh database, one sandbox. */
+async function startRun(
+  databaseUrl: string,
+  sandboxUrl: string,
+  workers: number,
+  env: Record<string, string>,
+): Promise<Run> {
+  const prefix = `bench-${randomBytes(4).toString('hex')}`;
+  const common = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: REDIS_URL!,
+    QUEUE_PREFIX: prefix,
+    SANDBOX_URL: sandboxUrl,
+    WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+    ...env,
+  };
+  const config = loadConfig({ ...common, PORT: '0' });
+  const system = await createSystem({
+    config,
+    logger: pino({ level: 'warn' }),
+    databaseUrl,
+    roles: { api: true, worker: false },
+    provider: { name: 'sandbox', baseUrl: sandboxUrl, apiKey: 'sandbox', stop: async () => {} },
+  });
+  const baseUrl = (await system.start())!;
+  const children = Array.from({ length: workers }, () =>
+    spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main-worker.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...common, METRICS_PORT: '0' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
+  return {
+    system,
+    baseUrl,
+    workers: children,
+    async stop() {
+      for (const c of children) c.kill('SIGTERM');
+      await Promise.all(
+        children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
+      );
+      await system.stop();
+    },
+  };
+}
+
+async function uploadAndWait(run: Run, domains: string[]): Promise<{ job: Job; seconds: number }> {
+  const form = new FormData();
+  form.append('org_id', 'bench');
+  form.append('file', new File([['domain', ...domains].join('\n')], 'bench.csv', { type: 'text/csv' }));
+  const res = await fetch(`${run.baseUrl}/api/v1/uploads`, { method: 'POST', body: form });
+  if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+  const created = (await res.json()) as Job;
+  const started = performance.now();
+  for (;;) {
+    const job = (await (await fetch(`${run.baseUrl}/api/v1/jobs/${created.id}?org_id=bench`)).json()) as Job;
+    if (job.status === 'completed' || job.status === 'paused') {
+      // started_at..finished_at is the worker's time; the poll adds at most one interval.
+      const seconds =
+        job.started_at && job.finished_at
+          ? (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000
+          : (performance.now() - started) / 1000;
+      return { job, seconds };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const domainsFor = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `bench-${tag}-${i}.com`);
+const totalCalls = (s: { calls: Record<string, number> }) =>
+  Object.values(s.calls).reduce((a, b) => a + b, 0);
+
+async function main() {
+  log(`machine: ${process.platform} ${process.arch}, node ${process.version}`);
+
+  const noop = await bareBullmq();
+  log(
+    `(a) bare BullMQ no-op tasks: ${fmt(noop)} /s (${fmt(NOOP_TASKS)} tasks, concurrency ${WORKER_CONCURRENCY})`,
+  );
+
+  const fast = await startSandboxServer({ latencyMs: 0 });
+  const results: Record<string, number> = {};
+  for (const workers of process.env.BENCH_SKIP_FAST ? [] : [1, 2]) {
+    await withDatabase(async (url) => {
+      const run = await startRun(url, fast.url, workers, {});
+      try {
+        const { job, seconds } = await uploadAndWait(run, domainsFor(`b${workers}`, COMPANIES));
+        const rate = job.total / seconds;
+        results[`b${workers}`] = rate;
+        log(
+          `(b) ${workers} worker process${workers > 1 ? 'es' : ''}: ${fmt(rate)} companies/s ` +
+            `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(rate / noop, 2)} of bare BullMQ)`,
+        );
+      } finally {
+        await run.stop();
+      }
+    });
+  }
+  await fast.close();
+
+  if (process.env.BENCH_SKIP_LIMITED) process.exit(0);
+  const limited = await startSandboxServer({ latencyMs: 150, rateLimitPerMin: 200 });
+  await withDatabase(async (url) => {
+    const run = await startRun(url, limited.url, 2, { SANDBOX_RATE_LIMIT_PER_MIN: '200' });
+    try {
+      const domains = domainsFor('c', LIMITED_COMPANIES);
+      const { job, seconds } = await uploadAndWait(run, domains);
+      const perMin = (job.total / seconds) * 60;
+      const stats = limited.stats();
+      const calls = totalCalls(stats);
+      log(
+        `(c) rate-limited sandbox (200 req/min, 150 ms): ${fmt(perMin)} companies/min ` +
+          `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(perMin / CEILING_PER_MIN, 3)} of the ${fmt(CEILING_PER_MIN)}/min ceiling; ` +
+          `failed ${job.counts.failed}; 429s ${stats.responses['429'] ?? 0})`,
+      );
+      log(
+        `(d) provider calls per 1,000 unique uncached domains: ${fmt((calls / job.total) * 1000, 1)} ` +
+          `(match ${stats.calls.match}, bulk_enrich ${stats.calls.bulk_enrich} for ${fmt(job.total)} companies)`,
+      );
+      limited.reset();
+      const again = await uploadAndWait(run, domains);
+      log(
+        `(e) provider calls to re-run the same list: ${totalCalls(limited.stats())} ` +
+          `(${fmt(again.job.usage.cache_hits)} cache hits)`,
+      );
+    } finally {
+      await run.stop();
+    }
+  });
+  await limited.close();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
