@@ -10,6 +10,7 @@ import { errorMessage } from '@/lib/api';
 import { formatCount, formatDateTime } from '@/lib/format';
 import { useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
+import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
 import { exportCsvUrl, jobKeys, jobQuery, resumeJob } from './queries';
 import { RejectedRows } from './rejected-rows';
@@ -76,6 +77,7 @@ function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
       {job.provider === 'sandbox' ? <SandboxBanner /> : null}
       {job.error ? <JobErrorBanner job={job} orgId={orgId} /> : null}
       <ProgressCard job={job} updatedAt={query.dataUpdatedAt} />
+      <CostCard job={job} />
       <CompaniesTable job={job} orgId={orgId} />
       {job.rejected_rows > 0 ? <RejectedRows job={job} orgId={orgId} /> : null}
     </div>
