@@ -42,6 +42,7 @@ function scriptedProvider() {
   const state = {
     matchError: null as ProviderError | null,
     unmatched: new Set<string>(),
+    itemErrors: new Set<string>(),
     matchCalls: 0,
     matchedDomains: [] as string[],
   };
@@ -53,7 +54,11 @@ function scriptedProvider() {
       if (state.matchError) throw state.matchError;
       state.matchedDomains.push(...domains);
       return domains.map((domain) =>
-        state.unmatched.has(domain) ? { domain, businessId: null } : { domain, businessId: 'a'.repeat(32) },
+        state.itemErrors.has(domain)
+          ? { domain, businessId: null, error: { type: 'invalid_domain', message: 'not a usable domain' } }
+          : state.unmatched.has(domain)
+            ? { domain, businessId: null }
+            : { domain, businessId: 'a'.repeat(32) },
       );
     },
     async enrichFirmographics(ids) {
@@ -310,5 +315,22 @@ describe('enrich-company task', () => {
     );
     expect(scripted.state.matchedDomains.slice(before)).toEqual(['twice.com']);
     expect(await company(companyIds[0]!)).toMatchObject({ status: 'enriched', attempts: 1 });
+  });
+
+  it('fails only the item the provider failed, in a batch that enriches the others', async () => {
+    const { jobId, companyIds } = await newJob(['batch-ok-1.com', 'batch-bad.com', 'batch-ok-2.com']);
+    scripted.state.itemErrors.add('batch-bad.com');
+    const calls = scripted.state.matchCalls;
+    await Promise.all(
+      companyIds.map((companyId) => handler({ orgId: ORG, jobId, companyId }, { delivery: 1 })),
+    );
+    expect(scripted.state.matchCalls).toBe(calls + 1);
+    expect(await company(companyIds[0]!)).toMatchObject({ status: 'enriched' });
+    expect(await company(companyIds[1]!)).toMatchObject({
+      status: 'failed',
+      error_code: 'PROVIDER_ITEM_ERROR',
+      attempts: 1,
+    });
+    expect(await company(companyIds[2]!)).toMatchObject({ status: 'enriched' });
   });
 });
