@@ -19,6 +19,12 @@ const system = await createSystem({
   roles: { api: true, worker: false },
   provider,
 });
+if (!config.BOOTSTRAP_API_KEY && (await system.auth.countActiveKeys()) === 0) {
+  logger.warn(
+    'No API key exists yet, so every /api request will be refused: set BOOTSTRAP_API_KEY, or run ' +
+      '`npm run cli -- org create <name>` and `npm run cli -- key create --org <id> --role admin`.',
+  );
+}
 const address = await system.start();
 stopOnSignal(logger, [() => system.stop(), () => provider.stop()]);
 logger.info({ provider: provider.name }, `api ready at ${address} (docs at ${address}/docs)`);

@@ -33,9 +33,37 @@ const system = await createSystem({
   roles: { api: true, worker: true },
   provider,
 });
+// First run without BOOTSTRAP_API_KEY: one admin key, so the page and the API can be used at all.
+// Later runs find a key and print nothing: the key is only ever shown this once.
+const firstRunKey = config.BOOTSTRAP_API_KEY
+  ? null
+  : await system.auth.createFirstRunKey(config.BOOTSTRAP_ORG_ID);
 const address = await system.start();
 stopOnSignal(logger, [() => system.stop(), () => provider.stop(), async () => embedded?.stop()]);
 logger.info(
   { provider: provider.name, queue: system.queue.kind },
   `ready: open ${address} (API docs at ${address}/docs)${provider.name === 'sandbox' ? ' [SANDBOX: synthetic data]' : ''}`,
 );
+if (firstRunKey) printFirstRunKey(firstRunKey, config.BOOTSTRAP_ORG_ID, address ?? '');
+
+/** Straight to the terminal, never through the logger: keys must not reach log files or collectors. */
+function printFirstRunKey(key: string, orgId: string, url: string): void {
+  const rule = '='.repeat(78);
+  process.stdout.write(
+    [
+      '',
+      rule,
+      `  FIRST RUN: an admin API key was created for organization "${orgId}".`,
+      '  It is shown ONCE, now, and never again (only its hash is stored):',
+      '',
+      `      ${key}`,
+      '',
+      `  Sign in at ${url} with it, or call the API with`,
+      `      curl -H "Authorization: Bearer ${key}" ${url}/api/v1/me`,
+      `  Keep it somewhere safe. More keys: npm run cli -- key create --org ${orgId} --role member`,
+      rule,
+      '',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,6 +1,7 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
 import { AppHeader } from '@/components/app-header';
+import { AuthGate } from '@/components/auth-gate';
 import { Providers } from '@/components/providers';
 import './globals.css';
 
@@ -24,7 +25,9 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             Skip to content
           </a>
           <AppHeader />
-          <main id="main">{children}</main>
+          <main id="main">
+            <AuthGate>{children}</AuthGate>
+          </main>
         </Providers>
       </body>
     </html>

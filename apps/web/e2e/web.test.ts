@@ -15,7 +15,7 @@ import type { Job } from '@gtm-enrich/contracts';
 import { parse } from 'csv-parse/sync';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { csvFile, startTestSystem, type TestSystem, upload } from '../../server/test/test-system';
+import { bearer, csvFile, startTestSystem, type TestSystem, upload } from '../../server/test/test-system';
 
 const WEB_DIR = fileURLToPath(new URL('../out', import.meta.url));
 const SCREENSHOT_DIR = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
@@ -81,17 +81,29 @@ afterAll(async () => {
   await sys?.stop();
 });
 
+/** The page keeps the API key of the browser session here (apps/web/src/lib/session.ts). */
+const SESSION_KEY = 'gtm-enrich.api-key';
+
 /**
- * A fresh browser context with the organization already chosen, and every console error and
- * uncaught exception collected. `allow` lists network errors the scenario provokes on purpose.
+ * A fresh browser context signed in with a key of `orgId` (of `role`; admin by default), or
+ * signed out with `orgId` null, and every console error and uncaught exception collected.
+ * `allow` lists network errors the scenario provokes on purpose.
  */
 async function openPage(
   viewport: { width: number; height: number },
-  orgId: string,
+  orgId: string | null,
   allow: RegExp[] = [],
+  opts: { role?: 'admin' | 'member' | 'viewer'; system?: TestSystem } = {},
 ): Promise<{ context: BrowserContext; page: Page; console: Console }> {
-  const context = await browser.newContext({ viewport, acceptDownloads: true, baseURL: sys.baseUrl });
-  await context.addInitScript((org) => window.localStorage.setItem('gtm-enrich.org-id', org), orgId);
+  const system = opts.system ?? sys;
+  const context = await browser.newContext({ viewport, acceptDownloads: true, baseURL: system.baseUrl });
+  if (orgId) {
+    const key = await system.keyFor(orgId, opts.role ?? 'admin');
+    await context.addInitScript(
+      ([name, value]) => window.sessionStorage.setItem(name!, value!),
+      [SESSION_KEY, key],
+    );
+  }
   const page = await context.newPage();
   const console: Console = { errors: [] };
   page.on('console', (msg) => {
@@ -148,10 +160,11 @@ async function waitForProgress100(page: Page): Promise<void> {
 
 async function waitForJobViaApi(jobId: string, orgId: string): Promise<Job> {
   let job: Job | undefined;
+  const key = await sys.keyFor(orgId);
   await expect
     .poll(
       async () => {
-        const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}?org_id=${orgId}`);
+        const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}`, { headers: bearer(key) });
         job = (await res.json()) as Job;
         return job.status;
       },
@@ -166,9 +179,10 @@ describe('web page', () => {
     const { context, page, console } = await openPage(DESKTOP, 'e2e-main');
     try {
       await page.goto('/');
-      await expect.poll(() => page.getByLabel('Organization').inputValue()).toBe('e2e-main');
-      // The organization typed here is the one the upload is filed under.
-      await page.getByLabel('Organization').fill('e2e-web');
+      // The organization and role come from the key.
+      const signedIn = page.getByLabel('Signed in');
+      await expect.poll(() => signedIn.textContent()).toContain('e2e-main');
+      expect(await signedIn.textContent()).toContain('admin');
       await page.getByLabel(/CSV file/).setInputFiles({
         name: 'prospects.csv',
         mimeType: 'text/csv',
@@ -178,7 +192,7 @@ describe('web page', () => {
       await screenshot(page, 'upload-1280', { fullPage: true });
 
       await page.getByRole('button', { name: 'Upload and enrich' }).click();
-      await page.waitForURL(/\/job\/\?id=[0-9a-f-]{36}&org=e2e-web$/);
+      await page.waitForURL(/\/job\/\?id=[0-9a-f-]{36}$/);
       const jobId = new URL(page.url()).searchParams.get('id')!;
 
       await expect
@@ -249,7 +263,7 @@ describe('web page', () => {
       // The export: every company, every field.
       const [download] = await Promise.all([
         page.waitForEvent('download'),
-        page.getByRole('link', { name: 'Export CSV' }).click(),
+        page.getByRole('button', { name: 'Export CSV' }).click(),
       ]);
       expect(download.suggestedFilename()).toBe('prospects-enriched.csv');
       const csv = await readFile((await download.path())!, 'utf8');
@@ -278,9 +292,15 @@ describe('web page', () => {
       }
       expect(byDomain.get('nomatch-acme.com')?.status).toBe('not_found');
 
-      // The job was filed under the organization typed on the upload form.
-      const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}?org_id=e2e-web`);
+      // The job was filed under the key's organization, and only there.
+      const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}`, {
+        headers: bearer(await sys.keyFor('e2e-main')),
+      });
       expect(res.status).toBe(200);
+      const elsewhere = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}`, {
+        headers: bearer(await sys.keyFor('e2e-other')),
+      });
+      expect(elsewhere.status).toBe(404);
       expect(console.errors).toEqual([]);
     } finally {
       await context.close();
@@ -304,11 +324,10 @@ describe('web page', () => {
       await expect.poll(() => alert.textContent()).toMatch(/first_name.*last_name.*phone/);
 
       // Exactly the API's message, as written.
-      const form = new FormData();
-      form.append('org_id', 'e2e-nodomain');
-      form.append('file', csvFile(['first_name,last_name,phone', 'Ada,Lovelace,123'], 'people.csv'));
       const api = (await (
-        await fetch(`${sys.baseUrl}/api/v1/uploads`, { method: 'POST', body: form })
+        await upload(sys.baseUrl, csvFile(['first_name,last_name,phone', 'Ada,Lovelace,123'], 'people.csv'), {
+          org_id: 'e2e-nodomain',
+        })
       ).json()) as {
         error: { code: string; message: string };
       };
@@ -380,11 +399,26 @@ describe('web page', () => {
     await waitForJobViaApi(first.id, orgId);
     await waitForJobViaApi(second.id, orgId);
 
-    const { context, page, console } = await openPage(DESKTOP, 'e2e-empty');
+    // Signed out: the sign-in view, then one organization's key, then another's.
+    const { context, page, console } = await openPage(DESKTOP, null, [/status of 401.*\/api\/v1\/me/]);
     try {
       await page.goto('/jobs');
+      const keyField = page.getByLabel('API key');
+      await expect.poll(() => keyField.count()).toBe(1);
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in with an API key');
+      await screenshot(page, 'sign-in-1280');
+      await keyField.fill('gtm_not-a-key-anybody-has-0000000000000');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => page.locator('form').getByRole('alert').textContent()).toContain('not valid');
+      await keyField.fill(await sys.keyFor('e2e-empty', 'viewer'));
+      await page.getByRole('button', { name: 'Sign in' }).click();
       await expect.poll(() => page.getByText('No jobs yet for “e2e-empty”').count()).toBe(1);
-      await page.getByLabel('Organization').fill(orgId);
+      expect(await page.getByLabel('Signed in').textContent()).toContain('viewer');
+      // A viewer starts no job: no upload button here.
+      expect(await page.getByRole('link', { name: 'New upload' }).count()).toBe(0);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await keyField.fill(await sys.keyFor(orgId, 'member'));
+      await page.getByRole('button', { name: 'Sign in' }).click();
       const rows = page.getByRole('region', { name: 'Jobs table' }).locator('tbody tr');
       await expect
         .poll(() => rows.getByRole('rowheader').allTextContents())
@@ -399,7 +433,7 @@ describe('web page', () => {
       await screenshot(page, 'jobs-390');
 
       await page.getByRole('link', { name: 'second.csv' }).click();
-      await page.waitForURL(new RegExp(`/job/\\?id=${second.id}&org=${orgId}$`));
+      await page.waitForURL(new RegExp(`/job/\\?id=${second.id}$`));
       await expect.poll(() => resultRows(page).count()).toBe(2);
       expect(console.errors).toEqual([]);
     } finally {
@@ -431,7 +465,7 @@ describe('web page', () => {
       const job = (await (
         await upload(sys.baseUrl, csvFile(lines, 'conference-leads.csv'), { org_id: orgId })
       ).json()) as Job;
-      await desktop.page.goto(`/job/?id=${job.id}&org=${orgId}`);
+      await desktop.page.goto(`/job/?id=${job.id}`);
       const bar = desktop.page.getByRole('progressbar', { name: 'Enrichment progress' });
       // Caught while running: some done, some not.
       await expect
@@ -452,7 +486,7 @@ describe('web page', () => {
       expect(await top()).toBe(before);
       await screenshot(desktop.page, 'job-running-1280');
 
-      await mobile.page.goto(`/job/?id=${job.id}&org=${orgId}`);
+      await mobile.page.goto(`/job/?id=${job.id}`);
       await expectNoHorizontalPageScroll(mobile.page);
       await screenshot(mobile.page, 'job-running-390');
 
@@ -487,24 +521,55 @@ describe('web page with a provider that refuses the key', () => {
     await refused?.stop();
   });
 
+  it('hides what a viewer may not do, and signs out a key that is revoked meanwhile', async () => {
+    const orgId = 'e2e-viewer';
+    const job = (await (
+      await upload(refused.baseUrl, csvFile(['domain', 'stripe.com'], 'watched.csv'), { org_id: orgId })
+    ).json()) as Job;
+    const { context, page, console } = await openPage(DESKTOP, orgId, [/status of 401/], {
+      role: 'viewer',
+      system: refused,
+    });
+    try {
+      await page.goto(`/job/?id=${job.id}`);
+      const alert = page.getByRole('alert').filter({ hasText: 'The job is paused' });
+      await expect.poll(() => alert.count(), { timeout: JOB_DONE_TIMEOUT_MS }).toBe(1);
+      expect(await page.getByLabel('Signed in').textContent()).toContain('viewer');
+      // Reads, but neither resumes nor exports.
+      expect(await alert.getByRole('button', { name: 'Resume' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Export CSV' }).count()).toBe(0);
+      await page.goto('/');
+      await expect.poll(() => page.getByRole('note').textContent()).toContain('viewer role');
+      expect(await page.getByLabel(/CSV file/).count()).toBe(0);
+
+      // The key is revoked while the page is open: the next request lands on the sign-in view, saying why.
+      const key = await refused.keyFor(orgId, 'viewer');
+      await refused.system.auth.revokeKey(key.slice(0, 12), { actor: 'cli' });
+      await page.goto('/jobs/');
+      await expect.poll(() => page.getByLabel('API key').count()).toBe(1);
+      await expect.poll(() => page.locator('form').getByRole('alert').textContent()).toContain('revoked');
+      expect(await page.evaluate((name) => window.sessionStorage.getItem(name), SESSION_KEY)).toBeNull();
+      expect(console.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
   it('shows why the job is paused and resumes it on request', async () => {
     const orgId = 'e2e-paused';
     const job = (await (
       await upload(refused.baseUrl, csvFile(['domain', 'stripe.com'], 'paused.csv'), { org_id: orgId })
     ).json()) as Job;
-    const context = await browser.newContext({ viewport: DESKTOP, baseURL: refused.baseUrl });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') errors.push(msg.text());
-    });
-    page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+    const { context, page, console: log } = await openPage(DESKTOP, orgId, [], { system: refused });
+    const errors = log.errors;
     try {
-      await page.goto(`/job/?id=${job.id}&org=${orgId}`);
+      await page.goto(`/job/?id=${job.id}`);
       const alert = page.getByRole('alert').filter({ hasText: 'The job is paused' });
       await expect.poll(() => alert.count(), { timeout: JOB_DONE_TIMEOUT_MS }).toBe(1);
       const paused = (await (
-        await fetch(`${refused.baseUrl}/api/v1/jobs/${job.id}?org_id=${orgId}`)
+        await fetch(`${refused.baseUrl}/api/v1/jobs/${job.id}`, {
+          headers: bearer(await refused.keyFor(orgId)),
+        })
       ).json()) as Job;
       expect(paused.status).toBe('paused');
       expect(await alert.textContent()).toContain(paused.error!.message);

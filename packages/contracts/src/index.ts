@@ -139,18 +139,26 @@ export type CompanyList = z.infer<typeof CompanyList>;
 
 export const PAGE_LIMIT_MAX = 500;
 
+/**
+ * The organization comes from the API key. `org_id` is still accepted so older clients keep
+ * working: the key's own organization is fine, any other is answered 403.
+ */
+export const OrgIdParam = OrgId.optional().describe(
+  "Optional: the API key's organization. Another organization is answered 403.",
+);
+
 export const JobListQuery = z.object({
-  org_id: OrgId,
+  org_id: OrgIdParam,
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
 });
 
 export const JobParams = z.object({ jobId: z.uuid({ message: 'job id must be a UUID' }) });
 
-export const OrgQuery = z.object({ org_id: OrgId });
+export const OrgQuery = z.object({ org_id: OrgIdParam });
 
 export const CompanyListQuery = z.object({
-  org_id: OrgId,
+  org_id: OrgIdParam,
   status: CompanyStatus.optional(),
   q: z.string().trim().max(200).optional().describe('Search by domain or name (substring)'),
   limit: z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(50),
@@ -159,7 +167,7 @@ export const CompanyListQuery = z.object({
 
 /** Fields of the multipart upload (the file itself is the `file` part). */
 export const UploadFields = z.object({
-  org_id: OrgId,
+  org_id: OrgIdParam,
   domain_column: z.string().trim().min(1).max(200).optional(),
   force_refresh: z
     .enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'force_refresh must be true or false' })
@@ -174,6 +182,83 @@ export const UploadFields = z.object({
     .describe('Pause the job when its estimated credits reach this'),
 });
 
+export const ROLES = ['admin', 'member', 'viewer'] as const;
+export const Role = z
+  .enum(ROLES)
+  .describe(
+    'admin: manage keys, read the audit log; member: upload, resume, cancel, retry, export; viewer: read',
+  );
+export type Role = z.infer<typeof Role>;
+
+/** What a role may do; each role may do everything the roles after it may. */
+export const ROLE_RANK: Record<Role, number> = { viewer: 0, member: 1, admin: 2 };
+export function roleAllows(role: Role, needed: Role): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[needed];
+}
+
+export const Me = z
+  .object({
+    org_id: z.string(),
+    org_name: z.string(),
+    role: Role,
+    key_prefix: z.string().describe('The visible start of the key in use'),
+  })
+  .describe('Who the API key in use belongs to');
+export type Me = z.infer<typeof Me>;
+
+export const ApiKey = z
+  .object({
+    prefix: z.string().describe('The visible start of the key; names it in lists and the audit log'),
+    org_id: z.string(),
+    role: Role,
+    name: z.string().nullable(),
+    created_by: z.string().describe('Prefix of the key that created it, or cli / bootstrap'),
+    created_at: z.iso.datetime(),
+    last_used_at: z.iso.datetime().nullable().describe('Updated at most once a minute'),
+    revoked_at: z.iso.datetime().nullable(),
+  })
+  .describe('An API key, without the key itself (only its hash is stored)');
+export type ApiKey = z.infer<typeof ApiKey>;
+
+export const ApiKeyList = z.object({ data: z.array(ApiKey) });
+export type ApiKeyList = z.infer<typeof ApiKeyList>;
+
+export const CreateApiKeyBody = z.object({
+  role: Role,
+  name: z.string().trim().min(1).max(100).optional().describe('A label, e.g. "CI" or "Dana"'),
+});
+
+export const CreatedApiKey = ApiKey.extend({
+  key: z
+    .string()
+    .describe('The key itself: shown this once, never again. Send it as Authorization: Bearer <key>'),
+});
+export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
+
+export const KeyPrefixParams = z.object({ prefix: z.string().min(4).max(64) });
+
+export const AuditEntry = z
+  .object({
+    id: z.string().describe('Increasing; also the cursor'),
+    at: z.iso.datetime(),
+    actor: z.string().describe('Prefix of the key that acted, or cli / bootstrap'),
+    action: z.string().describe('e.g. key.create, key.revoke, job.upload, job.resume, job.export'),
+    target_type: z.string().nullable(),
+    target_id: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+    request_id: z.string().nullable(),
+  })
+  .describe('One audited action');
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const AuditLogList = z.object({ data: z.array(AuditEntry), next_cursor: z.string().nullable() });
+export type AuditLogList = z.infer<typeof AuditLogList>;
+
+export const AuditLogQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
+});
+
 export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
@@ -183,3 +268,13 @@ export const Readiness = z.object({
 export function isJobFinished(job: Pick<Job, 'status'> | undefined): boolean {
   return job !== undefined && FINISHED_JOB_STATUSES.includes(job.status);
 }
+
+export const RetryBody = z
+  .object({
+    include_not_found: z
+      .boolean()
+      .default(false)
+      .describe('Also ask the provider again for companies it did not match (skips the enrichment cache)'),
+  })
+  // A POST without a body arrives as null: it means the defaults.
+  .nullish();

@@ -21,14 +21,21 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { AuthService } from '../auth/auth.service';
 import type { JobsService } from '../jobs/jobs.service';
 import type { UploadReader } from '../jobs/read-upload';
 import { type HttpObservability, instrumentHttp } from '../observability/http';
+import { registerAudit } from './audit';
+import { type Access, registerAuth, routeAccess } from './auth';
 import { registerErrorHandling } from './errors';
+import { authRoutes } from './routes/auth';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { jobActionRoutes } from './routes/job-actions';
 import { jobRoutes } from './routes/jobs';
 import { uploadRoutes } from './routes/uploads';
+import { registerSecurity } from './security';
 
 export type AppDeps = {
   logger: Logger;
@@ -38,11 +45,28 @@ export type AppDeps = {
   maxUploadBytes: number;
   /** A built web page to serve at / (embedded mode); absent = API only. */
   webDir?: string;
-  /** Request spans and durations, /metrics, and the queue dashboard at /admin/queues when there is one. */
+  /** Request spans and durations, and the queue dashboard at /admin/queues when there is one. */
   observability?: HttpObservability;
+  /** API keys, roles and the audit log: every /api route needs a key (see auth.ts). */
+  auth: AuthService;
+  limits: {
+    /** Requests a minute per API key; 0 = none. */
+    rateLimitPerMinute: number;
+    /** Shares the rate limit between API processes; absent = per process. */
+    rateLimitRedis?: Redis | null;
+    rateLimitNamespace?: string;
+    /** Fastify `requestTimeout`: the whole request, body included, must arrive within it (uploads!). */
+    requestTimeoutMs: number;
+    /** Fastify `connectionTimeout`: a socket idle this long is closed. */
+    idleTimeoutMs: number;
+    /** Origins allowed to call the API from a browser; empty = same origin only. */
+    corsOrigins: string[];
+  };
 };
 
 const API_PREFIX = '/api/v1';
+const DOCS_PREFIX = '/docs';
+const BEARER_SCHEME = 'bearerAuth';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
@@ -53,6 +77,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
+    requestTimeout: deps.limits.requestTimeoutMs,
+    connectionTimeout: deps.limits.idleTimeoutMs,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -66,6 +92,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // Before any route: headers on every answer (401s too), and the auth hooks see every route.
+  await registerSecurity(app, { webDir, corsOrigins: deps.limits.corsOrigins, docsPrefix: DOCS_PREFIX });
+  await registerAuth(app, {
+    auth: deps.auth,
+    rateLimitPerMinute: deps.limits.rateLimitPerMinute,
+    rateLimitRedis: deps.limits.rateLimitRedis,
+    rateLimitNamespace: deps.limits.rateLimitNamespace,
+  });
+  registerAudit(app, deps.auth);
   if (deps.observability) await instrumentHttp(app, deps.observability);
 
   await app.register(fastifySwagger, {
@@ -76,16 +111,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: '1',
         description:
           'Upload a CSV of company domains, follow the job, read and export firmographics. ' +
-          'Every error has the shape { error: { code, message, details?, request_id } }.',
+          'Every error has the shape { error: { code, message, details?, request_id } }. ' +
+          'Every /api route needs an API key: `Authorization: Bearer <key>`; the key says which organization ' +
+          'and role (viewer: read; member: also upload, resume, cancel, retry, export; admin: also keys and the audit log).',
+      },
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'An API key (`gtm_…`): `npm run cli -- key create`, or POST /api/v1/keys as an admin',
+          },
+        },
       },
       tags: [
         { name: 'uploads', description: 'Start a job from a CSV' },
         { name: 'jobs', description: 'Follow jobs and read their companies' },
+        { name: 'auth', description: 'Who am I, API keys and the audit log' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
     transform: (input) => {
-      const out = jsonSchemaTransform(input);
+      const out = withSecurity(
+        jsonSchemaTransform(input),
+        routeAccess(
+          String(input.route.method),
+          input.url,
+          (input.route.config as { access?: Access } | undefined)?.access,
+        ),
+      );
       // A streamed multipart body is read by the handler, not validated by a schema; describe it for the docs only.
       if (input.url === `${API_PREFIX}/uploads`) {
         return {
@@ -94,9 +149,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             ...out.schema,
             body: {
               type: 'object',
-              required: ['org_id', 'file'],
+              required: ['file'],
               properties: {
-                org_id: { type: 'string', description: 'Organization id, e.g. acme' },
+                org_id: {
+                  type: 'string',
+                  description: "Optional: the API key's organization (another one is answered 403)",
+                },
                 domain_column: {
                   type: 'string',
                   description: 'Column holding the domains (default: detected)',
@@ -111,7 +169,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
-  await app.register(scalarApiReference, { routePrefix: '/docs', configuration: { url: '/openapi.json' } });
+  await app.register(scalarApiReference, {
+    routePrefix: DOCS_PREFIX,
+    // No fonts from Scalar's CDN: the page's Content-Security-Policy allows our own origin only.
+    configuration: { url: '/openapi.json', withDefaultFonts: false },
+  });
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 10, fieldSize: 1024 },
@@ -122,12 +184,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (api) => {
       await api.register(uploadRoutes, { jobs: deps.jobs, uploads: deps.uploads });
       await api.register(jobRoutes, { jobs: deps.jobs });
+      await api.register(authRoutes, { auth: deps.auth });
+      await api.register(jobActionRoutes, { jobs: deps.jobs });
     },
     { prefix: API_PREFIX },
   );
 
   if (webDir) await registerWeb(app, webDir);
   return app;
+}
+
+/** Per-route security in the OpenAPI document: public routes need nothing, the rest a bearer key of a role. */
+function withSecurity<T extends { schema: object }>(out: T, access: Access): T {
+  if (access === 'public') return { ...out, schema: { ...out.schema, security: [] } };
+  const given = (out.schema as { description?: unknown }).description;
+  const description = typeof given === 'string' ? `${given}\n\n` : '';
+  return {
+    ...out,
+    schema: {
+      ...out.schema,
+      security: [{ [BEARER_SCHEME]: [] }],
+      description: `${description}Needs an API key with the **${access}** role or above.`,
+    },
+  };
 }
 
 async function registerWeb(app: FastifyInstance, webDir: string): Promise<void> {

@@ -16,6 +16,9 @@ export const STATUS_BY_CODE: Record<AppErrorCode, number> = {
   NO_VALID_DOMAINS: 422,
   PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_ROWS: 413,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
   NOT_FOUND: 404,
   CONFLICT: 409,
   INVALID_CURSOR: 400,
@@ -32,7 +35,7 @@ const CLIENT_ERRORS: Record<string, { code: string; message: (e: FastifyError) =
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', message: () => 'The request body is too large.' },
   FST_INVALID_MULTIPART_CONTENT_TYPE: {
     code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: () => 'Send the file as multipart/form-data with a "file" part and an "org_id" field.',
+    message: () => 'Send the file as multipart/form-data with a "file" part.',
   },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: 'UNSUPPORTED_MEDIA_TYPE',
@@ -69,6 +72,10 @@ export function registerErrorHandling(
 
     if (isAppError(err)) {
       const status = STATUS_BY_CODE[err.code];
+      // RFC 6750: a 401 says which scheme to use (the queue dashboard has already set Basic).
+      if (status === 401 && !reply.hasHeader('www-authenticate')) {
+        reply.header('www-authenticate', 'Bearer realm="gtm-enrich"');
+      }
       if (status >= 500) req.log.error({ err }, 'request failed');
       return send(status, err.code, err.message, err.details);
     }

@@ -1,6 +1,7 @@
 /**
- * The HTTP side of observability: a server span and a duration sample per request, /metrics,
- * and the queue dashboard when there is one.
+ * The HTTP side of observability: a server span and a duration sample per request, and the
+ * queue dashboard when there is one. /metrics is not on the API's port (which faces users) but
+ * on every process's METRICS_PORT listener (metrics-server.ts), which compose does not publish.
  */
 import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -61,10 +62,6 @@ export async function instrumentHttp(app: FastifyInstance, deps: HttpObservabili
     if (reply.statusCode >= 500) t.span.setStatus({ code: SpanStatusCode.ERROR });
     t.span.end();
   });
-
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
 
   if (deps.queueDashboard) {
     await app.register(deps.queueDashboard.plugin, { prefix: deps.queueDashboard.prefix });

@@ -1,20 +1,23 @@
-/** A span around reading an upload (stream-parse, header detection, normalization), with what it found. */
+/**
+ * A span around ingesting an upload: stream-parse, header detection and normalization, and the
+ * COPY of its rows into the database, which run interleaved as the body arrives.
+ */
 import type { UploadReader } from '../jobs/read-upload';
 import { inSpan, type Tracing } from './tracing';
 
 export function traceUploadReader(reader: UploadReader, tracing: Tracing): UploadReader {
   if (!tracing.enabled) return reader;
   return {
-    read: (source, opts) =>
+    ingest: (source, opts, create) =>
       inSpan(tracing.tracer, 'upload parse', {}, async (span) => {
-        const parsed = await reader.read(source, opts);
+        const job = await reader.ingest(source, opts, create);
         span.setAttributes({
-          'gtm.upload.input_rows': parsed.inputRows,
-          'gtm.upload.companies': parsed.companies.length,
-          'gtm.upload.rejected_rows': parsed.rejected.length,
-          'gtm.upload.duplicates': parsed.duplicates,
+          'gtm.upload.input_rows': job.input_rows,
+          'gtm.upload.companies': job.total,
+          'gtm.upload.rejected_rows': job.rejected_rows,
+          'gtm.upload.duplicates': job.input_rows - job.rejected_rows - job.total,
         });
-        return parsed;
+        return job;
       }),
   };
 }

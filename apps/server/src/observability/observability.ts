@@ -20,9 +20,9 @@ export type Observability = {
   tracing: Tracing;
   /** bull-board, when this process serves the API on BullMQ. */
   queueDashboard: QueueDashboard | null;
-  /** The worker's metrics listener, once started. */
+  /** This process's metrics listener (/metrics, /healthz on METRICS_PORT), once started. */
   readonly metricsUrl: string | null;
-  /** A worker-only process listens on METRICS_PORT for /metrics and /healthz. */
+  /** Every process listens on METRICS_PORT for /metrics and /healthz (never on the API's port). */
   startMetricsListener(): Promise<void>;
   stop(): Promise<void>;
 };

@@ -103,7 +103,8 @@ describe('docker-compose.yml', () => {
       expect(env, name).toMatchObject({ NODE_ENV: 'production', REDIS_URL: 'redis://redis:6379' });
       expect(String(env.DATABASE_URL), name).toMatch(/^postgres:\/\/gtm:.*@postgres:5432\/gtm$/);
     }
-    expect(service('api').environment).toMatchObject({ PORT: 8000, HOST: '0.0.0.0' });
+    expect(service('api').environment).toMatchObject({ PORT: 8000, HOST: '0.0.0.0', METRICS_PORT: 9464 });
+    expect(service('api').expose).toEqual(['9464']);
     expect(service('worker').environment).toMatchObject({ METRICS_PORT: 9464, HOST: '0.0.0.0' });
   });
 
@@ -243,7 +244,7 @@ describe('Prometheus and the Grafana dashboard', () => {
       })
       .parse(parse(read('deploy/prometheus/prometheus.yml')));
     const job = (name: string) => config.scrape_configs.find((c) => c.job_name === name);
-    expect(job('api')?.static_configs?.[0]?.targets).toEqual(['api:8000']);
+    expect(job('api')?.static_configs?.[0]?.targets).toEqual(['api:9464']);
     expect(job('worker')?.dns_sd_configs?.[0]).toMatchObject({
       names: ['worker'],
       port: service('worker').environment?.METRICS_PORT,

@@ -5,7 +5,15 @@
 import type { Job } from '@gtm-enrich/contracts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMetrics } from '../../src/observability/metrics';
-import { csvFile, queueKinds, startTestSystem, type TestSystem, upload } from '../test-system';
+import {
+  apiFetch,
+  bearer,
+  csvFile,
+  queueKinds,
+  startTestSystem,
+  type TestSystem,
+  upload,
+} from '../test-system';
 import { parsePrometheusText, type Sample, scrape, sumOf } from './prometheus-text';
 
 async function waitForJob(baseUrl: string, jobId: string): Promise<Job> {
@@ -13,7 +21,7 @@ async function waitForJob(baseUrl: string, jobId: string): Promise<Job> {
   await expect
     .poll(
       async () => {
-        job = (await (await fetch(`${baseUrl}/api/v1/jobs/${jobId}?org_id=acme`)).json()) as Job;
+        job = (await (await apiFetch(`${baseUrl}/api/v1/jobs/${jobId}?org_id=acme`)).json()) as Job;
         return job.status;
       },
       { timeout: 20_000, interval: 100 },
@@ -38,6 +46,7 @@ function expectProviderCallsMatchSandbox(samples: Sample[], t: TestSystem): void
 
 describe.each(queueKinds())('/metrics of one process on the %s queue', (queue) => {
   let t: TestSystem;
+  const metricsUrl = () => t.system.observability.metricsUrl;
   beforeAll(async () => {
     t = await startTestSystem({ queue });
   });
@@ -53,9 +62,9 @@ describe.each(queueKinds())('/metrics of one process on the %s queue', (queue) =
 
     // The job-duration sample is taken just after the job completes; give it that moment.
     await expect
-      .poll(async () => sumOf(await scrape(`${t.baseUrl}/metrics`), 'gtm_job_duration_seconds_count'))
+      .poll(async () => sumOf(await scrape(`${metricsUrl()}/metrics`), 'gtm_job_duration_seconds_count'))
       .toBe(1);
-    const samples = await scrape(`${t.baseUrl}/metrics`);
+    const samples = await scrape(`${metricsUrl()}/metrics`);
 
     expect(sumOf(samples, 'gtm_companies_finished_total', { outcome: 'enriched', source: 'provider' })).toBe(
       4,
@@ -89,6 +98,13 @@ describe.each(queueKinds())('/metrics of one process on the %s queue', (queue) =
     expect(sumOf(samples, 'nodejs_eventloop_lag_seconds')).not.toBeNull();
   });
 
+  it('serves /metrics on its METRICS_PORT listener only, never on the API port that faces users', async () => {
+    expect(metricsUrl()).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(metricsUrl()).not.toBe(t.baseUrl);
+    expect((await fetch(`${t.baseUrl}/metrics`)).status).toBe(404);
+    expect((await fetch(`${t.baseUrl}/metrics`, { headers: bearer(t.key) })).status).toBe(404);
+  });
+
   it.runIf(queue === 'in-process')('has no queue dashboard without BullMQ', async () => {
     expect((await fetch(`${t.baseUrl}/admin/queues`)).status).toBe(404);
   });
@@ -110,7 +126,8 @@ describe.skipIf(!inject('redisUrl'))('/metrics of the api and a worker apart, on
     const workerUrl = worker.system.observability.metricsUrl;
     expect(workerUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await (await fetch(`${workerUrl}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect(api.system.observability.metricsUrl).toBeNull();
+    const apiMetricsUrl = api.system.observability.metricsUrl;
+    expect(apiMetricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     const res = await upload(api.baseUrl, csvFile(FILE));
     const job = await waitForJob(api.baseUrl, ((await res.json()) as Job).id);
@@ -127,18 +144,35 @@ describe.skipIf(!inject('redisUrl'))('/metrics of the api and a worker apart, on
     expectProviderCallsMatchSandbox(fromWorker, api);
     expect(sumOf(fromWorker, 'gtm_http_request_duration_seconds_count')).toBeNull();
 
-    const fromApi = await scrape(`${api.baseUrl}/metrics`);
+    const fromApi = await scrape(`${apiMetricsUrl}/metrics`);
     expect(sumOf(fromApi, 'gtm_companies_finished_total')).toBeNull();
     expect(
       sumOf(fromApi, 'gtm_http_request_duration_seconds_count', { role: 'api', status_code: '202' }),
     ).toBe(1);
     expect(sumOf(fromApi, 'gtm_queue_tasks', { state: 'waiting' })).toBe(0);
 
-    const board = await fetch(`${api.baseUrl}/admin/queues`);
+    // A browser page: Basic credentials whose password is an admin key (the user name is ignored).
+    const basic = (key: string) => ({
+      authorization: `Basic ${Buffer.from(`ops:${key}`).toString('base64')}`,
+    });
+    const anonymous = await fetch(`${api.baseUrl}/admin/queues`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    expect(await anonymous.text()).not.toContain('<div id="root"');
+    const member = await fetch(`${api.baseUrl}/admin/queues`, {
+      headers: basic(await api.keyFor('acme', 'member')),
+    });
+    expect(member.status).toBe(403);
+    expect(
+      (await fetch(`${api.baseUrl}/admin/queues`, { headers: basic('gtm_not-a-key-at-all-000000000') }))
+        .status,
+    ).toBe(401);
+    const board = await fetch(`${api.baseUrl}/admin/queues`, { headers: basic(api.key) });
     expect(board.status).toBe(200);
     expect(await board.text()).toContain('<div id="root"');
     const queues = await fetch(
       `${api.baseUrl}/admin/queues/api/queues?activeQueue=tasks&status=latest&page=1`,
+      { headers: basic(api.key) },
     );
     expect(queues.status).toBe(200);
     expect(JSON.stringify(await queues.json())).toContain('"readOnlyMode":true');

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { runWithLogContext } from '../../src/observability/log-context';
 import { createTracing, inSpan, NOOP_TRACING } from '../../src/observability/tracing';
-import { csvFile, startTestSystem, type TestSystem, upload } from '../test-system';
+import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from '../test-system';
 import { type ReceivedSpan, startOtlpReceiver } from './otlp-receiver';
 
 const distributed = inject('redisUrl') !== null;
@@ -46,7 +46,7 @@ describe(`one trace from upload to provider (${distributed ? 'api and worker apa
     await expect
       .poll(
         async () =>
-          ((await (await fetch(`${api.baseUrl}/api/v1/jobs/${id}?org_id=acme`)).json()) as Job).status,
+          ((await (await apiFetch(`${api.baseUrl}/api/v1/jobs/${id}?org_id=acme`)).json()) as Job).status,
         { timeout: 20_000 },
       )
       .toBe('completed');

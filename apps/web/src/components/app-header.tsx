@@ -1,9 +1,11 @@
 'use client';
 
+import { useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { apiUrl } from '@/lib/api';
-import { useOrgId } from '@/lib/org';
+import { useMe } from '@/lib/org';
+import { signOut } from '@/lib/session';
 
 const LINKS = [
   { href: '/', label: 'Upload', match: (p: string) => p === '/' },
@@ -12,7 +14,8 @@ const LINKS = [
 
 export function AppHeader() {
   const pathname = usePathname() ?? '/';
-  const [orgId] = useOrgId();
+  const me = useMe();
+  const queryClient = useQueryClient();
   return (
     <header className="app-header">
       <div className="app-header__inner">
@@ -30,9 +33,26 @@ export function AppHeader() {
           ))}
           <a href={apiUrl('/docs')}>API docs</a>
         </nav>
-        <span className="header-org">
-          Organization <strong className="mono">{orgId}</strong>
-        </span>
+        {me ? (
+          <section className="header-org" aria-label="Signed in">
+            <strong className="mono" title={`Organization ${me.org_id}`}>
+              {me.org_name}
+            </strong>
+            <span className="badge" title={`API key ${me.key_prefix}…`}>
+              {me.role}
+            </span>
+            <button
+              type="button"
+              className="button button--small"
+              onClick={() => {
+                signOut();
+                queryClient.clear();
+              }}
+            >
+              Sign out
+            </button>
+          </section>
+        ) : null}
       </div>
     </header>
   );

@@ -3,6 +3,7 @@
  * NEXT_PUBLIC_API_BASE_URL when the page is built to run as its own service.
  */
 import { ErrorBody } from '@gtm-enrich/contracts';
+import { getApiKey, signOut } from './session';
 
 const API_BASE_URL = (process.env.NEXT_PUBLIC_API_BASE_URL ?? '').replace(/\/+$/, '');
 
@@ -57,14 +58,54 @@ async function request<T>(
 ): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(apiUrl(path, params), { method, signal, headers: { accept: 'application/json' } });
+    res = await fetch(apiUrl(path, params), { method, signal, headers: authHeaders() });
   } catch (err) {
     if (signal?.aborted) throw err;
     throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
   }
   const text = await res.text();
-  if (!res.ok) throw toApiError(res.status, text);
+  if (!res.ok) throw failed(res.status, text);
   return schema.parse(JSON.parse(text));
+}
+
+/** Headers of every API request: JSON, and the signed-in key. */
+export function authHeaders(key: string | null = getApiKey()): Record<string, string> {
+  return key
+    ? { accept: 'application/json', authorization: `Bearer ${key}` }
+    : { accept: 'application/json' };
+}
+
+/** A 401 means the key is no longer good (revoked, say): back to the sign-in view, saying why. */
+export function failed(status: number, bodyText: string): ApiError {
+  const err = toApiError(status, bodyText);
+  if (status === 401 && getApiKey()) signOut(err.message);
+  return err;
+}
+
+/**
+ * Downloads a file the API serves to a key (a link cannot send the Authorization header):
+ * fetched with the key, then saved under the name the server gives.
+ */
+export async function apiDownload(path: string, fallbackName: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path), { headers: { ...authHeaders(), accept: '*/*' } });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
+  }
+  if (!res.ok) throw failed(res.status, await res.text());
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await res.blob());
+  try {
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } finally {
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
 }
 
 export function apiGet<T>(

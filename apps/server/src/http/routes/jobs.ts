@@ -10,7 +10,7 @@ import {
 } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { companiesCsvStream } from '../../jobs/export-csv';
+import { companiesCsvStream, rowsCsvStream } from '../../jobs/export-csv';
 import type { JobsService } from '../../jobs/jobs.service';
 
 const RejectedRowList = z.object({
@@ -24,6 +24,17 @@ const RejectedQuery = OrgQuery.extend({
   cursor: z.string().min(1).optional(),
 });
 
+const ExportQuery = OrgQuery.extend({
+  layout: z
+    .enum(['companies', 'rows'])
+    .default('companies')
+    .describe(
+      '`companies`: one row per company with every field. `rows`: the uploaded file itself, every row and ' +
+        'column in order under its own header, with the enrichment columns appended (a rejected row has ' +
+        'status `rejected` and its reason).',
+    ),
+});
+
 export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
   app.get(
     '/jobs',
@@ -35,7 +46,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: JobList, 400: ErrorBody },
       },
     },
-    (req) => jobs.list(req.query.org_id, req.query),
+    (req) => jobs.list(req.auth.orgId, req.query),
   );
 
   app.get(
@@ -49,7 +60,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: Job, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    (req) => jobs.get(req.query.org_id, req.params.jobId),
+    (req) => jobs.get(req.auth.orgId, req.params.jobId),
   );
 
   app.get(
@@ -63,7 +74,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: CompanyList, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    (req) => jobs.listCompanies(req.query.org_id, req.params.jobId, req.query),
+    (req) => jobs.listCompanies(req.auth.orgId, req.params.jobId, req.query),
   );
 
   app.get(
@@ -77,7 +88,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: RejectedRowList, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    (req) => jobs.listRejected(req.query.org_id, req.params.jobId, req.query),
+    (req) => jobs.listRejected(req.auth.orgId, req.params.jobId, req.query),
   );
 
   app.post(
@@ -91,7 +102,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
       },
     },
-    (req) => jobs.resume(req.query.org_id, req.params.jobId),
+    (req) => jobs.resume(req.auth.orgId, req.params.jobId),
   );
 
   app.get(
@@ -101,21 +112,32 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         tags: ['jobs'],
         summary: 'Every company of the job with every field, as CSV',
         params: JobParams,
-        querystring: OrgQuery,
+        querystring: ExportQuery,
         produces: ['text/csv'],
         response: {
-          200: z.unknown().describe('CSV with a header row, one row per company, UTF-8 with BOM'),
+          200: z
+            .unknown()
+            .describe('CSV with a header row, one row per company or per file row, UTF-8 with BOM'),
           400: ErrorBody,
           404: ErrorBody,
+          409: ErrorBody,
         },
       },
     },
     async (req, reply) => {
-      const { job, companies } = await jobs.exportCompanies(req.query.org_id, req.params.jobId);
-      const base = (job.filename ?? 'companies').replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_');
+      const csvName = (filename: string | null) =>
+        `${(filename ?? 'companies').replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_')}-enriched.csv`;
+      if (req.query.layout === 'rows') {
+        const { job, header, rows } = await jobs.exportRows(req.auth.orgId, req.params.jobId);
+        return reply
+          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${csvName(job.filename)}"`)
+          .send(rowsCsvStream(header, rows));
+      }
+      const { job, companies } = await jobs.exportCompanies(req.auth.orgId, req.params.jobId);
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${base}-enriched.csv"`)
+        .header('content-disposition', `attachment; filename="${csvName(job.filename)}"`)
         .send(companiesCsvStream(companies));
     },
   );

@@ -2,7 +2,8 @@ import { ErrorBody, Job, UploadFields } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors';
 import type { JobsService } from '../../jobs/jobs.service';
-import type { ParsedUpload, UploadReader } from '../../jobs/read-upload';
+import type { UploadReader } from '../../jobs/read-upload';
+import { assertSameOrganization } from '../auth';
 
 export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: UploadReader }> = async (
   app,
@@ -15,7 +16,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
         tags: ['uploads'],
         summary: 'Upload a CSV of company domains; creates a job and starts enriching it',
         description:
-          'multipart/form-data with `org_id` and the optional `domain_column`, `force_refresh` (ignore the ' +
+          'multipart/form-data with the optional `org_id` (the API key says the organization), `domain_column`, `force_refresh` (ignore the ' +
           'enrichment cache) and `max_credits` (pause the job at this many credits) — send them before the file — then `file`: ' +
           'a CSV with a `domain` column (or website, url, email…). One company per unique domain; rows without a ' +
           'usable domain are kept as rejected rows with a reason.',
@@ -25,34 +26,39 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
     },
     async (req, reply) => {
       const fields: Record<string, string> = {};
-      let parsed: ParsedUpload | null = null;
-      for await (const part of req.parts()) {
+      const parts = req.parts()[Symbol.asyncIterator]();
+      const oneFile = () =>
+        new AppError('VALIDATION_FAILED', 'Send exactly one file, in the form field named "file".');
+      // Fields sent after the file are read once its rows are, still inside the upload's transaction.
+      const restOfForm = async () => {
+        for (let next = await parts.next(); !next.done; next = await parts.next()) {
+          if (next.value.type !== 'field') throw oneFile();
+          fields[next.value.fieldname] = String(next.value.value);
+        }
+        const { org_id, force_refresh, max_credits } = parseFields(fields);
+        assertSameOrganization(req.auth, org_id);
+        return { forceRefresh: force_refresh, maxCredits: max_credits };
+      };
+      for (let next = await parts.next(); !next.done; next = await parts.next()) {
+        const part = next.value;
         if (part.type === 'field') {
           fields[part.fieldname] = String(part.value);
           continue;
         }
-        if (part.fieldname !== 'file' || parsed) {
-          throw new AppError('VALIDATION_FAILED', 'Send exactly one file, in the form field named "file".');
-        }
-        // Checked before reading the file when the form sends it first, so a bad org id costs nothing.
-        if ('org_id' in fields) parseFields(fields);
-        parsed = await uploads.read(part.file, {
-          filename: part.filename || null,
-          domainColumn: fields.domain_column,
-        });
-      }
-      if (!parsed) {
-        throw new AppError(
-          'MISSING_FILE',
-          'No file in the form: attach the CSV as the multipart field "file".',
+        if (part.fieldname !== 'file') throw oneFile();
+        // Checked before reading the file when the form sends them first, so a bad field costs nothing.
+        assertSameOrganization(req.auth, parseFields(fields).org_id);
+        const job = await uploads.ingest(
+          part.file,
+          { filename: part.filename || null, domainColumn: fields.domain_column },
+          (opened) => jobs.createFromUpload(req.auth.orgId, opened, restOfForm),
         );
+        return reply.status(202).header('location', `/api/v1/jobs/${job.id}`).send(job);
       }
-      const { org_id, force_refresh, max_credits } = parseFields(fields);
-      const job = await jobs.createFromUpload(org_id, parsed, {
-        forceRefresh: force_refresh,
-        maxCredits: max_credits,
-      });
-      return reply.status(202).header('location', `/api/v1/jobs/${job.id}`).send(job);
+      throw new AppError(
+        'MISSING_FILE',
+        'No file in the form: attach the CSV as the multipart field "file".',
+      );
     },
   );
 };
@@ -61,14 +67,9 @@ function parseFields(fields: Record<string, string>) {
   const result = UploadFields.safeParse(fields);
   if (!result.success) {
     const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || 'form', message: i.message }));
-    const missing = !('org_id' in fields);
-    throw new AppError(
-      'VALIDATION_FAILED',
-      missing
-        ? 'The form has no org_id field: add the organization id, e.g. -F org_id=acme.'
-        : issues.map((i) => `${i.path}: ${i.message}`).join('; '),
-      { issues },
-    );
+    throw new AppError('VALIDATION_FAILED', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
+      issues,
+    });
   }
   return result.data;
 }

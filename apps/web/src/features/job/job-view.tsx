@@ -1,35 +1,26 @@
 'use client';
 
-import { type Job, OrgId } from '@gtm-enrich/contracts';
+import type { Job } from '@gtm-enrich/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
-import { useEffect } from 'react';
+import { useState } from 'react';
 import { JobStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
 import { formatCount, formatDateTime } from '@/lib/format';
-import { useOrgId } from '@/lib/org';
+import { useCan, useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
 import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
-import { exportCsvUrl, jobKeys, jobQuery, resumeJob } from './queries';
+import { downloadExport, jobKeys, jobQuery, resumeJob } from './queries';
 import { RejectedRows } from './rejected-rows';
 
 const PROVIDER_LABELS: Record<Job['provider'], string> = { explorium: 'Explorium', sandbox: 'Sandbox' };
 
 export function JobView() {
   const params = useSearchParams();
-  const [storedOrgId, setOrgId] = useOrgId();
+  const [orgId] = useOrgId();
   const jobId = params.get('id') ?? '';
-  const orgParam = params.get('org');
-  const linkedOrgId = orgParam && OrgId.safeParse(orgParam).success ? orgParam : null;
-  const orgId = linkedOrgId ?? storedOrgId;
-
-  // A link to another organization's job switches this browser to that organization, so the
-  // header and the jobs list match the job on screen.
-  useEffect(() => {
-    if (linkedOrgId) setOrgId(linkedOrgId);
-  }, [linkedOrgId, setOrgId]);
 
   if (!jobId) {
     return (
@@ -122,26 +113,45 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
         </dl>
       </div>
       <div className="page-header__actions">
-        <a href={exportCsvUrl(orgId, job.id)} download className="button button--primary">
-          <svg
-            width="16"
-            height="16"
-            viewBox="0 0 24 24"
-            fill="none"
-            stroke="currentColor"
-            aria-hidden="true"
-          >
-            <path
-              d="M12 4v12m0 0-4-4m4 4 4-4M4 20h16"
-              strokeWidth="2"
-              strokeLinecap="round"
-              strokeLinejoin="round"
-            />
-          </svg>
-          Export CSV
-        </a>
+        <ExportButton job={job} />
       </div>
     </div>
+  );
+}
+
+/** Members and admins only: a viewer's key may read the results but not export them. */
+function ExportButton({ job }: { job: Job }) {
+  const canExport = useCan('member');
+  const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
+  if (!canExport) return null;
+  const onClick = async () => {
+    setState({ busy: true, error: null });
+    try {
+      await downloadExport(job);
+      setState({ busy: false, error: null });
+    } catch (err) {
+      setState({ busy: false, error: errorMessage(err) });
+    }
+  };
+  return (
+    <>
+      {state.error ? (
+        <span role="alert" className="field__error">
+          {state.error}
+        </span>
+      ) : null}
+      <button type="button" onClick={onClick} disabled={state.busy} className="button button--primary">
+        <svg width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" aria-hidden="true">
+          <path
+            d="M12 4v12m0 0-4-4m4 4 4-4M4 20h16"
+            strokeWidth="2"
+            strokeLinecap="round"
+            strokeLinejoin="round"
+          />
+        </svg>
+        {state.busy ? 'Exporting…' : 'Export CSV'}
+      </button>
+    </>
   );
 }
 
@@ -159,12 +169,13 @@ function SandboxBanner() {
 function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
   const queryClient = useQueryClient();
   const resume = useMutation({
-    mutationFn: () => resumeJob(orgId, job.id),
+    mutationFn: () => resumeJob(job.id),
     onSuccess: (resumed) => {
       queryClient.setQueryData(jobKeys.job(orgId, job.id), resumed);
       void queryClient.invalidateQueries({ queryKey: jobKeys.job(orgId, job.id) });
     },
   });
+  const canResume = useCan('member');
   const error = job.error;
   if (!error) return null;
   return (
@@ -177,7 +188,7 @@ function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
         <p>{error.message}</p>
         {resume.isError ? <p className="field__error">{errorMessage(resume.error)}</p> : null}
       </div>
-      {job.status === 'paused' ? (
+      {job.status === 'paused' && canResume ? (
         <button
           type="button"
           className="button"

@@ -1,6 +1,6 @@
 import { Company, CompanyList, type CompanyStatus, isJobFinished, Job } from '@gtm-enrich/contracts';
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import { apiGet, apiPost, apiUrl } from '@/lib/api';
+import { apiDownload, apiGet, apiPost } from '@/lib/api';
 
 /** How often a job that is not finished is polled; its counters make each poll one cheap row read. */
 export const JOB_POLL_MS = 1500;
@@ -35,8 +35,7 @@ export const jobKeys = {
 export function jobQuery(orgId: string, jobId: string) {
   return queryOptions({
     queryKey: jobKeys.job(orgId, jobId),
-    queryFn: ({ signal }) =>
-      apiGet(`/api/v1/jobs/${encodeURIComponent(jobId)}`, { org_id: orgId }, Job, signal),
+    queryFn: ({ signal }) => apiGet(`/api/v1/jobs/${encodeURIComponent(jobId)}`, {}, Job, signal),
     refetchInterval: (q) =>
       isJobFinished(q.state.data) || (q.state.status === 'error' && q.state.data === undefined)
         ? false
@@ -54,7 +53,7 @@ export function companiesQuery(orgId: string, jobId: string, filter: CompanyFilt
     queryFn: ({ pageParam, signal }) =>
       apiGet(
         `/api/v1/jobs/${encodeURIComponent(jobId)}/companies`,
-        { org_id: orgId, status: filter.status, q: filter.q, limit: COMPANIES_PAGE_SIZE, cursor: pageParam },
+        { status: filter.status, q: filter.q, limit: COMPANIES_PAGE_SIZE, cursor: pageParam },
         CompanyList,
         signal,
       ),
@@ -70,7 +69,7 @@ export function rejectedRowsQuery(orgId: string, jobId: string) {
     queryFn: ({ pageParam, signal }) =>
       apiGet(
         `/api/v1/jobs/${encodeURIComponent(jobId)}/rejected`,
-        { org_id: orgId, limit: REJECTED_PAGE_SIZE, cursor: pageParam },
+        { limit: REJECTED_PAGE_SIZE, cursor: pageParam },
         RejectedRowList,
         signal,
       ),
@@ -79,10 +78,12 @@ export function rejectedRowsQuery(orgId: string, jobId: string) {
   });
 }
 
-export function resumeJob(orgId: string, jobId: string): Promise<Job> {
-  return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/resume`, { org_id: orgId }, Job);
+export function resumeJob(jobId: string): Promise<Job> {
+  return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/resume`, {}, Job);
 }
 
-export function exportCsvUrl(orgId: string, jobId: string): string {
-  return apiUrl(`/api/v1/jobs/${encodeURIComponent(jobId)}/export.csv`, { org_id: orgId });
+/** Every company of the job as CSV, saved by the browser (fetched with the key: a link cannot send it). */
+export function downloadExport(job: Job): Promise<void> {
+  const base = (job.filename ?? 'companies').replace(/\.csv$/i, '');
+  return apiDownload(`/api/v1/jobs/${encodeURIComponent(job.id)}/export.csv`, `${base}-enriched.csv`);
 }

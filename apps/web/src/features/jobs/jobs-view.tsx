@@ -4,17 +4,17 @@ import type { Job } from '@gtm-enrich/contracts';
 import { useInfiniteQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { JobProgressBar } from '@/components/job-progress-bar';
-import { OrgField } from '@/components/org-field';
 import { ScrollRegion } from '@/components/scroll-region';
 import { JobStatusBadge } from '@/components/status-badge';
 import { jobHref } from '@/features/job/routes';
 import { errorMessage } from '@/lib/api';
 import { formatCount, formatDateTime, formatRelative, percentDone } from '@/lib/format';
-import { useOrgId } from '@/lib/org';
+import { useCan, useOrgId } from '@/lib/org';
 import { jobsListQuery } from './queries';
 
 export function JobsView() {
   const [orgId] = useOrgId();
+  const canUpload = useCan('member');
   const query = useInfiniteQuery(jobsListQuery(orgId));
   const jobs = query.data?.pages.flatMap((page) => page.data) ?? [];
   const now = query.dataUpdatedAt || Date.now();
@@ -26,15 +26,13 @@ export function JobsView() {
           <h1>Jobs</h1>
           <p className="muted">Every file uploaded for this organization, newest first.</p>
         </div>
-        <div className="page-header__actions">
-          <Link href="/" className="button button--primary">
-            New upload
-          </Link>
-        </div>
-      </div>
-
-      <div style={{ maxWidth: 360 }}>
-        <OrgField hint="Showing the jobs of this organization." />
+        {canUpload ? (
+          <div className="page-header__actions">
+            <Link href="/" className="button button--primary">
+              New upload
+            </Link>
+          </div>
+        ) : null}
       </div>
 
       {query.isError ? (
@@ -52,13 +50,19 @@ export function JobsView() {
         ) : jobs.length === 0 && !query.isError ? (
           <div className="empty">
             <p className="empty__title">No jobs yet for “{orgId}”</p>
-            <p>
-              Upload a CSV with a column of company domains to start your first enrichment job. It will show
-              up here with its progress.
-            </p>
-            <Link href="/" className="button button--primary" style={{ marginTop: 8 }}>
-              Upload a CSV
-            </Link>
+            {canUpload ? (
+              <>
+                <p>
+                  Upload a CSV with a column of company domains to start your first enrichment job. It will
+                  show up here with its progress.
+                </p>
+                <Link href="/" className="button button--primary" style={{ marginTop: 8 }}>
+                  Upload a CSV
+                </Link>
+              </>
+            ) : (
+              <p>Jobs that members of the organization start will show up here with their progress.</p>
+            )}
           </div>
         ) : (
           <>
@@ -82,7 +86,7 @@ export function JobsView() {
                 </thead>
                 <tbody>
                   {jobs.map((job) => (
-                    <JobRow key={job.id} job={job} orgId={orgId} now={now} />
+                    <JobRow key={job.id} job={job} now={now} />
                   ))}
                 </tbody>
               </table>
@@ -109,13 +113,13 @@ export function JobsView() {
   );
 }
 
-function JobRow({ job, orgId, now }: { job: Job; orgId: string; now: number }) {
+function JobRow({ job, now }: { job: Job; now: number }) {
   const pct = percentDone(job);
   const name = job.filename ?? 'Untitled upload';
   return (
     <tr>
       <th scope="row" className="nowrap">
-        <Link href={jobHref(orgId, job.id)}>{name}</Link>
+        <Link href={jobHref(job.id)}>{name}</Link>
         {job.provider === 'sandbox' ? <span className="faint"> · sandbox</span> : null}
       </th>
       <td>

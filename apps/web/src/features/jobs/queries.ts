@@ -11,12 +11,12 @@ export const jobsKeys = {
   list: (orgId: string) => ['jobs', orgId, 'list'] as const,
 };
 
-/** An organization's jobs, newest first, one page per "Load more". */
+/** An organization's jobs, newest first, one page per "Load more" (`orgId` keys the cache: the key says which). */
 export function jobsListQuery(orgId: string) {
   return infiniteQueryOptions({
     queryKey: jobsKeys.list(orgId),
     queryFn: ({ pageParam, signal }) =>
-      apiGet('/api/v1/jobs', { org_id: orgId, limit: JOBS_PAGE_SIZE, cursor: pageParam }, JobList, signal),
+      apiGet('/api/v1/jobs', { limit: JOBS_PAGE_SIZE, cursor: pageParam }, JobList, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     refetchInterval: (q) =>

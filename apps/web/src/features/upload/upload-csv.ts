@@ -1,10 +1,10 @@
 import { Job } from '@gtm-enrich/contracts';
-import { ApiError, apiUrl, toApiError } from '@/lib/api';
+import { ApiError, apiUrl, failed } from '@/lib/api';
+import { getApiKey } from '@/lib/session';
 
 export type UploadProgress = { loaded: number; total: number };
 
 export type UploadRequest = {
-  orgId: string;
   file: File;
   /** Header of the column holding the domains; empty = let the server detect it. */
   domainColumn: string;
@@ -17,16 +17,17 @@ export type UploadRequest = {
  * progress, which a 100 MB file needs. The fields go before the file: the server checks them
  * before it reads the file.
  */
-export function uploadCsv({ orgId, file, domainColumn, onProgress, signal }: UploadRequest): Promise<Job> {
+export function uploadCsv({ file, domainColumn, onProgress, signal }: UploadRequest): Promise<Job> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
-    form.append('org_id', orgId);
     if (domainColumn.trim()) form.append('domain_column', domainColumn.trim());
     form.append('file', file, file.name);
 
     const xhr = new XMLHttpRequest();
     xhr.open('POST', apiUrl('/api/v1/uploads'));
     xhr.setRequestHeader('accept', 'application/json');
+    const key = getApiKey();
+    if (key) xhr.setRequestHeader('authorization', `Bearer ${key}`);
     xhr.upload.addEventListener('progress', (e) => {
       onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size });
     });
@@ -45,7 +46,7 @@ export function uploadCsv({ orgId, file, domainColumn, onProgress, signal }: Upl
         }
         return;
       }
-      reject(toApiError(xhr.status, xhr.responseText));
+      reject(failed(xhr.status, xhr.responseText));
     });
     xhr.addEventListener('error', () => {
       reject(

@@ -4,13 +4,12 @@ import { useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type DragEvent, type FormEvent, useEffect, useId, useRef, useState } from 'react';
-import { OrgField } from '@/components/org-field';
 import { jobKeys } from '@/features/job/queries';
 import { jobHref } from '@/features/job/routes';
 import { jobsKeys } from '@/features/jobs/queries';
 import { errorMessage } from '@/lib/api';
 import { formatBytes } from '@/lib/format';
-import { useOrgId, validateOrgId } from '@/lib/org';
+import { useCan, useOrgId } from '@/lib/org';
 import { type UploadProgress, uploadCsv } from './upload-csv';
 
 const SAMPLE_CSV =
@@ -38,7 +37,7 @@ export function UploadView() {
   useEffect(() => () => abortRef.current?.abort(), []);
 
   const uploading = phase.kind === 'uploading';
-  const orgError = validateOrgId(orgId);
+  const canUpload = useCan('member');
 
   function choose(files: FileList | null) {
     const first = files?.[0];
@@ -69,13 +68,12 @@ export function UploadView() {
 
   async function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    if (!file || uploading || orgError) return;
+    if (!file || uploading || !canUpload) return;
     const controller = new AbortController();
     abortRef.current = controller;
     setPhase({ kind: 'uploading', progress: { loaded: 0, total: file.size } });
     try {
       const job = await uploadCsv({
-        orgId,
         file,
         domainColumn,
         signal: controller.signal,
@@ -83,7 +81,7 @@ export function UploadView() {
       });
       queryClient.setQueryData(jobKeys.job(orgId, job.id), job);
       void queryClient.invalidateQueries({ queryKey: jobsKeys.list(orgId) });
-      router.push(jobHref(orgId, job.id));
+      router.push(jobHref(job.id));
     } catch (err) {
       if (err instanceof DOMException && err.name === 'AbortError') {
         setPhase({ kind: 'idle' });
@@ -94,6 +92,9 @@ export function UploadView() {
       abortRef.current = null;
     }
   }
+
+  // A viewer's key reads jobs but starts none: no form it could not send.
+  if (!canUpload) return <ReadOnlyNotice />;
 
   return (
     <div className="page page--narrow">
@@ -185,7 +186,6 @@ export function UploadView() {
           </fieldset>
 
           <div className="form-grid">
-            <OrgField />
             <div className="field">
               <label htmlFor={ids.column}>
                 Domain column <span className="faint">(optional)</span>
@@ -230,7 +230,7 @@ export function UploadView() {
               <button
                 type="submit"
                 className="button button--primary"
-                disabled={!file || uploading || orgError !== null}
+                disabled={!file || uploading || !canUpload}
               >
                 {uploading ? 'Uploading…' : 'Upload and enrich'}
               </button>
@@ -262,6 +262,30 @@ export function UploadView() {
           </span>
         </li>
       </ol>
+    </div>
+  );
+}
+
+function ReadOnlyNotice() {
+  return (
+    <div className="page page--narrow">
+      <div className="page-header">
+        <div className="page-header__text">
+          <h1>Enrich a list of companies</h1>
+        </div>
+      </div>
+      <div role="note" className="alert alert--info card__body">
+        <div className="alert__body">
+          <p className="alert__title">Read-only key</p>
+          <p>
+            This API key has the viewer role: it can follow jobs and read their results, but not upload. Ask
+            an admin of your organization for a member key to start jobs.
+          </p>
+          <p>
+            <Link href="/jobs/">See the jobs of your organization</Link>
+          </p>
+        </div>
+      </div>
     </div>
   );
 }

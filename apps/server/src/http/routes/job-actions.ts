@@ -1,0 +1,38 @@
+import { ErrorBody, Job, JobParams, OrgQuery, RetryBody } from '@gtm-enrich/contracts';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { JobsService } from '../../jobs/jobs.service';
+
+/** What a person does to a job after it started: stop it, or re-drive its dead letters. */
+export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
+  app.post(
+    '/jobs/:jobId/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Stop a job: queued companies are cancelled, companies being enriched finish',
+        params: JobParams,
+        querystring: OrgQuery,
+        response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    (req) => jobs.cancel(req.auth.orgId, req.params.jobId),
+  );
+
+  app.post(
+    '/jobs/:jobId/retry',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Re-drive failed companies (and not-found ones when asked) with fresh attempts',
+        params: JobParams,
+        querystring: OrgQuery,
+        body: RetryBody,
+        response: { 200: Job, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    (req) =>
+      jobs.retry(req.auth.orgId, req.params.jobId, {
+        includeNotFound: req.body?.include_not_found ?? false,
+      }),
+  );
+};

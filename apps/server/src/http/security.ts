@@ -1,0 +1,103 @@
+/**
+ * Security headers (helmet) with a Content-Security-Policy that lets exactly our own scripts
+ * run, and CORS for the origins an operator lists (none by default: same origin only).
+ *
+ * The page is a Next.js static export: its few inline bootstrap scripts are allowed by their
+ * SHA-256, computed here from the built files, so no 'unsafe-inline' script is allowed on it.
+ * The API reference at /docs (Scalar) is one bundled script from /docs plus an inline
+ * configuration script, so it gets its own policy.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+
+const INLINE_SCRIPT = /<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi;
+
+function htmlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.html'))
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
+/** `'sha256-…'` sources for every inline script of the given HTML. Exported for tests. */
+export function inlineScriptHashes(html: string): string[] {
+  const out = new Set<string>();
+  for (const m of html.matchAll(INLINE_SCRIPT)) {
+    const body = m[1] ?? '';
+    if (body.trim() === '') continue;
+    out.add(`'sha256-${createHash('sha256').update(body, 'utf8').digest('base64')}'`);
+  }
+  return [...out];
+}
+
+function webScriptHashes(webDir: string): string[] {
+  const all = new Set<string>();
+  for (const file of htmlFiles(webDir)) {
+    for (const h of inlineScriptHashes(readFileSync(file, 'utf8'))) all.add(h);
+  }
+  return [...all].sort();
+}
+
+const COMMON = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  objectSrc: ["'none'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  // React and Scalar set style attributes and <style> elements; styles cannot run code.
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  // Would send a page served over plain HTTP (a laptop, a LAN) to https:// for every asset.
+  upgradeInsecureRequests: null,
+};
+
+function serialize(directives: Record<string, string[] | null>): string {
+  return Object.entries(directives)
+    .filter((e): e is [string, string[]] => e[1] !== null)
+    .map(([k, v]) => `${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v.join(' ')}`)
+    .join('; ');
+}
+
+export async function registerSecurity(
+  app: FastifyInstance,
+  opts: { webDir: string | null; corsOrigins: string[]; docsPrefix: string },
+): Promise<void> {
+  const scriptSrc = ["'self'", ...(opts.webDir ? webScriptHashes(opts.webDir) : [])];
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: { ...COMMON, scriptSrc } },
+    // The page loads nothing cross-origin; COEP would only get in the way of a later CDN.
+    crossOriginEmbedderPolicy: false,
+  });
+
+  // Scalar's page: its bundle from /docs and its inline configuration script (whose content
+  // depends on the plugin's version and options, so it is allowed as inline on this page only).
+  const docsPolicy = serialize({ ...COMMON, scriptSrc: ["'self'", "'unsafe-inline'"] });
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url === opts.docsPrefix || req.url.startsWith(`${opts.docsPrefix}/`)) {
+      reply.header('content-security-policy', docsPolicy);
+    }
+  });
+
+  if (opts.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: opts.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'],
+      exposedHeaders: [
+        'x-request-id',
+        'location',
+        'content-disposition',
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
+      maxAge: 600,
+    });
+  }
+}
