@@ -40,9 +40,14 @@ export async function startEmbeddedPostgres(opts: {
     await server.initialise();
   }
   await server.start();
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${DATABASE}`;
+  const url = embeddedPostgresUrl(opts.port);
   await ensureDatabase(`postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`, DATABASE);
   return { url, stop: () => server.stop() };
+}
+
+/** Where a running embedded PostgreSQL answers (the CLI joins one that `npm start` runs). */
+export function embeddedPostgresUrl(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
 }
 
 async function ensureDatabase(adminUrl: string, name: string): Promise<void> {

@@ -42,6 +42,11 @@ export const jobs = pgTable(
     total: integer('total').notNull(),
     inputRows: integer('input_rows').notNull(),
     rejectedRows: integer('rejected_rows').notNull().default(0),
+    /**
+     * The file's header cells as written, padded with '' to its widest row, for the row-level
+     * export. Null for jobs created before rows were kept.
+     */
+    inputHeader: text('input_header').array(),
     // Per-status counters, moved in the same transaction as each company's status so a poll
     // never counts rows (see jobs.repository.ts: transitionCompany).
     queuedCount: integer('queued_count').notNull().default(0),
@@ -142,6 +147,28 @@ export const rejectedRows = pgTable(
 );
 
 /**
+ * Every data row of an uploaded file, as written (its cells in `record`), with its normalized
+ * domain or the reason it was rejected. A row's company is the job's company with its domain
+ * (companies_job_domain_uq), so duplicates across spellings all lead to one company. Written with
+ * COPY in the upload's transaction (jobs/job-rows.repository.ts); read by the row-level export.
+ * No foreign key: the job row is written first in that same transaction, and a per-row check
+ * would cost about as much again as the COPY (see docs/performance.md). Nothing deletes jobs
+ * today; whatever does must delete their rows too.
+ */
+export const jobRows = pgTable(
+  'job_rows',
+  {
+    jobId: uuid('job_id').notNull(),
+    rowNumber: integer('row_number').notNull(),
+    record: text('record').array().notNull(),
+    domain: text('domain'),
+    reason: text('reason'),
+    message: text('message'),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.rowNumber] })],
+);
+
+/**
  * Provider results shared by every job and organization of the installation, so a domain is paid
  * for once per freshness window. A no-match is cached too (for a shorter time).
  */
@@ -181,6 +208,57 @@ export const providerCalls = pgTable(
   (t) => [index('provider_calls_job_idx').on(t.jobId)],
 );
 
+/**
+ * API keys. Only a SHA-256 of the key is stored (see auth/api-keys.ts for why a fast hash is right
+ * for random keys); `prefix` is the short visible part that names a key in lists, logs and the audit log.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: text('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    role: text('role', { enum: ['admin', 'member', 'viewer'] }).notNull(),
+    name: text('name'),
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull(),
+    /** Who made it: a key prefix, `cli` or `bootstrap`. */
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+    /** Written at most once a minute per key (auth.service.ts), not on every request. */
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('api_keys_hash_uq').on(t.keyHash),
+    uniqueIndex('api_keys_prefix_uq').on(t.prefix),
+    index('api_keys_org_idx').on(t.orgId, t.createdAt),
+  ],
+);
+
+/** Who did what to what, and when: key changes, uploads, job actions, exports. Append-only. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orgId: text('org_id').notNull(),
+    /** The acting key's prefix, or `cli` / `bootstrap`. Never a key. */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    details: jsonb('details'),
+    requestId: text('request_id'),
+    createdAt: createdAt(),
+  },
+  // Keyset pages walk an organization's log newest first.
+  (t) => [index('audit_log_org_id_idx').on(t.orgId, t.id.desc())],
+);
+
 export type JobRow = typeof jobs.$inferSelect;
 export type CompanyRow = typeof companies.$inferSelect;
 export type RejectedRowRow = typeof rejectedRows.$inferSelect;
+export type JobRowsRow = typeof jobRows.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type AuditLogRow = typeof auditLog.$inferSelect;

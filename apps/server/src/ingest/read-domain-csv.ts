@@ -442,6 +442,8 @@ export async function openDomainCsv(
         if (headComplete) return;
         for (let chunk = await pull(); chunk !== null; chunk = await pull()) {
           const text = decodeOrThrow(chunk, true);
+          // PostgreSQL text cannot hold NUL; text files never have one.
+          if (text.includes('\0')) throw notCsvBinary();
           linesDecoded += countLineBreaks(text);
           if (text !== '') yield text;
         }

@@ -75,3 +75,86 @@ export function companiesCsvStream(companies: AsyncIterable<Company>): Readable 
   pipeline(records, csv, () => undefined);
   return csv;
 }
+
+/**
+ * Columns the row-level export appends to the file's own, prefixed so they never collide with a
+ * CRM's `name` or `domain`. A rejected row has status `rejected` and its reason as error code.
+ */
+export const ROW_EXPORT_COLUMNS = [
+  'enriched_domain',
+  'enriched_status',
+  'enriched_business_id',
+  'enriched_name',
+  'enriched_industry',
+  'enriched_company_size',
+  'enriched_revenue_range',
+  'enriched_country',
+  'enriched_region',
+  'enriched_city',
+  'enriched_website',
+  'enriched_linkedin_url',
+  'enriched_description',
+  'enriched_error_code',
+  'enriched_error_message',
+  'enriched_at',
+] as const;
+
+/** One row of the user's file: its cells as written, its company (null when rejected), its rejection. */
+export type FileRow = {
+  record: string[];
+  reason: string | null;
+  message: string | null;
+  company: Company | null;
+};
+
+function appendedCells(row: FileRow): (string | null)[] {
+  const c = row.company;
+  if (!c) {
+    // Domain and status, eleven firmographic cells, then error code, error message, enriched_at.
+    return ['', 'rejected', ...Array<null>(11).fill(null), row.reason, row.message, null];
+  }
+  return [
+    c.domain,
+    c.status,
+    c.business_id,
+    c.name,
+    c.industry,
+    c.company_size,
+    c.revenue_range,
+    c.country,
+    c.region,
+    c.city,
+    c.website,
+    c.linkedin_url,
+    c.description,
+    c.error?.code ?? null,
+    c.error?.message ?? null,
+    c.enriched_at,
+  ];
+}
+
+/**
+ * The user's file back, row for row and column for column under its own header, with the
+ * enrichment columns appended; every cell (the file's own too) neutralized against formulas.
+ */
+export function rowsCsvStream(header: readonly string[], rows: AsyncIterable<FileRow>): Readable {
+  const width = header.length;
+  const records = Readable.from(
+    (async function* () {
+      yield [...header, ...ROW_EXPORT_COLUMNS].map(neutralizeFormula);
+      for await (const row of rows) {
+        const own = row.record.length === width ? row.record : padded(row.record, width);
+        yield [...own, ...appendedCells(row)].map((v) => (v === null ? '' : neutralizeFormula(v)));
+      }
+    })(),
+  );
+  const csv = stringify({ bom: true });
+  pipeline(records, csv, () => undefined);
+  return csv;
+}
+
+function padded(record: readonly string[], width: number): string[] {
+  const out = record.slice(0, width);
+  while (out.length < width) out.push('');
+  return out;
+}

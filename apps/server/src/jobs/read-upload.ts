@@ -1,63 +1,116 @@
 /**
- * Reads an uploaded CSV into what a job is made of: one company per unique normalized domain
- * (its first row kept as the company's input) and every other row either linked to a company or
- * rejected with a reason. Nothing is dropped silently.
+ * Reads an uploaded CSV as a stream of what a job is made of: every data row with its cells as
+ * written and either its normalized domain or the reason it was rejected. Nothing is held whole
+ * in memory and nothing is dropped: deduplication happens in the database (one company per
+ * domain), where every row keeps its link to its company through that domain.
  */
+import type { Job } from '@gtm-enrich/contracts';
 import { normalizeDomain } from '../ingest/normalize-domain';
 import { openDomainCsv } from '../ingest/read-domain-csv';
-import type { NewCompany, NewRejectedRow } from './jobs.repository';
 
-export type ParsedUpload = {
-  filename: string | null;
-  inputRows: number;
-  companies: NewCompany[];
-  rejected: NewRejectedRow[];
-  duplicates: number;
+export type UploadRow = {
+  /** 1-based among data rows (see read-domain-csv.ts). */
+  rowNumber: number;
+  /** Every cell of the row as written. */
+  record: string[];
+  /** The normalized domain; null when the row is rejected. */
+  domain: string | null;
+  /** Why the row is rejected (a stable code) and a message a person can act on; null when accepted. */
+  reason: string | null;
+  message: string | null;
 };
 
-export async function readUpload(
+export type UploadStats = {
+  inputRows: number;
+  rejectedRows: number;
+  /** Cells in the widest row, header included. */
+  maxColumns: number;
+};
+
+export type OpenedUpload = {
+  filename: string | null;
+  /** Header cells as written. */
+  header: string[];
+  domainColumnIndex: number;
+  /** Read once, as pulled; iterating it reads the request body. */
+  rows: AsyncIterable<UploadRow>;
+  /** Counts of what `rows` has yielded so far: final once it has been read to the end. */
+  stats: Readonly<UploadStats>;
+  /** Stops reading and releases the request body (also when `rows` was never started). */
+  close(): Promise<void>;
+};
+
+export type UploadOpenOptions = { filename: string | null; domainColumn?: string | undefined };
+
+/**
+ * Opens an upload (encoding, delimiter, header and domain column are checked here, before
+ * `create` runs: a file without a domain column never touches the database) and hands it to
+ * `create`, which reads its rows and makes the job.
+ */
+export type UploadReader = {
+  ingest(
+    source: AsyncIterable<Uint8Array>,
+    opts: UploadOpenOptions,
+    create: (upload: OpenedUpload) => Promise<Job>,
+  ): Promise<Job>;
+};
+
+export async function openUpload(
   source: AsyncIterable<Uint8Array>,
-  opts: {
-    filename: string | null;
-    domainColumn?: string;
-    maxRows: number;
-    blockedEmailDomains: ReadonlySet<string>;
-  },
-): Promise<ParsedUpload> {
+  opts: UploadOpenOptions & { maxRows: number; blockedEmailDomains: ReadonlySet<string> },
+): Promise<OpenedUpload> {
   const csv = await openDomainCsv(source, { domainColumn: opts.domainColumn, maxRows: opts.maxRows });
-  const byDomain = new Map<string, NewCompany>();
-  const rejected: NewRejectedRow[] = [];
-  let inputRows = 0;
-  let duplicates = 0;
-  for await (const row of csv.rows) {
-    inputRows++;
-    const result = normalizeDomain(row.value, { blockedEmailDomains: opts.blockedEmailDomains });
-    if (!result.ok) {
-      rejected.push({
-        rowNumber: row.rowNumber,
-        raw: row.value,
-        reason: result.reason,
-        message: result.message,
-      });
-    } else if (byDomain.has(result.domain)) {
-      duplicates++;
-    } else {
-      byDomain.set(result.domain, { domain: result.domain, input: row.value, rowNumber: row.rowNumber });
+  const stats: UploadStats = { inputRows: 0, rejectedRows: 0, maxColumns: csv.header.length };
+  const normalizeOptions = { blockedEmailDomains: opts.blockedEmailDomains };
+  async function* rows(): AsyncGenerator<UploadRow> {
+    for await (const row of csv.rows) {
+      stats.inputRows++;
+      if (row.record.length > stats.maxColumns) stats.maxColumns = row.record.length;
+      const result = normalizeDomain(row.value, normalizeOptions);
+      if (result.ok) {
+        yield {
+          rowNumber: row.rowNumber,
+          record: row.record,
+          domain: result.domain,
+          reason: null,
+          message: null,
+        };
+      } else {
+        stats.rejectedRows++;
+        yield {
+          rowNumber: row.rowNumber,
+          record: row.record,
+          domain: null,
+          reason: result.reason,
+          message: result.message,
+        };
+      }
     }
   }
-  return { filename: opts.filename, inputRows, companies: [...byDomain.values()], rejected, duplicates };
+  return {
+    filename: opts.filename,
+    header: csv.header,
+    domainColumnIndex: csv.domainColumnIndex,
+    rows: rows(),
+    stats,
+    close: async () => {
+      await csv.rows[Symbol.asyncIterator]().return?.();
+    },
+  };
 }
-
-export type UploadReader = {
-  read(
-    source: AsyncIterable<Uint8Array>,
-    opts: { filename: string | null; domainColumn?: string },
-  ): Promise<ParsedUpload>;
-};
 
 export function createUploadReader(limits: {
   maxRows: number;
   blockedEmailDomains: ReadonlySet<string>;
 }): UploadReader {
-  return { read: (source, opts) => readUpload(source, { ...opts, ...limits }) };
+  return {
+    async ingest(source, opts, create) {
+      const upload = await openUpload(source, { ...opts, ...limits });
+      try {
+        return await create(upload);
+      } finally {
+        await upload.close();
+      }
+    },
+  };
 }

@@ -1,0 +1,121 @@
+/**
+ * Bulk writes with PostgreSQL's COPY FROM STDIN, and the transaction they run in. Domain code
+ * never sees `pg`: it gets a `CopyTransaction` (from system.ts) and hands it rows as an
+ * AsyncIterable, pulled as PostgreSQL takes them, so a million rows never sit in memory.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Database } from './database';
+import * as schema from './schema';
+
+/** A value of one column; an array is written as a PostgreSQL `text[]`. */
+export type CopyValue = string | number | boolean | null | readonly string[];
+
+/** COPYs `rows` into `table` (columns in this order); resolves with the number of rows written. */
+export type CopyRows = (
+  table: string,
+  columns: readonly string[],
+  rows: AsyncIterable<readonly CopyValue[]>,
+) => Promise<number>;
+
+/**
+ * Runs `fn` in one transaction on one connection, with `copy` writing on that same connection.
+ * Anything thrown (by `fn`, by the rows' source, by PostgreSQL) rolls everything back.
+ */
+export type CopyTransaction = <T>(fn: (tx: Database, copy: CopyRows) => Promise<T>) => Promise<T>;
+
+/** Lines are sent to PostgreSQL in chunks of about this size: one write per row would dominate. */
+const COPY_CHUNK_CHARS = 64 * 1024;
+
+const TEXT_SPECIAL = /[\\\t\n\r]/;
+const TEXT_SPECIAL_ALL = /[\\\t\n\r]/g;
+const TEXT_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const ARRAY_SPECIAL = /["\\]/;
+const ARRAY_SPECIAL_ALL = /["\\]/g;
+
+/** COPY's text format: backslash, tab, newline and carriage return are escaped. */
+function escapeText(value: string): string {
+  return TEXT_SPECIAL.test(value) ? value.replace(TEXT_SPECIAL_ALL, (c) => TEXT_ESCAPES[c]!) : value;
+}
+
+/** A `text[]` literal with every element quoted, so commas, braces, blanks and `NULL` stay text. */
+function arrayLiteral(values: readonly string[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (i > 0) out += ',';
+    out += `"${ARRAY_SPECIAL.test(v) ? v.replace(ARRAY_SPECIAL_ALL, '\\$&') : v}"`;
+  }
+  return `${out}}`;
+}
+
+/** One row in COPY's text format, with its line ending. Exported for tests. */
+export function copyTextLine(row: readonly CopyValue[]): string {
+  let line = '';
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (i > 0) line += '\t';
+    if (v === null || v === undefined) line += '\\N';
+    else if (typeof v === 'string') line += escapeText(v);
+    else if (typeof v === 'number' || typeof v === 'boolean') line += String(v);
+    else line += escapeText(arrayLiteral(v as readonly string[]));
+  }
+  return `${line}\n`;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+async function copyInto(
+  client: pg.PoolClient,
+  table: string,
+  columns: readonly string[],
+  rows: AsyncIterable<readonly CopyValue[]>,
+): Promise<number> {
+  let count = 0;
+  async function* chunks(): AsyncGenerator<string> {
+    let chunk = '';
+    for await (const row of rows) {
+      chunk += copyTextLine(row);
+      count++;
+      if (chunk.length >= COPY_CHUNK_CHARS) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    if (chunk !== '') yield chunk;
+  }
+  const sql = `copy ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) from stdin`;
+  // pipeline destroys the COPY stream when the source fails: it sends CopyFail and waits for
+  // PostgreSQL's answer, so the connection is usable for the ROLLBACK that follows.
+  await pipeline(Readable.from(chunks(), { objectMode: false }), client.query(copyFrom(sql)));
+  return count;
+}
+
+export function createCopyTransaction(pool: pg.Pool): CopyTransaction {
+  return async (fn) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      const tx: Database = drizzle(client, { schema });
+      const result = await fn(tx, (table, columns, rows) => copyInto(client, table, columns, rows));
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('rollback');
+      } catch (rollbackErr) {
+        // A connection that cannot roll back is closed instead: PostgreSQL then rolls back itself.
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * SQL for the rows of an uploaded file (table job_rows): written with COPY in the upload's
+ * transaction, deduplicated into companies and rejected rows by set-based statements, and read
+ * back in file order by the row-level export.
+ */
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import type { CopyRows } from '../db/copy';
+import type { Db } from '../db/database';
+import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
+import type { UploadRow } from './read-upload';
+
+const JOB_ROW_COLUMNS = ['job_id', 'row_number', 'record', 'domain', 'reason', 'message'] as const;
+
+/** Streams every row into job_rows; resolves with the number written once the source is read. */
+export async function copyJobRows(copy: CopyRows, jobId: string, rows: AsyncIterable<UploadRow>) {
+  async function* values() {
+    for await (const r of rows) yield [jobId, r.rowNumber, r.record, r.domain, r.reason, r.message] as const;
+  }
+  return copy('job_rows', JOB_ROW_COLUMNS, values());
+}
+
+/**
+ * One company per distinct domain, its first row as its input and row number (the company of
+ * every other row with that domain). Returns how many companies were made.
+ */
+export async function insertCompaniesFromRows(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  domainColumnIndex: number,
+): Promise<number> {
+  const r = await db.execute(sql`
+    insert into companies (org_id, job_id, domain, input, row_number)
+    select distinct on (domain) ${orgId}, job_id, domain, coalesce(record[${domainColumnIndex + 1}::int], ''), row_number
+    from job_rows
+    where job_id = ${jobId} and domain is not null
+    order by domain, row_number
+  `);
+  return r.rowCount ?? 0;
+}
+
+/** Copies the rejected rows of job_rows into rejected_rows (listed by GET /jobs/{id}/rejected). */
+export async function insertRejectedFromRows(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  domainColumnIndex: number,
+): Promise<void> {
+  await db.execute(sql`
+    insert into rejected_rows (org_id, job_id, row_number, raw, reason, message)
+    select ${orgId}, job_id, row_number, coalesce(record[${domainColumnIndex + 1}::int], ''), reason, message
+    from job_rows
+    where job_id = ${jobId} and reason is not null
+    order by row_number
+  `);
+}
+
+/** The first rejected rows of a job's file, for an error that says why nothing was usable. */
+export async function sampleRejectedRows(
+  db: Db,
+  jobId: string,
+  domainColumnIndex: number,
+  limit: number,
+): Promise<{ rowNumber: number; raw: string; reason: string; message: string }[]> {
+  const r = await db.execute<{ rowNumber: number; raw: string; reason: string; message: string }>(sql`
+    select row_number as "rowNumber", coalesce(record[${domainColumnIndex + 1}::int], '') as raw,
+           reason, message
+    from job_rows
+    where job_id = ${jobId} and reason is not null
+    order by row_number
+    limit ${limit}
+  `);
+  return r.rows;
+}
+
+/** Sets what the upload found on a job inserted empty before its rows were read. */
+export async function finishUploadedJob(
+  db: Db,
+  jobId: string,
+  found: {
+    total: number;
+    inputRows: number;
+    rejectedRows: number;
+    inputHeader: string[];
+    forceRefresh: boolean;
+    maxCredits: number | null;
+  },
+): Promise<JobRow> {
+  const [row] = await db
+    .update(jobs)
+    .set({
+      ...found,
+      queuedCount: found.total,
+      status: found.total === 0 ? 'completed' : 'queued',
+    })
+    .where(eq(jobs.id, jobId))
+    .returning();
+  return row!;
+}
+
+export type ExportRow = {
+  rowNumber: number;
+  record: string[];
+  reason: string | null;
+  message: string | null;
+  company: CompanyRow | null;
+};
+
+/** A page of a job's rows in file order, each with its company (none for a rejected row). */
+export async function listRowsWithCompanies(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  page: { limit: number; afterRow: number | null },
+): Promise<ExportRow[]> {
+  return db
+    .select({
+      rowNumber: jobRows.rowNumber,
+      record: jobRows.record,
+      reason: jobRows.reason,
+      message: jobRows.message,
+      company: companies,
+    })
+    .from(jobRows)
+    .innerJoin(jobs, and(eq(jobs.id, jobRows.jobId), eq(jobs.orgId, orgId)))
+    .leftJoin(companies, and(eq(companies.jobId, jobRows.jobId), eq(companies.domain, jobRows.domain)))
+    .where(
+      and(
+        eq(jobRows.jobId, jobId),
+        page.afterRow === null ? undefined : gt(jobRows.rowNumber, page.afterRow),
+      ),
+    )
+    .orderBy(asc(jobRows.rowNumber))
+    .limit(page.limit);
+}

@@ -1,0 +1,269 @@
+/**
+ * The streaming upload path over real HTTP and a real PostgreSQL: rows are COPYed in the upload's
+ * transaction and deduplicated in SQL, so an aborted or refused upload leaves nothing behind; every
+ * row keeps its link to its company; the row-level export gives the user's file back.
+ */
+import type { Job } from '@gtm-enrich/contracts';
+import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROW_EXPORT_COLUMNS } from '../src/jobs/export-csv';
+import { apiFetch, bearer, startTestSystem, type TestSystem, upload } from './test-system';
+
+const MAX_ROWS = 20_000;
+const MAX_UPLOAD_BYTES = 1_000_000;
+
+async function tableCounts(t: TestSystem): Promise<Record<string, number>> {
+  const r = await t.system.database.pool.query<Record<string, number>>(`
+    select (select count(*)::int from jobs) as jobs, (select count(*)::int from job_rows) as job_rows,
+           (select count(*)::int from companies) as companies,
+           (select count(*)::int from rejected_rows) as rejected_rows`);
+  return r.rows[0]!;
+}
+
+/** Sessions of the test database other than this one that are inside a transaction. */
+async function openTransactions(t: TestSystem): Promise<number> {
+  const r = await t.system.database.pool.query<{ n: number }>(`
+    select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null`);
+  return r.rows[0]!.n;
+}
+
+async function waitForJob(t: TestSystem, id: string): Promise<Job> {
+  let job: Job | undefined;
+  await expect
+    .poll(
+      async () => {
+        job = (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}`)).json()) as Job;
+        return job.status;
+      },
+      { timeout: 20_000, interval: 100 },
+    )
+    .toBe('completed');
+  return job!;
+}
+
+async function exportRows(t: TestSystem, id: string): Promise<{ bytes: Buffer; rows: string[][] }> {
+  const res = await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}/export.csv?layout=rows`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/csv');
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { bytes, rows: parse(bytes, { bom: true, relax_column_count: true }) as string[][] };
+}
+
+describe('streaming upload', () => {
+  let t: TestSystem;
+  beforeAll(async () => {
+    t = await startTestSystem({
+      env: { MAX_ROWS: String(MAX_ROWS), MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) },
+    });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('maps every spelling of a domain to one company and links every row to it', async () => {
+    const lines = [
+      'name,website',
+      'Stripe,https://www.Stripe.com/pricing',
+      'Notion,notion.so',
+      'Bob,mailto:bob@STRIPE.COM/',
+      'Blog,blog.stripe.com',
+      'Nobody,',
+      'Stripe again,stripe.com.',
+      'Home,http://192.168.0.1',
+      'Notion again,WWW.NOTION.SO',
+    ];
+    const res = await upload(t.baseUrl, new File([lines.join('\r\n')], 'dupes.csv'));
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as Job;
+    expect(job).toMatchObject({ total: 2, input_rows: 8, rejected_rows: 2 });
+
+    const links = await t.system.database.pool.query<{ row_number: number; domain: string; company: string }>(
+      `select r.row_number, c.domain, c.id as company
+       from job_rows r join companies c on c.job_id = r.job_id and c.domain = r.domain
+       where r.job_id = $1 order by r.row_number`,
+      [job.id],
+    );
+    const byDomain = new Map<string, Set<string>>();
+    for (const l of links.rows) byDomain.set(l.domain, (byDomain.get(l.domain) ?? new Set()).add(l.company));
+    expect(links.rows.map((l) => [l.row_number, l.domain])).toEqual([
+      [1, 'stripe.com'],
+      [2, 'notion.so'],
+      [3, 'stripe.com'],
+      [4, 'stripe.com'],
+      [6, 'stripe.com'],
+      [8, 'notion.so'],
+    ]);
+    expect([...byDomain.values()].map((ids) => ids.size)).toEqual([1, 1]);
+    // A company's input and row number are its first row's.
+    const companies = await t.system.database.pool.query(
+      'select domain, input, row_number from companies where job_id = $1 order by row_number',
+      [job.id],
+    );
+    expect(companies.rows).toEqual([
+      { domain: 'stripe.com', input: 'https://www.Stripe.com/pricing', row_number: 1 },
+      { domain: 'notion.so', input: 'notion.so', row_number: 2 },
+    ]);
+    const rejected = (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/rejected`)).json()) as {
+      data: { row_number: number; raw: string; reason: string }[];
+    };
+    expect(rejected.data.map((r) => [r.row_number, r.raw, r.reason])).toEqual([
+      [5, '', 'empty'],
+      [7, 'http://192.168.0.1', 'ip_address'],
+    ]);
+
+    await waitForJob(t, job.id);
+    const { rows } = await exportRows(t, job.id);
+    const domainAt = rows[0]!.indexOf('enriched_domain');
+    expect(rows.slice(1).map((r) => r[domainAt])).toEqual([
+      'stripe.com',
+      'notion.so',
+      'stripe.com',
+      'stripe.com',
+      '',
+      'stripe.com',
+      '',
+      'notion.so',
+    ]);
+  });
+
+  it('gives the original file back row for row, odd columns and all, with formulas neutralized', async () => {
+    const header = ['Company', 'Domain', 'Notes, with comma', '', 'Owner "quoted"'];
+    const records = [
+      ['Acme', 'acme.com', 'line one\nline two', '', 'ann'],
+      ['Formula', 'formula.io', "=cmd|' /C calc'!A0", '+1', '@SUM(A1)'],
+      ['Short', 'short.dev'],
+      ['Long', 'long.dev', 'a', 'b', 'c', 'extra 1', '-2'],
+      ['Rejected', 'gmail.com', '', '', '\ttabbed'],
+      ['CRLF', 'crlf.org', 'x\r\ny', ';', '"'],
+    ];
+    const quote = (cell: string) => (/[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell);
+    const text = [header, ...records].map((r) => r.map(quote).join(',')).join('\r\n');
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')]);
+    const res = await upload(t.baseUrl, new File([bytes], 'odd.csv'));
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as Job;
+    expect(job).toMatchObject({ total: 5, input_rows: 6, rejected_rows: 1 });
+    await waitForJob(t, job.id);
+
+    const exported = await exportRows(t, job.id);
+    expect([...exported.bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const [outHeader, ...outRows] = exported.rows;
+    // The header is the file's own, padded to its widest row, then the enrichment columns.
+    expect(outHeader).toEqual([...header, '', '', ...ROW_EXPORT_COLUMNS]);
+    expect(outRows).toHaveLength(records.length);
+    const width = header.length + 2;
+    const neutral = (cell: string) => (/^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell);
+    for (const [i, record] of records.entries()) {
+      const own = [...record, ...Array<string>(width - record.length).fill('')].map(neutral);
+      expect(outRows[i]!.slice(0, width)).toEqual(own);
+      expect(outRows[i]).toHaveLength(width + ROW_EXPORT_COLUMNS.length);
+    }
+    expect(outRows[1]!.slice(2, 5)).toEqual(["'=cmd|' /C calc'!A0", "'+1", "'@SUM(A1)"]);
+    const col = (name: string) =>
+      width + ROW_EXPORT_COLUMNS.indexOf(name as (typeof ROW_EXPORT_COLUMNS)[number]);
+    expect(outRows[0]![col('enriched_status')]).toBe('enriched');
+    expect(outRows[0]![col('enriched_domain')]).toBe('acme.com');
+    expect(outRows[0]![col('enriched_name')]).not.toBe('');
+    expect(outRows[4]![col('enriched_status')]).toBe('rejected');
+    expect(outRows[4]![col('enriched_error_code')]).toBe('personal_email_provider');
+    expect(outRows[4]![col('enriched_error_message')]).not.toBe('');
+
+    // The company-level export is still the default.
+    const companies = await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/export.csv`);
+    const companyRows = parse(await companies.text(), { bom: true }) as string[][];
+    expect(companyRows[0]![0]).toBe('domain');
+    expect(companyRows).toHaveLength(6);
+  });
+
+  it('leaves nothing behind when the client aborts mid-upload', async () => {
+    const before = await tableCounts(t);
+    const boundary = 'gtm-abort-test';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\nContent-Type: text/csv\r\n\r\ndomain\r\n`;
+    const rows = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => `company-${from + i}.com\r\n`).join('');
+    const abort = new AbortController();
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 0) controller.enqueue(new TextEncoder().encode(head));
+        if (sent < 8) {
+          controller.enqueue(new TextEncoder().encode(rows(sent * 1_000, 1_000)));
+          sent++;
+          return;
+        }
+        // Enough rows are in for the COPY to be running: wait for it, then go away mid-body.
+        await expect
+          .poll(async () => {
+            const r = await t.system.database.pool.query<{ n: number }>(
+              `select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'copy%'`,
+            );
+            return r.rows[0]!.n;
+          })
+          .toBe(1);
+        abort.abort();
+      },
+    });
+    const request = fetch(`${t.baseUrl}/api/v1/uploads`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      signal: abort.signal,
+      headers: { ...bearer(t.key), 'content-type': `multipart/form-data; boundary=${boundary}` },
+    } as RequestInit);
+    await expect(request).rejects.toThrow();
+    await expect.poll(() => openTransactions(t), { timeout: 10_000 }).toBe(0);
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it('refuses too many rows and too many bytes with a 413 naming the limit, and keeps nothing', async () => {
+    const before = await tableCounts(t);
+    const tooManyRows = ['domain', ...Array.from({ length: MAX_ROWS + 1 }, (_, i) => `r${i}.com`)];
+    const rowsRes = await upload(t.baseUrl, new File([tooManyRows.join('\n')], 'rows.csv'));
+    expect(rowsRes.status).toBe(413);
+    expect(((await rowsRes.json()) as { error: { message: string } }).error.message).toContain('20,000');
+
+    const long = `${'x'.repeat(90)}.com`;
+    const tooManyBytes = ['domain', ...Array.from({ length: 12_000 }, (_, i) => `${i}${long}`)];
+    const bytesRes = await upload(t.baseUrl, new File([tooManyBytes.join('\n')], 'bytes.csv'));
+    expect(bytesRes.status).toBe(413);
+    expect(((await bytesRes.json()) as { error: { message: string } }).error.message).toContain(
+      String(MAX_UPLOAD_BYTES),
+    );
+
+    await expect.poll(() => openTransactions(t), { timeout: 10_000 }).toBe(0);
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it('reads fields sent after the file within the same upload', async () => {
+    const form = new FormData();
+    form.append('file', new File(['domain\nfields-after.com\n'], 'late.csv'));
+    form.append('max_credits', '7');
+    const res = await apiFetch(`${t.baseUrl}/api/v1/uploads`, { method: 'POST', body: form });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as { max_credits: number | null }).max_credits).toBe(7);
+  });
+
+  it('never answers random bytes or random CSV shapes with a 5xx', async () => {
+    const cell = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('stripe.com', 'https://www.notion.so/x', 'bob@gmail.com', '=1+1', '"', '', '\r\n', ';'),
+    );
+    const csvShape = fc
+      .array(fc.array(cell, { minLength: 1, maxLength: 5 }), { minLength: 0, maxLength: 8 })
+      .chain((rows) =>
+        fc.constantFrom(',', ';', '\t', '|').map((d) => ['domain', ...rows.map((r) => r.join(d))].join('\n')),
+      )
+      .map((text) => new TextEncoder().encode(text));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 600 }), csvShape), async (bytes) => {
+        const res = await upload(t.baseUrl, new File([bytes], 'random.csv'));
+        await res.arrayBuffer();
+        expect(res.status).toBeLessThan(500);
+      }),
+      { numRuns: 60 },
+    );
+    await expect.poll(() => openTransactions(t), { timeout: 10_000 }).toBe(0);
+  });
+});

@@ -1,0 +1,290 @@
+/**
+ * `npm run bench:ingest`: how fast an upload is accepted, and in how much memory. Needs
+ * DATABASE_URL and REDIS_URL (the api process of the distributed mode). For each size (default
+ * 100,000 and 1,000,000 rows; BENCH_INGEST_ROWS=a,b to change) it:
+ *   - writes a CSV export with realistic mess to a temporary file: six columns, websites spelled
+ *     every way (scheme, www., paths, case, emails), ~20 % duplicates of earlier companies under
+ *     another spelling, ~5 % rows without a usable domain, quoted cells with commas and newlines;
+ *   - times a raw COPY of that file (FORMAT csv) into a plain table of the same columns, in the
+ *     same database, from this process: the floor for getting those bytes into PostgreSQL;
+ *   - spawns `npm run start:api` as its own process on a fresh database, uploads the file to it
+ *     (streamed from disk), and prints rows/s, the time to the 202, the ratio to the raw COPY and
+ *     the server's peak RSS (VmHWM from /proc, read when the 202 arrives; a fresh process per size).
+ * Goal: 1,000,000 rows accepted in at most 2× the raw COPY, with the server's peak RSS under 300 MB.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import type { Job } from '@gtm-enrich/contracts';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+const DATABASE_URL = process.env.DATABASE_URL;
+const REDIS_URL = process.env.REDIS_URL;
+const SIZES = (process.env.BENCH_INGEST_ROWS ?? '100000,1000000').split(',').map((s) => Number(s.trim()));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const API_KEY = `gtm_bench-${randomBytes(16).toString('hex')}`;
+const GOAL_RATIO = 2;
+const GOAL_RSS_MB = 300;
+
+if (!DATABASE_URL || !REDIS_URL) {
+  console.error('bench:ingest needs DATABASE_URL and REDIS_URL (a real PostgreSQL and Redis).');
+  process.exit(2);
+}
+if (SIZES.some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error('BENCH_INGEST_ROWS must be a comma-separated list of whole numbers.');
+  process.exit(2);
+}
+
+const log = (msg: string) => console.log(msg);
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(DATABASE_URL!);
+  url.pathname = `/${name}`;
+  try {
+    return await fn(url.toString());
+  } finally {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+// A small deterministic generator, so every run writes the same files.
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1_664_525 + 1_013_904_223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const TLDS = ['com', 'com', 'com', 'io', 'co', 'ai', 'net', 'org', 'de', 'co.uk', 'fr', 'com.au'];
+const WORDS = ['acme', 'nova', 'blue', 'data', 'cloud', 'peak', 'fin', 'labs', 'hq', 'works', 'go', 'ly'];
+const COUNTRIES = ['United States', 'Germany', 'France', 'United Kingdom', 'Brazil', 'India', 'Japan'];
+
+function quote(cell: string): string {
+  return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
+}
+
+/** Writes `rows` data rows; returns the file's path and size. */
+async function writeFile(dir: string, rows: number): Promise<{ path: string; bytes: number }> {
+  const path = join(dir, `companies-${rows}.csv`);
+  const out = createWriteStream(path);
+  const random = rng(rows);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const domains: string[] = [];
+  const spell = (d: string): string => {
+    const r = random();
+    if (r < 0.3) return d;
+    if (r < 0.45) return `https://www.${d}/`;
+    if (r < 0.55) return `http://${d}/about?utm_source=crm`;
+    if (r < 0.65) return `WWW.${d.toUpperCase()}`;
+    if (r < 0.75) return ` ${d} `;
+    if (r < 0.85) return `https://${d}/pricing#plans`;
+    return `www.${d}`;
+  };
+  let chunk = 'Company Name,Website,Email,Country,Employees,Notes\r\n';
+  for (let i = 0; i < rows; i++) {
+    const r = random();
+    let website: string;
+    let name: string;
+    if (r < 0.2 && domains.length > 0) {
+      const d = domains[Math.floor(random() * domains.length)]!;
+      website = spell(d);
+      name = d.split('.')[0]!;
+    } else if (r < 0.25) {
+      website = pick(['', 'n/a', '192.168.1.20', 'jane@gmail.com', 'localhost', 'http://', '-']);
+      name = `Unknown ${i}`;
+    } else {
+      name = `${pick(WORDS)}${pick(WORDS)} ${i}`;
+      const d = `${name.replace(/\s+/g, '').toLowerCase()}.${pick(TLDS)}`;
+      domains.push(d);
+      website = spell(d);
+    }
+    const email = random() < 0.3 ? `sales@${website.replace(/^.*?\/\/|\/.*$/g, '').toLowerCase()}` : '';
+    const notes =
+      random() < 0.1 ? 'Met at "SaaStr", follow up\nin Q3, maybe' : random() < 0.2 ? 'warm, inbound' : '';
+    chunk += `${[name, website, email, pick(COUNTRIES), String(Math.floor(random() * 5_000)), notes].map(quote).join(',')}\r\n`;
+    if (chunk.length > 1 << 16) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  out.end(chunk);
+  await once(out, 'finish');
+  return { path, bytes: (await stat(path)).size };
+}
+
+/** The floor: PostgreSQL parsing the same file itself, into a plain table of its columns. */
+async function rawCopySeconds(databaseUrl: string, path: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      'create table raw_copy (name text, website text, email text, country text, employees text, notes text)',
+    );
+    const started = performance.now();
+    await pipeline(
+      createReadStream(path),
+      client.query(copyFrom('copy raw_copy from stdin with (format csv, header true)')),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    await client.query('drop table raw_copy');
+    return seconds;
+  } finally {
+    await client.end();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+async function startApi(
+  databaseUrl: string,
+  prefix: string,
+): Promise<{ child: ChildProcess; baseUrl: string }> {
+  const port = await freePort();
+  // Node itself, not `npm run`, so the pid is the server's and VmHWM is its own.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main-api.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      METRICS_PORT: '0',
+      BOOTSTRAP_API_KEY: API_KEY,
+      BOOTSTRAP_ORG_ID: 'bench',
+      MAX_ROWS: String(Math.max(...SIZES)),
+      MAX_UPLOAD_BYTES: String(2 * 1024 * 1024 * 1024),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the api exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${baseUrl}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 600) throw new Error('the api did not start in 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, baseUrl };
+}
+
+async function stopApi(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+async function clearQueue(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL!);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+type Result = { rows: number; mb: number; copyS: number; uploadS: number; rssMb: number; job: Job };
+
+async function measure(dir: string, rows: number): Promise<Result> {
+  const file = await writeFile(dir, rows);
+  return withDatabase(async (databaseUrl) => {
+    const prefix = `bench-ingest-${randomBytes(4).toString('hex')}`;
+    const { child, baseUrl } = await startApi(databaseUrl, prefix);
+    try {
+      const copyS = await rawCopySeconds(databaseUrl, file.path);
+      const form = new FormData();
+      form.append('org_id', 'bench');
+      form.append('file', await openAsBlob(file.path, { type: 'text/csv' }), `companies-${rows}.csv`);
+      const started = performance.now();
+      const res = await fetch(`${baseUrl}/api/v1/uploads`, {
+        method: 'POST',
+        body: form,
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      const body = await res.text();
+      const uploadS = (performance.now() - started) / 1000;
+      const rssMb = await peakRssMb(child.pid!);
+      if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${body}`);
+      return { rows, mb: file.bytes / 1024 / 1024, copyS, uploadS, rssMb, job: JSON.parse(body) as Job };
+    } finally {
+      await stopApi(child);
+      await clearQueue(prefix);
+    }
+  });
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-ingest-'));
+try {
+  log(`bench:ingest — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}`);
+  log(
+    'rows       | file MB | companies | rejected | raw COPY s | time to 202 s | rows/s  | ratio | server peak RSS MB',
+  );
+  const results: Result[] = [];
+  for (const rows of SIZES) {
+    const r = await measure(dir, rows);
+    results.push(r);
+    log(
+      [
+        fmt(r.rows).padEnd(10),
+        fmt(r.mb, 1).padStart(7),
+        fmt(r.job.total).padStart(9),
+        fmt(r.job.rejected_rows).padStart(8),
+        fmt(r.copyS, 2).padStart(10),
+        fmt(r.uploadS, 2).padStart(13),
+        fmt(r.rows / r.uploadS).padStart(7),
+        fmt(r.uploadS / r.copyS, 2).padStart(5),
+        fmt(r.rssMb).padStart(18),
+      ].join(' | '),
+    );
+  }
+  const largest = results[results.length - 1]!;
+  const ratio = largest.uploadS / largest.copyS;
+  log(
+    `goal for ${fmt(largest.rows)} rows: ≤ ${GOAL_RATIO}× raw COPY (${fmt(ratio, 2)}×: ${ratio <= GOAL_RATIO ? 'met' : 'NOT met'}), ` +
+      `peak RSS < ${GOAL_RSS_MB} MB (${fmt(largest.rssMb)} MB: ${largest.rssMb < GOAL_RSS_MB ? 'met' : 'NOT met'})`,
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
