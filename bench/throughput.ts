@@ -30,6 +30,8 @@ const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
 const CEILING_PER_MIN = 5_000;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const API_KEY = 'gtm_bench-admin-key-0123456789abcdefghijklmnopq';
+const AUTH = { authorization: `Bearer ${API_KEY}` };
 
 if (!DATABASE_URL || !REDIS_URL) {
   console.error('bench:throughput needs DATABASE_URL and REDIS_URL (a real PostgreSQL and Redis).');
@@ -109,6 +111,7 @@ async function startRun(
     QUEUE_PREFIX: prefix,
     SANDBOX_URL: sandboxUrl,
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+    BOOTSTRAP_API_KEY: API_KEY,
     ...env,
   };
   const config = loadConfig({ ...common, PORT: '0' });
@@ -143,14 +146,15 @@ async function startRun(
 
 async function uploadAndWait(run: Run, domains: string[]): Promise<{ job: Job; seconds: number }> {
   const form = new FormData();
-  form.append('org_id', 'bench');
   form.append('file', new File([['domain', ...domains].join('\n')], 'bench.csv', { type: 'text/csv' }));
-  const res = await fetch(`${run.baseUrl}/api/v1/uploads`, { method: 'POST', body: form });
+  const res = await fetch(`${run.baseUrl}/api/v1/uploads`, { method: 'POST', body: form, headers: AUTH });
   if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
   const created = (await res.json()) as Job;
   const started = performance.now();
   for (;;) {
-    const job = (await (await fetch(`${run.baseUrl}/api/v1/jobs/${created.id}?org_id=bench`)).json()) as Job;
+    const job = (await (
+      await fetch(`${run.baseUrl}/api/v1/jobs/${created.id}`, { headers: AUTH })
+    ).json()) as Job;
     if (job.status === 'completed' || job.status === 'paused') {
       // started_at..finished_at is the worker's time; the poll adds at most one interval.
       const seconds =

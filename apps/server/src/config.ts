@@ -3,6 +3,7 @@
  * a description (the README's table and `.env.example` list the same keys; a test keeps them in step).
  * Parsed once by the entry point and passed down; a bad value stops start-up listing every bad key.
  */
+import { OrgId } from '@gtm-enrich/contracts';
 import { z } from 'zod';
 
 const optionalString = z
@@ -54,8 +55,41 @@ export const ConfigSchema = z.object({
   METRICS_PORT: int(9464)
     .pipe(z.number().min(0).max(65535))
     .describe(
-      "Port of a worker-only process's /metrics and /healthz listener (the API serves /metrics on PORT); 0 = any free port",
+      "Port of every process's /metrics and /healthz listener (never on PORT, which faces users; keep it private); 0 = any free port",
     ),
+
+  BOOTSTRAP_API_KEY: optionalString
+    .pipe(z.string().min(32, 'BOOTSTRAP_API_KEY must be at least 32 characters').optional())
+    .describe(
+      'An admin API key made sure to exist at start, in BOOTSTRAP_ORG_ID (compose, demos, tests); at least 32 characters, e.g. `openssl rand -base64 32`',
+    ),
+  BOOTSTRAP_ORG_ID: OrgId.default('default').describe(
+    "Organization of BOOTSTRAP_API_KEY and of npm start's first-run key; created if missing",
+  ),
+  API_RATE_LIMIT_PER_MIN: int(1200)
+    .pipe(z.number().min(0))
+    .describe(
+      'Requests a minute per API key (per address without one) before 429; shared through Redis when REDIS_URL is set; 0 = off',
+    ),
+  HTTP_REQUEST_TIMEOUT_MS: int(15 * 60_000)
+    .pipe(z.number().min(0))
+    .describe(
+      'Time a client has to send a whole request, body included (a 200 MB upload on a slow link); 0 = none',
+    ),
+  HTTP_IDLE_TIMEOUT_MS: int(120_000)
+    .pipe(z.number().min(0))
+    .describe('A connection with no traffic for this long is closed; 0 = never'),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().replace(/\/+$/, ''))
+        .filter((s) => s !== ''),
+    )
+    .pipe(z.array(z.url({ message: 'CORS_ORIGINS must list origins such as https://app.example.com' })))
+    .describe('Origins allowed to call the API from a browser, comma-separated; unset = same origin only'),
 
   DATA_DIR: z
     .string()
@@ -107,6 +141,17 @@ export const ConfigSchema = z.object({
   WORKER_CONCURRENCY: int(100)
     .pipe(z.number().min(1))
     .describe('Companies one worker process holds at once; enough to fill provider batches'),
+  DISPATCH_QUEUE_DEPTH: int(2_000)
+    .pipe(z.number().min(1))
+    .describe('Most tasks waiting in the queue; the dispatcher tops it up fairly across jobs'),
+  CLAIM_LEASE_MS: int(10 * 60_000)
+    .pipe(z.number().min(1_000))
+    .describe(
+      'How long a worker holds a company before another may take it over (its worker died); longer than the slowest attempt, rate-limit waits included',
+    ),
+  SWEEP_INTERVAL_MS: int(30_000)
+    .pipe(z.number().min(1_000))
+    .describe('How often a worker re-dispatches what the database says is unfinished (repairs a lost queue)'),
   TASK_MAX_ATTEMPTS: int(5)
     .pipe(z.number().min(1))
     .describe('Attempts per company before it is marked failed'),

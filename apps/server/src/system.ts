@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { visiblePrefix } from './auth/api-keys';
+import { type AuthService, createAuthService } from './auth/auth.service';
 import type { Config } from './config';
+import { createCopyTransaction } from './db/copy';
 import { connectDatabase, type DatabaseHandle } from './db/database';
 import { migrateDatabase } from './db/migrate';
 import { createBatchFlow } from './enrichment/batch-flow';
@@ -26,6 +29,7 @@ import { observeProviderCalls, observeRateLimiter, traceProvider } from './obser
 import { instrumentTaskQueue } from './observability/instrument-queue';
 import { traceUploadReader } from './observability/instrument-uploads';
 import { createObservability, type Observability } from './observability/observability';
+import { createCircuitBreakingProvider } from './providers/circuit-breaker';
 import { createExploriumClient } from './providers/explorium/explorium-client';
 import type { EnrichmentProvider } from './providers/provider';
 import { createRateLimitedProvider } from './providers/rate-limit/rate-limited-provider';
@@ -58,6 +62,8 @@ export type System = {
   provider: EnrichmentProvider;
   providerEndpoint: ProviderEndpoint;
   jobs: JobsService;
+  /** Organizations, API keys, the audit log. */
+  auth: AuthService;
   dispatcher: Dispatcher;
   retryPolicy: RetryPolicy;
   app: FastifyInstance | null;
@@ -78,6 +84,11 @@ const BATCH_IDLE_GRACE_MS = 5;
 // Pace a little under the provider's limit: a call sent late by the event loop must not let the
 // next window's calls land in this one (a sliding window counts arrivals, not reservations).
 const RATE_LIMIT_HEADROOM = 0.98;
+// Transient provider failures in a row that pause this process's calls, and for how long.
+const CIRCUIT_FAILURE_THRESHOLD = 5;
+const CIRCUIT_COOLDOWN_MS = 30_000;
+// How often a worker tops the queue up from the database.
+const DISPATCH_INTERVAL_MS = 250;
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/out', import.meta.url));
 const SANDBOX_API_KEY_DEFAULT = 'sandbox';
@@ -171,12 +182,21 @@ export async function createSystem(opts: {
       }
     },
   });
-  const provider = rateLimit
+  const limitedProvider = rateLimit
     ? createRateLimitedProvider(client, {
         limiter: observeRateLimiter(limiter, opts.provider.name, observability.metrics),
         unit: rateLimit.unit,
       })
     : client;
+  // One breaker per process: an outage seen by this worker stops its calls until a probe succeeds.
+  const provider = createCircuitBreakingProvider(limitedProvider, {
+    failureThreshold: CIRCUIT_FAILURE_THRESHOLD,
+    cooldownMs: CIRCUIT_COOLDOWN_MS,
+    onStateChange: (state, { failures }) =>
+      state === 'open'
+        ? logger.error({ failures }, 'provider failing call after call: calls paused (circuit open)')
+        : logger.info('provider answering again: calls resumed (circuit closed)'),
+  });
   const cache = {
     ttlMs: config.ENRICHMENT_CACHE_TTL_DAYS * DAY_MS,
     noMatchTtlMs: config.ENRICHMENT_CACHE_NO_MATCH_TTL_DAYS * DAY_MS,
@@ -186,9 +206,15 @@ export async function createSystem(opts: {
     baseDelayMs: config.TASK_BACKOFF_BASE_MS,
     maxDelayMs: config.TASK_BACKOFF_MAX_MS,
   });
-  const dispatcher = createDispatcher({ db: database.db, queue, logger });
+  const dispatcher = createDispatcher({
+    db: database.db,
+    queue,
+    logger,
+    maxDepth: config.DISPATCH_QUEUE_DEPTH,
+  });
   const jobs = createJobsService({
     db: database.db,
+    copyTransaction: createCopyTransaction(database.pool),
     dispatcher,
     provider: opts.provider.name,
     cache,
@@ -196,6 +222,34 @@ export async function createSystem(opts: {
     batchSize: provider.maxBatchSize,
     parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
   });
+
+  const auth = createAuthService({
+    db: database.db,
+    onBackgroundError: (err) => logger.warn({ err }, 'could not record when an API key was last used'),
+  });
+  if (config.BOOTSTRAP_API_KEY) {
+    const outcome = await auth.ensureBootstrapKey(config.BOOTSTRAP_API_KEY, config.BOOTSTRAP_ORG_ID);
+    const prefix = visiblePrefix(config.BOOTSTRAP_API_KEY);
+    if (outcome === 'revoked') {
+      logger.warn(
+        { key_prefix: prefix },
+        'BOOTSTRAP_API_KEY has been revoked: it stays revoked. Remove or replace it.',
+      );
+    } else if (outcome === 'created') {
+      logger.info(
+        { key_prefix: prefix, org_id: config.BOOTSTRAP_ORG_ID },
+        'BOOTSTRAP_API_KEY: admin key created',
+      );
+    }
+  }
+  // The API's rate limit is per key across every API process: one Redis counter per key.
+  const rateLimitRedis =
+    roles.api && config.REDIS_URL && config.API_RATE_LIMIT_PER_MIN > 0
+      ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000 })
+      : null;
+  rateLimitRedis?.on('error', (err) =>
+    logger.warn({ err: err.message }, 'redis (API rate limit) connection error'),
+  );
 
   const app = roles.api
     ? await buildApp({
@@ -212,8 +266,20 @@ export async function createSystem(opts: {
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
         observability,
+        auth,
+        limits: {
+          rateLimitPerMinute: config.API_RATE_LIMIT_PER_MIN,
+          rateLimitRedis,
+          rateLimitNamespace: `${config.QUEUE_PREFIX}:api-rate-limit:`,
+          requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+          idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
+          corsOrigins: config.CORS_ORIGINS,
+        },
       })
     : null;
+
+  let sweeper: NodeJS.Timeout | null = null;
+  let feeder: NodeJS.Timeout | null = null;
 
   return {
     config,
@@ -223,6 +289,7 @@ export async function createSystem(opts: {
     provider,
     providerEndpoint: opts.provider,
     jobs,
+    auth,
     dispatcher,
     retryPolicy,
     app,
@@ -266,8 +333,7 @@ export async function createSystem(opts: {
           },
           claim: {
             provider: opts.provider.name,
-            // Longer than the slowest honest attempt: batch windows, a wait for the rate limit, two calls.
-            leaseMs: config.PROVIDER_BATCH_WINDOW_MS * 2 + config.PROVIDER_TIMEOUT_MS * 2 + 5 * 60_000,
+            leaseMs: config.CLAIM_LEASE_MS,
             cacheTtlMs: cache.ttlMs,
             noMatchCacheTtlMs: cache.noMatchTtlMs,
           },
@@ -276,17 +342,36 @@ export async function createSystem(opts: {
           { 'enrich-company': enrichCompany },
           { concurrency: config.WORKER_CONCURRENCY, fallbackRetryDelayMs: (n) => retryPolicy.delayMs(n) },
         );
-        const sent = await dispatcher.dispatchAllActive();
-        if (sent > 0) logger.info({ tasks: sent }, 'dispatched unfinished companies found in the database');
+        // The database repairs the queue: at start and then periodically, whatever it says is
+        // unfinished (queued, or processing with a lapsed lease) gets a task again.
+        const sweep = async () => {
+          const sent = await dispatcher.sweep();
+          if (sent > 0) logger.info({ tasks: sent }, 'dispatched unfinished companies found in the database');
+        };
+        await sweep();
+        sweeper = setInterval(() => {
+          sweep().catch((err: unknown) => logger.warn({ err }, 'sweep failed; the next one retries'));
+        }, config.SWEEP_INTERVAL_MS);
+        sweeper.unref();
+        // Keeps the queue fed as it drains, never more than DISPATCH_QUEUE_DEPTH deep.
+        feeder = setInterval(() => {
+          dispatcher
+            .topUp()
+            .catch((err: unknown) => logger.warn({ err }, 'top-up failed; the next one retries'));
+        }, DISPATCH_INTERVAL_MS);
+        feeder.unref();
       }
-      if (app) return app.listen({ host: config.HOST, port: config.PORT });
       await observability.startMetricsListener();
+      if (app) return app.listen({ host: config.HOST, port: config.PORT });
       return null;
     },
     async stop() {
+      if (sweeper) clearInterval(sweeper);
+      if (feeder) clearInterval(feeder);
       await app?.close();
       await queue.close();
       limiterRedis?.disconnect();
+      rateLimitRedis?.disconnect();
       await database.close();
       await observability.stop();
     },

@@ -3,7 +3,7 @@
  * a 500. Also the docs, health and readiness endpoints.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { csvFile, startTestSystem, type TestSystem, upload } from './test-system';
+import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
 
 type ErrorBody = {
   error: { code: string; message: string; details?: Record<string, unknown>; request_id: string };
@@ -46,7 +46,7 @@ describe('API errors', () => {
     const form = new FormData();
     form.append('org_id', 'acme');
     const err = await expectError(
-      await fetch(`${t.baseUrl}/api/v1/uploads`, { method: 'POST', body: form }),
+      await apiFetch(`${t.baseUrl}/api/v1/uploads`, { method: 'POST', body: form }),
       400,
       'MISSING_FILE',
     );
@@ -55,7 +55,7 @@ describe('API errors', () => {
 
   it('rejects a request that is not multipart', async () => {
     await expectError(
-      await fetch(`${t.baseUrl}/api/v1/uploads`, {
+      await apiFetch(`${t.baseUrl}/api/v1/uploads`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ org_id: 'acme' }),
@@ -65,19 +65,21 @@ describe('API errors', () => {
     );
   });
 
-  it('asks for org_id when it is missing or malformed', async () => {
-    const missing = await expectError(
-      await upload(t.baseUrl, csvFile(['domain', 'stripe.com']), {}),
-      400,
-      'VALIDATION_FAILED',
-    );
-    expect(missing.message).toContain('org_id');
+  it('takes the organization from the key: org_id may be left out, must be well-formed and the same', async () => {
+    const missing = await upload(t.baseUrl, csvFile(['domain', 'stripe.com']), {});
+    expect(missing.status).toBe(202);
+    expect(((await missing.json()) as { org_id: string }).org_id).toBe('acme');
     const bad = await expectError(
-      await upload(t.baseUrl, csvFile(['domain', 'stripe.com']), { org_id: 'no spaces allowed' }),
+      await upload(t.baseUrl, csvFile(['domain', 'stripe.com']), { org_id: 'no spaces allowed' }, t.key),
       400,
       'VALIDATION_FAILED',
     );
     expect(bad.message).toContain('org_id');
+    await expectError(
+      await upload(t.baseUrl, csvFile(['domain', 'stripe.com']), { org_id: 'someone-else' }, t.key),
+      403,
+      'FORBIDDEN',
+    );
   });
 
   it('rejects an empty file and a header without rows', async () => {
@@ -118,33 +120,35 @@ describe('API errors', () => {
 
   it('answers 404 for an unknown job and 400 for a malformed id', async () => {
     await expectError(
-      await fetch(`${t.baseUrl}/api/v1/jobs/5b0b3d1e-8f5c-4a57-9d6a-2f7c1c9e0a11?org_id=acme`),
+      await apiFetch(`${t.baseUrl}/api/v1/jobs/5b0b3d1e-8f5c-4a57-9d6a-2f7c1c9e0a11?org_id=acme`),
       404,
       'NOT_FOUND',
     );
     const bad = await expectError(
-      await fetch(`${t.baseUrl}/api/v1/jobs/123?org_id=acme`),
+      await apiFetch(`${t.baseUrl}/api/v1/jobs/123?org_id=acme`),
       400,
       'VALIDATION_FAILED',
     );
     expect(bad.message).toContain('UUID');
     await expectError(
-      await fetch(`${t.baseUrl}/api/v1/jobs?org_id=acme&cursor=garbage`),
+      await apiFetch(`${t.baseUrl}/api/v1/jobs?org_id=acme&cursor=garbage`),
       400,
       'INVALID_CURSOR',
     );
     await expectError(
-      await fetch(`${t.baseUrl}/api/v1/jobs?org_id=acme&limit=100000`),
+      await apiFetch(`${t.baseUrl}/api/v1/jobs?org_id=acme&limit=100000`),
       400,
       'VALIDATION_FAILED',
     );
-    await expectError(await fetch(`${t.baseUrl}/api/v1/nothing`), 404, 'ROUTE_NOT_FOUND');
+    await expectError(await apiFetch(`${t.baseUrl}/api/v1/nothing`), 404, 'ROUTE_NOT_FOUND');
   });
 
   it('refuses to resume a job that is not paused', async () => {
     const res = await upload(t.baseUrl, csvFile(['domain', 'resume-me.com']));
     const job = (await res.json()) as { id: string };
-    const resumed = await fetch(`${t.baseUrl}/api/v1/jobs/${job.id}/resume?org_id=acme`, { method: 'POST' });
+    const resumed = await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/resume?org_id=acme`, {
+      method: 'POST',
+    });
     await expectError(resumed, 409, 'CONFLICT');
   });
 

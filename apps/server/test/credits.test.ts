@@ -5,10 +5,10 @@
 import type { Company, CompanyList, Job } from '@gtm-enrich/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectJobInvariants } from './invariants';
-import { csvFile, startTestSystem, type TestSystem, upload } from './test-system';
+import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
 
 async function getJob(t: TestSystem, id: string): Promise<Job> {
-  return (await (await fetch(`${t.baseUrl}/api/v1/jobs/${id}?org_id=acme`)).json()) as Job;
+  return (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}?org_id=acme`)).json()) as Job;
 }
 
 async function runJob(t: TestSystem, lines: string[], fields: Record<string, string> = {}): Promise<Job> {
@@ -74,7 +74,7 @@ describe('credits', () => {
     expect(job.estimate).toMatchObject({ cache_hits: 1000, provider_calls: 0, credits: 0 });
     expect(job.usage).toMatchObject({ provider_calls: 0, credits: 0, cache_hits: 1000 });
     const page = (await (
-      await fetch(`${t.baseUrl}/api/v1/jobs/${job.id}/companies?org_id=acme&status=enriched&limit=5`)
+      await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/companies?org_id=acme&status=enriched&limit=5`)
     ).json()) as CompanyList;
     expect(page.data.length).toBe(5);
     for (const c of page.data as Company[]) {

@@ -5,7 +5,7 @@
 import type { Job } from '@gtm-enrich/contracts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectJobInvariants } from './invariants';
-import { csvFile, startTestSystem, type TestSystem, upload } from './test-system';
+import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
 
 describe.skipIf(!inject('redisUrl'))('distributed mode: api and worker apart, on BullMQ', () => {
   let api: TestSystem;
@@ -26,7 +26,7 @@ describe.skipIf(!inject('redisUrl'))('distributed mode: api and worker apart, on
 
     const counts = async () => (await api.system.queue.counts()).waiting;
     await expect.poll(counts, { timeout: 10_000 }).toBe(120);
-    const queued = (await (await fetch(`${api.baseUrl}/api/v1/jobs/${job.id}?org_id=acme`)).json()) as Job;
+    const queued = (await (await apiFetch(`${api.baseUrl}/api/v1/jobs/${job.id}?org_id=acme`)).json()) as Job;
     expect(queued).toMatchObject({ status: 'queued', counts: { queued: 120 } });
 
     for (let i = 0; i < 2; i++) {
@@ -42,13 +42,13 @@ describe.skipIf(!inject('redisUrl'))('distributed mode: api and worker apart, on
     await expect
       .poll(
         async () =>
-          ((await (await fetch(`${api.baseUrl}/api/v1/jobs/${job.id}?org_id=acme`)).json()) as Job).status,
+          ((await (await apiFetch(`${api.baseUrl}/api/v1/jobs/${job.id}?org_id=acme`)).json()) as Job).status,
         {
           timeout: 20_000,
         },
       )
       .toBe('completed');
-    const done = (await (await fetch(`${api.baseUrl}/api/v1/jobs/${job.id}?org_id=acme`)).json()) as Job;
+    const done = (await (await apiFetch(`${api.baseUrl}/api/v1/jobs/${job.id}?org_id=acme`)).json()) as Job;
     expect(done.counts.enriched + done.counts.not_found).toBe(120);
     expect(done.counts.failed).toBe(0);
     // However the two workers split the companies, each domain went to the provider once.

@@ -6,10 +6,10 @@ import type { Company, CompanyList, Job } from '@gtm-enrich/contracts';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectJobInvariants } from './invariants';
-import { csvFile, queueKinds, startTestSystem, type TestSystem, upload } from './test-system';
+import { apiFetch, csvFile, queueKinds, startTestSystem, type TestSystem, upload } from './test-system';
 
 async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
+  const res = await apiFetch(url);
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json()) as T;
 }
@@ -125,7 +125,7 @@ describe.each(queueKinds())('pipeline on the %s queue', (queue) => {
     );
     expect(rejected.data).toEqual([expect.objectContaining({ row_number: 5, reason: 'empty' })]);
 
-    const exportRes = await fetch(`${t.baseUrl}/api/v1/jobs/${created.id}/export.csv?org_id=acme`);
+    const exportRes = await apiFetch(`${t.baseUrl}/api/v1/jobs/${created.id}/export.csv?org_id=acme`);
     expect(exportRes.status).toBe(200);
     expect(exportRes.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(exportRes.headers.get('content-disposition')).toContain('prospects-enriched.csv');
@@ -167,11 +167,13 @@ describe.each(queueKinds())('pipeline on the %s queue', (queue) => {
     expect(second.data.map((j) => j.id)).toEqual([ids[0]]);
     expect(second.next_cursor).toBeNull();
 
-    const foreign = await fetch(`${t.baseUrl}/api/v1/jobs/${ids[0]}?org_id=someone-else`);
+    const foreign = await apiFetch(`${t.baseUrl}/api/v1/jobs/${ids[0]}?org_id=someone-else`);
     expect(foreign.status).toBe(404);
     const body = await foreign.text();
     expect(body).not.toContain('a-list-example.com');
-    const foreignCompanies = await fetch(`${t.baseUrl}/api/v1/jobs/${ids[0]}/companies?org_id=someone-else`);
+    const foreignCompanies = await apiFetch(
+      `${t.baseUrl}/api/v1/jobs/${ids[0]}/companies?org_id=someone-else`,
+    );
     expect(foreignCompanies.status).toBe(404);
     const foreignList = await getJson<{ data: Job[] }>(`${t.baseUrl}/api/v1/jobs?org_id=someone-else`);
     expect(foreignList.data).toEqual([]);

@@ -1,11 +1,19 @@
 /**
  * A whole system for a test: a fresh database, the sandbox as a real HTTP server on loopback,
  * the API listening on a random port, and a worker on the chosen queue adapter.
+ *
+ * Every /api route needs an API key. The system starts with TEST_ADMIN_KEY (BOOTSTRAP_API_KEY,
+ * an admin of organization `acme`), and the helpers here send a key by themselves: `upload()`
+ * and `apiFetch()` use a key of the organization named by `org_id` (made on first use), else
+ * TEST_ADMIN_KEY. Pass an `authorization` header to send another (or none: `key: null`).
  */
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
+import type { Role } from '@gtm-enrich/contracts';
+import pino, { type DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config';
+import { isAppError } from '../src/errors';
+import { createLogger } from '../src/logger';
 import { startSandboxServer } from '../src/providers/sandbox/sandbox-server';
 import { createSystem, type System } from '../src/system';
 import { createTestDatabase } from './test-database';
@@ -17,9 +25,17 @@ export function queueKinds(): QueueKind[] {
   return inject('redisUrl') ? ['in-process', 'bullmq'] : ['in-process'];
 }
 
+/** The bootstrap admin key of every test system (organization TEST_ORG_ID). */
+export const TEST_ADMIN_KEY = 'gtm_test-admin-key-0123456789abcdefghijklmnop';
+export const TEST_ORG_ID = 'acme';
+
 export type TestSystem = {
   system: System;
   baseUrl: string;
+  /** TEST_ADMIN_KEY. */
+  key: string;
+  /** A key of this organization and role (organization and key made on first use, then reused). */
+  keyFor(orgId: string, role?: Role): Promise<string>;
   sandbox: Awaited<ReturnType<typeof startSandboxServer>>;
   databaseUrl: string;
   stop(): Promise<void>;
@@ -33,6 +49,10 @@ export async function startTestSystem(
     roles?: { api: boolean; worker: boolean };
     /** Join another test system's database and sandbox instead of making new ones (they stay its to stop). */
     shareWith?: TestSystem;
+    /** Call the provider there instead of the test's sandbox (a proxy in front of it, say). */
+    providerUrl?: string;
+    /** Where the system's JSON log lines go (at debug level); default: no logs. */
+    logDestination?: DestinationStream;
   } = {},
 ): Promise<TestSystem> {
   const shared = opts.shareWith;
@@ -49,42 +69,119 @@ export async function startTestSystem(
     PROVIDER_BATCH_WINDOW_MS: '20',
     PROVIDER_TIMEOUT_MS: '5000',
     QUEUE_PREFIX: shared?.system.config.QUEUE_PREFIX ?? `test-${randomBytes(4).toString('hex')}`,
+    BOOTSTRAP_API_KEY: TEST_ADMIN_KEY,
+    BOOTSTRAP_ORG_ID: TEST_ORG_ID,
     ...(opts.queue === 'bullmq' && redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...opts.env,
   });
   const system = await createSystem({
     config,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logDestination
+      ? createLogger({ LOG_LEVEL: 'debug', LOG_FORMAT: 'json', NODE_ENV: 'test' }, opts.logDestination)
+      : pino({ level: 'silent' }),
     databaseUrl: database.url,
     roles: opts.roles ?? { api: true, worker: true },
-    provider: { name: 'sandbox', baseUrl: sandbox.url, apiKey: 'test-key', stop: async () => {} },
+    provider: {
+      name: 'sandbox',
+      baseUrl: opts.providerUrl ?? sandbox.url,
+      apiKey: 'test-key',
+      stop: async () => {},
+    },
   });
   const address = await system.start();
-  return {
+  const keys = keyCache(database.url);
+  const testSystem: TestSystem = {
     system,
     baseUrl: address ?? '',
+    key: TEST_ADMIN_KEY,
+    async keyFor(orgId, role = 'admin') {
+      if (orgId === TEST_ORG_ID && role === 'admin') return TEST_ADMIN_KEY;
+      const id = `${orgId}/${role}`;
+      let key = keys.get(id);
+      if (!key) {
+        key = (async () => {
+          try {
+            await system.auth.createOrganization({ name: orgId, id: orgId });
+          } catch (err) {
+            if (!(isAppError(err) && err.code === 'CONFLICT')) throw err;
+          }
+          return (await system.auth.createKey({ orgId, role, name: `test ${role}`, actor: 'cli' })).key;
+        })();
+        keys.set(id, key);
+      }
+      return key;
+    },
     sandbox,
     databaseUrl: database.url,
     async stop() {
+      systems.delete(testSystem.baseUrl);
       await system.stop();
       if (shared) return;
       await sandbox.close();
       await database.drop();
     },
   };
+  if (address) systems.set(address, testSystem);
+  return testSystem;
 }
+
+/** Running test systems by base URL, so the helpers find the one a URL points at. */
+const systems = new Map<string, TestSystem>();
+/** Keys made per database: systems that share one share their keys. */
+const keysByDatabase = new Map<string, Map<string, Promise<string>>>();
+function keyCache(databaseUrl: string) {
+  let keys = keysByDatabase.get(databaseUrl);
+  if (!keys) {
+    keys = new Map();
+    keysByDatabase.set(databaseUrl, keys);
+  }
+  return keys;
+}
+
+/** The key the helpers send to `url`: one of the organization in `orgId`, else TEST_ADMIN_KEY. */
+async function keyForUrl(url: string, orgId: string | null | undefined): Promise<string> {
+  const origin = new URL(url).origin;
+  const t = systems.get(origin);
+  if (!t) throw new Error(`No running test system at ${origin}`);
+  return orgId ? t.keyFor(orgId) : t.key;
+}
+
+/**
+ * fetch with an API key: the key of the organization in the URL's `org_id` (the same one, so it
+ * is accepted), else TEST_ADMIN_KEY. An `authorization` header given in `init` is sent as is.
+ */
+export async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has('authorization')) {
+    const key = await keyForUrl(url, new URL(url).searchParams.get('org_id'));
+    headers.set('authorization', `Bearer ${key}`);
+  }
+  return fetch(url, { ...init, headers });
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 export function csvFile(lines: string[], name = 'companies.csv'): File {
   return new File([lines.join('\n')], name, { type: 'text/csv' });
 }
 
+/**
+ * POST /api/v1/uploads with the key of the organization in `fields.org_id` (TEST_ADMIN_KEY
+ * without one), or `key` when given (null: no key at all).
+ */
 export async function upload(
   baseUrl: string,
   file: Blob | File,
-  fields: Record<string, string> = { org_id: 'acme' },
+  fields: Record<string, string> = { org_id: TEST_ORG_ID },
+  key?: string | null,
 ): Promise<Response> {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   form.append('file', file);
-  return fetch(`${baseUrl}/api/v1/uploads`, { method: 'POST', body: form });
+  const sent = key === undefined ? await keyForUrl(baseUrl, fields.org_id) : key;
+  return fetch(`${baseUrl}/api/v1/uploads`, {
+    method: 'POST',
+    body: form,
+    headers: sent === null ? {} : bearer(sent),
+  });
 }

@@ -333,4 +333,18 @@ describe('enrich-company task', () => {
     });
     expect(await company(companyIds[2]!)).toMatchObject({ status: 'enriched' });
   });
+
+  it('does not spend an attempt when the circuit turned the call away', async () => {
+    const { jobId, companyIds } = await newJob(['circuit-open.com']);
+    scripted.state.matchError = new ProviderError('transient', 'calls are paused', {
+      retryAfterMs: 20_000,
+      countsAsAttempt: false,
+    });
+    const err = await handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery: 1 }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(RetryTaskLater);
+    expect((err as RetryTaskLater).delayMs).toBeGreaterThanOrEqual(20_000);
+    expect(await company(companyIds[0]!)).toMatchObject({ status: 'queued', attempts: 0 });
+  });
 });

@@ -130,6 +130,17 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
       await finish(company, failWith(code, errorMessage(err)));
       return;
     }
+    if (isProviderError(err) && !err.countsAsAttempt) {
+      // Turned away before any call (the circuit is open): not this company's attempt.
+      await transitionCompany(db, {
+        orgId: company.orgId,
+        companyId: company.id,
+        from: 'processing',
+        to: 'queued',
+        refundAttempt: true,
+      });
+      throw new RetryTaskLater(retryPolicy.delayMs(1, err.retryAfterMs), err.message, { cause: err });
+    }
     // transient, rate_limited, or a failure of our own (database, bug): retry while attempts last.
     if (!retryPolicy.hasAttemptsLeft(company.attempts)) {
       log.warn({ err, attempts: company.attempts }, 'company failed after its last attempt');

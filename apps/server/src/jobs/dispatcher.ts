@@ -1,8 +1,13 @@
 /**
- * Turns what the database says is queued into tasks. Runs after an upload commits, when a job
- * resumes, and when a worker starts (which refills a queue lost with its process or its Redis).
- * Safe to run at any time: the queue ignores ids it already holds and a task for a company that
- * is no longer queued does nothing.
+ * Turns what the database says is queued into tasks, a bounded number at a time and fairly: the
+ * queue holds at most `maxDepth` waiting tasks, and each top-up shares that room round-robin
+ * across organizations, then across each organization's jobs, so a 10-row job uploaded while a
+ * 1,000,000-row job runs is in the queue within one top-up, not behind a million tasks.
+ *
+ * Safe to run at any time, from any number of processes: the queue ignores ids it already holds
+ * and a task for a company that is no longer queued does nothing. Each job's progress through its
+ * rows is remembered in memory; a sweep forgets it and walks every active job again, which refills
+ * a queue lost with its process or its Redis and picks up companies whose worker died.
  */
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
@@ -13,37 +18,96 @@ const DISPATCH_PAGE_ROWS = 1_000;
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
 
-export function createDispatcher({ db, queue, logger }: { db: Db; queue: TaskQueue; logger: Logger }) {
-  async function dispatchJob(orgId: string, jobId: string): Promise<number> {
-    let afterRow: number | null = null;
+type ActiveJob = { id: string; orgId: string };
+
+export function createDispatcher({
+  db,
+  queue,
+  logger,
+  maxDepth,
+}: {
+  db: Db;
+  queue: TaskQueue;
+  logger: Logger;
+  /** Most tasks waiting in the queue after a top-up. */
+  maxDepth: number;
+}) {
+  // Last row number dispatched, per job.
+  const cursors = new Map<string, number>();
+  let inFlight: Promise<number> | null = null;
+
+  async function dispatchPage(job: ActiveJob, limit: number): Promise<number> {
+    const page = await listQueuedCompanyIds(db, job.orgId, job.id, {
+      limit,
+      afterRow: cursors.get(job.id) ?? null,
+    });
+    if (page.length === 0) return 0;
+    await queue.enqueue(
+      'enrich-company',
+      page.map((c) => ({ id: c.id, payload: { orgId: job.orgId, jobId: job.id, companyId: c.id } })),
+    );
+    cursors.set(job.id, page[page.length - 1]!.rowNumber);
+    return page.length;
+  }
+
+  async function topUpOnce(): Promise<number> {
+    const counts = await queue.counts();
+    let room = maxDepth - counts.waiting - counts.delayed;
+    if (room <= 0) return 0;
+    const active = await listActiveJobs(db);
+    const activeIds = new Set(active.map((j) => j.id));
+    for (const id of cursors.keys()) if (!activeIds.has(id)) cursors.delete(id);
+
+    const byOrg = new Map<string, ActiveJob[]>();
+    for (const job of active) byOrg.set(job.orgId, [...(byOrg.get(job.orgId) ?? []), job]);
+    const drained = new Set<string>();
     let sent = 0;
-    for (;;) {
-      const page = await listQueuedCompanyIds(db, orgId, jobId, { limit: DISPATCH_PAGE_ROWS, afterRow });
-      if (page.length === 0) break;
-      await queue.enqueue(
-        'enrich-company',
-        page.map((c) => ({ id: c.id, payload: { orgId, jobId, companyId: c.id } })),
-      );
-      sent += page.length;
-      afterRow = page[page.length - 1]!.rowNumber;
+    while (room > 0) {
+      const orgs = [...byOrg.values()]
+        .map((jobs) => jobs.filter((j) => !drained.has(j.id)))
+        .filter((jobs) => jobs.length > 0);
+      if (orgs.length === 0) break;
+      const perOrg = Math.max(1, Math.floor(room / orgs.length));
+      for (const jobs of orgs) {
+        const perJob = Math.max(1, Math.floor(perOrg / jobs.length));
+        for (const job of jobs) {
+          if (room <= 0) break;
+          const limit = Math.min(perJob, room, DISPATCH_PAGE_ROWS);
+          const n = await dispatchPage(job, limit);
+          if (n < limit) drained.add(job.id);
+          room -= n;
+          sent += n;
+        }
+      }
     }
     return sent;
   }
 
+  /** One top-up at a time per process; callers arriving meanwhile share its result. */
+  function topUp(): Promise<number> {
+    inFlight ??= topUpOnce().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  }
+
   return {
-    dispatchJob,
-    /** Fire and forget, for request handlers: a failure is logged and repaired by the next sweep. */
+    topUp,
+    /** Fire and forget, for request handlers: a failure is logged and repaired by the next top-up. */
     dispatchJobInBackground(orgId: string, jobId: string): void {
-      dispatchJob(orgId, jobId).then(
-        (n) => logger.info({ org_id: orgId, job_id: jobId, tasks: n }, 'job dispatched'),
+      // A resumed or retried job has queued companies behind its cursor again.
+      cursors.delete(jobId);
+      topUp().then(
+        (n) => logger.debug({ org_id: orgId, job_id: jobId, tasks: n }, 'queue topped up'),
         (err: unknown) =>
-          logger.error({ err, org_id: orgId, job_id: jobId }, 'dispatch failed; the next sweep retries'),
+          logger.error({ err, org_id: orgId, job_id: jobId }, 'dispatch failed; the next top-up retries'),
       );
     },
-    async dispatchAllActive(): Promise<number> {
-      let sent = 0;
-      for (const job of await listActiveJobs(db)) sent += await dispatchJob(job.orgId, job.id);
-      return sent;
+    /** Forget every cursor and top up again: what the queue lost, the database still knows. */
+    async sweep(): Promise<number> {
+      await inFlight;
+      cursors.clear();
+      return topUp();
     },
   };
 }

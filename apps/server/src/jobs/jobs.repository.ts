@@ -132,7 +132,11 @@ export async function listRejectedRows(
     .limit(page.limit);
 }
 
-/** Ids of a job's queued companies, in row order, for dispatch. */
+/**
+ * Ids of a job's companies that need a task, in row order: queued ones, and processing ones whose
+ * lease ran out (their worker died holding them).
+ */
+
 export async function listQueuedCompanyIds(
   db: Db,
   orgId: string,
@@ -142,7 +146,10 @@ export async function listQueuedCompanyIds(
   const where: SQL[] = [
     eq(companies.orgId, orgId),
     eq(companies.jobId, jobId),
-    eq(companies.status, 'queued'),
+    or(
+      eq(companies.status, 'queued'),
+      and(eq(companies.status, 'processing'), lt(companies.leaseExpiresAt, sql`now()`)),
+    )!,
   ];
   if (page.afterRow !== null) where.push(gt(companies.rowNumber, page.afterRow));
   return db
@@ -237,4 +244,79 @@ export async function resumeJob(db: Db, orgId: string, jobId: string): Promise<b
     .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId), eq(jobs.status, 'paused')))
     .returning({ id: jobs.id });
   return rows.length > 0;
+}
+
+/**
+ * Stops a job: its queued companies become cancelled (counted as such); companies already being
+ * enriched finish normally. Returns false when the job had already finished.
+ */
+export async function cancelJob(db: Db, orgId: string, jobId: string): Promise<boolean> {
+  const r = await db.execute<{ id: string }>(sql`
+    with target as (
+      -- Queued companies, and processing ones whose worker died (lease over): nobody will finish those.
+      select id, status as old_status from companies
+      where job_id = ${jobId} and org_id = ${orgId}
+        and (status = 'queued' or (status = 'processing' and lease_expires_at < now()))
+        and exists (select 1 from jobs where id = ${jobId} and org_id = ${orgId}
+                    and status in ('queued', 'running', 'paused'))
+      for update
+    ), cancelled as (
+      update companies c set status = 'cancelled', lease_expires_at = null, updated_at = now()
+      from target t where c.id = t.id
+      returning t.old_status
+    )
+    update jobs
+    set status = 'cancelled', finished_at = now(),
+        queued_count = queued_count - (select count(*) from cancelled where old_status = 'queued'),
+        processing_count = processing_count - (select count(*) from cancelled where old_status = 'processing'),
+        cancelled_count = cancelled_count + (select count(*) from cancelled)
+    where id = ${jobId} and org_id = ${orgId} and status in ('queued', 'running', 'paused')
+    returning id
+  `);
+  return r.rows.length > 0;
+}
+
+/**
+ * Sends a job's dead letters (failed companies, and not-found ones when asked) back to the queue
+ * with fresh attempts. Returns how many companies were re-queued.
+ */
+export async function requeueFinishedCompanies(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  opts: { includeNotFound: boolean },
+): Promise<number> {
+  const statuses = opts.includeNotFound ? ['failed', 'not_found'] : ['failed'];
+  const r = await db.execute<{ n: number }>(sql`
+    with target as (
+      select id, status as old_status from companies
+      where job_id = ${jobId} and org_id = ${orgId}
+        and status in (select jsonb_array_elements_text(${JSON.stringify(statuses)}::jsonb))
+        and exists (select 1 from jobs where id = ${jobId} and org_id = ${orgId} and status in ('running', 'completed'))
+      for update
+    ), requeued as (
+      -- RETURNING sees the new row, so the old status comes from the locked target rows.
+      update companies c
+      set status = 'queued', attempts = 0, error_code = null, error_message = null, source = null,
+          fetched_at = null, updated_at = now()
+      from target t where c.id = t.id
+      returning t.old_status
+    ), moved as (
+      select count(*)::int as n,
+             (count(*) filter (where old_status = 'failed'))::int as failed,
+             (count(*) filter (where old_status = 'not_found'))::int as not_found
+      from requeued
+    )
+    update jobs j
+    set queued_count = j.queued_count + m.n, failed_count = j.failed_count - m.failed,
+        not_found_count = j.not_found_count - m.not_found,
+        -- A no-match is cached: asking again must skip the cache, or it answers the same.
+        force_refresh = j.force_refresh or ${opts.includeNotFound},
+        status = case when m.n > 0 then 'running' else j.status end,
+        finished_at = case when m.n > 0 then null else j.finished_at end
+    from moved m
+    where j.id = ${jobId} and j.org_id = ${orgId}
+    returning m.n
+  `);
+  return r.rows[0]?.n ?? 0;
 }

@@ -1,31 +1,43 @@
 import type { Company, CompanyListQuery, Job, JobList } from '@gtm-enrich/contracts';
 import type { z } from 'zod';
+import type { CopyTransaction } from '../db/copy';
 import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
 import { AppError } from '../errors';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
 import { estimateJob, type RateLimitSetting } from './estimate';
+import type { FileRow } from './export-csv';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
+  copyJobRows,
+  finishUploadedJob,
+  insertCompaniesFromRows,
+  insertRejectedFromRows,
+  listRowsWithCompanies,
+  sampleRejectedRows,
+} from './job-rows.repository';
+import {
   analyzeCompanies,
+  cancelJob,
   countFreshCacheHits,
   ensureOrganization,
   findJob,
-  insertCompanies,
   insertJob,
-  insertRejectedRows,
   listCompanies,
   listJobs,
   listRejectedRows,
+  requeueFinishedCompanies,
   resumeJob,
   setJobEstimate,
 } from './jobs.repository';
 import { jobUsages, NO_USAGE } from './ledger.repository';
-import type { ParsedUpload } from './read-upload';
+import type { OpenedUpload } from './read-upload';
 
 export type JobsServiceDeps = {
   db: Database;
+  /** A transaction that can COPY: an upload's rows stream into the database inside it. */
+  copyTransaction: CopyTransaction;
   dispatcher: Dispatcher;
   provider: JobRow['provider'];
   cache: { ttlMs: number; noMatchTtlMs: number };
@@ -62,50 +74,73 @@ export function createJobsService(deps: JobsServiceDeps) {
   async function getRow(orgId: string, jobId: string): Promise<JobRow> {
     const row = await findJob(db, orgId, jobId);
     // Another organization's job answers exactly like a missing one.
-    if (!row) throw new AppError('NOT_FOUND', `No job ${jobId} in organization ${orgId}.`);
+    if (!row)
+      throw new AppError(
+        'NOT_FOUND',
+        "No such job in this organization (check the id, and that the API key is of the job's organization).",
+      );
     return row;
   }
 
   return {
-    /** Job, company and rejected rows in one transaction; tasks are dispatched only after commit. */
-    async createFromUpload(orgId: string, upload: ParsedUpload, options: UploadOptions = {}): Promise<Job> {
-      if (upload.inputRows === 0) {
-        throw new AppError('EMPTY_FILE', 'The file has a header but no data rows: add one domain per row.');
-      }
-      if (upload.companies.length === 0) {
-        throw new AppError(
-          'NO_VALID_DOMAINS',
-          `None of the ${upload.inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
-          { rejected: upload.rejected.slice(0, REJECTION_SAMPLE_ROWS) },
-        );
-      }
-      const job = await db.transaction(async (tx) => {
+    /**
+     * Streams the upload's rows into the database (COPY) and makes one company per unique domain
+     * and one rejected row per unusable one, all in one transaction: a failure anywhere, the
+     * client going away included, leaves nothing behind. Tasks are dispatched only after commit.
+     * `options` may be a function, called once the rows are read (form fields sent after the file).
+     */
+    async createFromUpload(
+      orgId: string,
+      upload: OpenedUpload,
+      options: UploadOptions | (() => Promise<UploadOptions>) = {},
+    ): Promise<Job> {
+      const { job, total } = await deps.copyTransaction(async (tx, copy) => {
         await ensureOrganization(tx, orgId);
-        const row = await insertJob(tx, {
+        const created = await insertJob(tx, {
           orgId,
           provider,
           filename: upload.filename,
-          total: upload.companies.length,
-          inputRows: upload.inputRows,
-          rejectedRows: upload.rejected.length,
-          forceRefresh: options.forceRefresh ?? false,
-          maxCredits: options.maxCredits ?? null,
+          total: 0,
+          inputRows: 0,
+          rejectedRows: 0,
         });
-        await insertCompanies(tx, orgId, row.id, upload.companies);
-        await insertRejectedRows(tx, orgId, row.id, upload.rejected);
-        const cacheHits = options.forceRefresh
+        await copyJobRows(copy, created.id, upload.rows);
+        const opts = typeof options === 'function' ? await options() : options;
+        const { inputRows, rejectedRows, maxColumns } = upload.stats;
+        if (inputRows === 0) {
+          throw new AppError('EMPTY_FILE', 'The file has a header but no data rows: add one domain per row.');
+        }
+        const idx = upload.domainColumnIndex;
+        const total = await insertCompaniesFromRows(tx, orgId, created.id, idx);
+        if (total === 0) {
+          throw new AppError(
+            'NO_VALID_DOMAINS',
+            `None of the ${inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
+            { rejected: await sampleRejectedRows(tx, created.id, idx, REJECTION_SAMPLE_ROWS) },
+          );
+        }
+        await insertRejectedFromRows(tx, orgId, created.id, idx);
+        const row = await finishUploadedJob(tx, created.id, {
+          total,
+          inputRows,
+          rejectedRows,
+          inputHeader: [...upload.header, ...Array<string>(maxColumns - upload.header.length).fill('')],
+          forceRefresh: opts.forceRefresh ?? false,
+          maxCredits: opts.maxCredits ?? null,
+        });
+        const cacheHits = opts.forceRefresh
           ? 0
           : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
         const estimate = estimateJob({
-          uniqueDomains: upload.companies.length,
+          uniqueDomains: total,
           cacheHits,
           batchSize: deps.batchSize,
           rateLimit: deps.rateLimit,
           parallelBatches: deps.parallelBatches,
         });
-        return setJobEstimate(tx, row.id, estimate);
+        return { job: await setJobEstimate(tx, row.id, estimate), total };
       });
-      if (upload.companies.length >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
+      if (total >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
       dispatcher.dispatchJobInBackground(orgId, job.id);
       return toJobResource(job, NO_USAGE);
     },
@@ -182,6 +217,61 @@ export function createJobsService(deps: JobsServiceDeps) {
         }
       }
       return { job: toJobResource(job, NO_USAGE), companies: pages() };
+    },
+
+    /**
+     * Every row of the job's file in order, as written, each with its company (none for a rejected
+     * row), read page by page. CONFLICT for a job made before rows were kept.
+     */
+    async exportRows(
+      orgId: string,
+      jobId: string,
+    ): Promise<{ job: Job; header: string[]; rows: AsyncIterable<FileRow> }> {
+      const job = await getRow(orgId, jobId);
+      if (!job.inputHeader) {
+        throw new AppError(
+          'CONFLICT',
+          `Job ${jobId} was created before uploaded rows were kept, so it has no row-level export: use layout=companies.`,
+        );
+      }
+      async function* pages(): AsyncGenerator<FileRow> {
+        let afterRow: number | null = null;
+        for (;;) {
+          const rows = await listRowsWithCompanies(db, orgId, jobId, { limit: EXPORT_PAGE_ROWS, afterRow });
+          for (const r of rows) yield { ...r, company: r.company && toCompanyResource(r.company) };
+          if (rows.length < EXPORT_PAGE_ROWS) return;
+          afterRow = rows[rows.length - 1]!.rowNumber;
+        }
+      }
+      return { job: toJobResource(job, NO_USAGE), header: job.inputHeader, rows: pages() };
+    },
+
+    /** Stops a job: queued companies are cancelled, companies being enriched finish. */
+    async cancel(orgId: string, jobId: string): Promise<Job> {
+      const row = await getRow(orgId, jobId);
+      if (!(await cancelJob(db, orgId, jobId))) {
+        throw new AppError('CONFLICT', `Job ${jobId} is already ${row.status}: there is nothing to cancel.`);
+      }
+      const [job] = await present([await getRow(orgId, jobId)]);
+      return job!;
+    },
+
+    /**
+     * Re-drives a job's dead letters: failed companies (and not-found ones when asked, skipping the
+     * enrichment cache for them) go back to the queue with fresh attempts.
+     */
+    async retry(orgId: string, jobId: string, opts: { includeNotFound: boolean }): Promise<Job> {
+      const row = await getRow(orgId, jobId);
+      if (row.status !== 'running' && row.status !== 'completed') {
+        throw new AppError(
+          'CONFLICT',
+          `Job ${jobId} is ${row.status}: only a running or completed job can retry its companies${row.status === 'paused' ? ' (resume it first)' : ''}.`,
+        );
+      }
+      const requeued = await requeueFinishedCompanies(db, orgId, jobId, opts);
+      if (requeued > 0) dispatcher.dispatchJobInBackground(orgId, jobId);
+      const [job] = await present([await getRow(orgId, jobId)]);
+      return job!;
     },
 
     /** Continues a job paused by a provider problem (bad key, no credits) once it is fixed. */

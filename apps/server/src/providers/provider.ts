@@ -53,6 +53,8 @@ export class ProviderError extends Error {
   readonly retryAfterMs: number | null;
   readonly correlationId: string | null;
   readonly endpoint: string | null;
+  /** False when no call reached the provider (the circuit was open): the company spent nothing. */
+  readonly countsAsAttempt: boolean;
 
   constructor(
     kind: ProviderErrorKind,
@@ -62,6 +64,7 @@ export class ProviderError extends Error {
       retryAfterMs?: number | null;
       correlationId?: string | null;
       endpoint?: string | null;
+      countsAsAttempt?: boolean;
       cause?: unknown;
     } = {},
   ) {
@@ -72,6 +75,7 @@ export class ProviderError extends Error {
     this.retryAfterMs = opts.retryAfterMs ?? null;
     this.correlationId = opts.correlationId ?? null;
     this.endpoint = opts.endpoint ?? null;
+    this.countsAsAttempt = opts.countsAsAttempt ?? true;
   }
 
   /** A stable code for storing on a company or job, e.g. PROVIDER_TRANSIENT. */
