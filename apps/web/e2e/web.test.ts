@@ -301,6 +301,17 @@ describe('web page', () => {
         headers: bearer(await sys.keyFor('e2e-other')),
       });
       expect(elsewhere.status).toBe(404);
+
+      // Dead letters from the page: ask the provider again for the company it did not match.
+      expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
+      const matchedBefore = sys.sandbox.stats().domainsMatched['nomatch-acme.com'] ?? 0;
+      await page.getByRole('button', { name: 'Ask again for 1 not found' }).click();
+      await expect
+        .poll(() => sys.sandbox.stats().domainsMatched['nomatch-acme.com'] ?? 0, {
+          timeout: JOB_DONE_TIMEOUT_MS,
+        })
+        .toBe(matchedBefore + 1);
+      expect((await waitForJobViaApi(jobId, 'e2e-main')).counts.not_found).toBe(1);
       expect(console.errors).toEqual([]);
     } finally {
       await context.close();

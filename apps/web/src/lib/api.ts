@@ -117,6 +117,23 @@ export function apiGet<T>(
   return request('GET', path, params, schema, signal);
 }
 
+/** POST with a JSON body. */
+export async function apiPostJson<T>(path: string, body: unknown, schema: Schema<T>): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path), {
+      method: 'POST',
+      headers: { ...authHeaders(), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
+  }
+  const text = await res.text();
+  if (!res.ok) throw failed(res.status, text);
+  return schema.parse(JSON.parse(text));
+}
+
 export function apiPost<T>(path: string, params: QueryParams, schema: Schema<T>): Promise<T> {
   return request('POST', path, params, schema);
 }

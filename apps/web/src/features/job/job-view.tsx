@@ -10,6 +10,7 @@ import { errorMessage } from '@/lib/api';
 import { formatCount, formatDateTime } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
+import { JobActions } from './job-actions';
 import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
 import { downloadExport, jobKeys, jobQuery, resumeJob } from './queries';
@@ -113,6 +114,7 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
         </dl>
       </div>
       <div className="page-header__actions">
+        <JobActions job={job} orgId={orgId} />
         <ExportButton job={job} />
       </div>
     </div>

@@ -1,6 +1,6 @@
 import { Company, CompanyList, type CompanyStatus, isJobFinished, Job } from '@gtm-enrich/contracts';
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import { apiDownload, apiGet, apiPost } from '@/lib/api';
+import { apiDownload, apiGet, apiPost, apiPostJson } from '@/lib/api';
 
 /** How often a job that is not finished is polled; its counters make each poll one cheap row read. */
 export const JOB_POLL_MS = 1500;
@@ -76,6 +76,20 @@ export function rejectedRowsQuery(orgId: string, jobId: string) {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
   });
+}
+
+/** Queued companies become cancelled; companies being enriched finish. */
+export function cancelJob(jobId: string): Promise<Job> {
+  return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/cancel`, {}, Job);
+}
+
+/** Failed companies (and not-found ones when asked) go back to the queue with fresh attempts. */
+export function retryJob(jobId: string, includeNotFound: boolean): Promise<Job> {
+  return apiPostJson(
+    `/api/v1/jobs/${encodeURIComponent(jobId)}/retry`,
+    { include_not_found: includeNotFound },
+    Job,
+  );
 }
 
 export function resumeJob(jobId: string): Promise<Job> {
