@@ -16,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 import type { Job } from '@gtm-enrich/contracts';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../apps/server/src/config';
 import { startSandboxServer } from '../apps/server/src/providers/sandbox/sandbox-server';
 import { createSystem, type System } from '../apps/server/src/system';
+import { withFreshDatabase } from './support';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
@@ -41,20 +41,7 @@ if (!DATABASE_URL || !REDIS_URL) {
 const log = (msg: string) => console.log(msg);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
-async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const name = `bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(DATABASE_URL!);
-  url.pathname = `/${name}`;
-  try {
-    return await fn(url.toString());
-  } finally {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  }
-}
+const withDatabase = <T>(fn: (url: string) => Promise<T>) => withFreshDatabase(DATABASE_URL!, fn);
 
 /** (a) BullMQ alone: no-op tasks through one worker process (this one) at our concurrency. */
 async function bareBullmq(): Promise<number> {

@@ -107,6 +107,17 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
     cacheWrite: false,
   });
 
+  /** Back to the queue without spending the attempt its claim counted: the failure was not the company's. */
+  function releaseUncharged(company: ClaimedCompany) {
+    return transitionCompany(db, {
+      orgId: company.orgId,
+      companyId: company.id,
+      from: 'processing',
+      to: 'queued',
+      refundAttempt: true,
+    });
+  }
+
   async function handleFailure(company: ClaimedCompany, err: unknown): Promise<void> {
     const log = deps.logger.child({ org_id: company.orgId, job_id: company.jobId, company_id: company.id });
     const kind = isProviderError(err) ? err.kind : 'transient';
@@ -117,13 +128,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
       if (await pauseJob(db, company.orgId, company.jobId, { code, message: errorMessage(err) })) {
         log.error({ err }, 'job paused: the provider refused the key or has no credits left');
       }
-      await transitionCompany(db, {
-        orgId: company.orgId,
-        companyId: company.id,
-        from: 'processing',
-        to: 'queued',
-        refundAttempt: true,
-      });
+      await releaseUncharged(company);
       return;
     }
     if (kind === 'permanent') {
@@ -132,13 +137,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
     }
     if (isProviderError(err) && !err.countsAsAttempt) {
       // Turned away before any call (the circuit is open): not this company's attempt.
-      await transitionCompany(db, {
-        orgId: company.orgId,
-        companyId: company.id,
-        from: 'processing',
-        to: 'queued',
-        refundAttempt: true,
-      });
+      await releaseUncharged(company);
       throw new RetryTaskLater(retryPolicy.delayMs(1, err.retryAfterMs), err.message, { cause: err });
     }
     // transient, rate_limited, or a failure of our own (database, bug): retry while attempts last.

@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { loadConfigOrExit, stopOnSignal } from './lifecycle';
+import { createLogger } from './logger';
+import { createSystem, type Roles, resolveProvider, type System } from './system';
+
+/**
+ * Starts one role of the distributed mode (api or worker): both need PostgreSQL and Redis, and
+ * stop the same way.
+ */
+export async function startDistributedRole(
+  name: 'api' | 'worker',
+  roles: Roles,
+): Promise<{ config: Config; logger: Logger; system: System; address: string | null }> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config);
+  if (!config.DATABASE_URL || !config.REDIS_URL) {
+    logger.fatal(
+      `The ${name} process needs DATABASE_URL and REDIS_URL (for one process with neither, use npm start).`,
+    );
+    process.exit(1);
+  }
+  const provider = await resolveProvider(config, logger);
+  const system = await createSystem({ config, logger, databaseUrl: config.DATABASE_URL, roles, provider });
+  const address = await system.start();
+  stopOnSignal(logger, [() => system.stop(), () => provider.stop()]);
+  return { config, logger, system, address };
+}
