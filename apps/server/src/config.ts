@@ -149,6 +149,11 @@ export const ConfigSchema = z.object({
     .describe(
       'How long a worker holds a company before another may take it over (its worker died); longer than the slowest attempt, rate-limit waits included',
     ),
+  SHUTDOWN_GRACE_MS: int(20_000)
+    .pipe(z.number().min(0))
+    .describe(
+      'On SIGTERM, how long a worker finishes the companies it holds before releasing them to the queue',
+    ),
   SWEEP_INTERVAL_MS: int(30_000)
     .pipe(z.number().min(1_000))
     .describe('How often a worker re-dispatches what the database says is unfinished (repairs a lost queue)'),

@@ -23,6 +23,6 @@ export async function startDistributedRole(
   const provider = await resolveProvider(config, logger);
   const system = await createSystem({ config, logger, databaseUrl: config.DATABASE_URL, roles, provider });
   const address = await system.start();
-  stopOnSignal(logger, [() => system.stop(), () => provider.stop()]);
+  stopOnSignal(logger, [() => system.stop(), () => provider.stop()], { graceMs: config.SHUTDOWN_GRACE_MS });
   return { config, logger, system, address };
 }

@@ -14,10 +14,15 @@ export function loadConfigOrExit(): Config {
   }
 }
 
-const SHUTDOWN_TIMEOUT_MS = 30_000;
+// Past the workers' SHUTDOWN_GRACE_MS: the time to release what they hold and close connections.
+const SHUTDOWN_MARGIN_MS = 10_000;
 
 /** Runs the stop steps in order on SIGINT/SIGTERM; a second signal or a stuck step forces exit. */
-export function stopOnSignal(logger: Logger, steps: Array<() => Promise<void>>): void {
+export function stopOnSignal(
+  logger: Logger,
+  steps: Array<() => Promise<void>>,
+  opts: { graceMs: number } = { graceMs: 0 },
+): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) process.exit(1);
@@ -26,7 +31,7 @@ export function stopOnSignal(logger: Logger, steps: Array<() => Promise<void>>):
     const force = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS);
+    }, opts.graceMs + SHUTDOWN_MARGIN_MS);
     force.unref();
     for (const step of steps) {
       try {

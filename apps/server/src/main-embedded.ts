@@ -39,7 +39,9 @@ const firstRunKey = config.BOOTSTRAP_API_KEY
   ? null
   : await system.auth.createFirstRunKey(config.BOOTSTRAP_ORG_ID);
 const address = await system.start();
-stopOnSignal(logger, [() => system.stop(), () => provider.stop(), async () => embedded?.stop()]);
+stopOnSignal(logger, [() => system.stop(), () => provider.stop(), async () => embedded?.stop()], {
+  graceMs: config.SHUTDOWN_GRACE_MS,
+});
 logger.info(
   { provider: provider.name, queue: system.queue.kind },
   `ready: open ${address} (API docs at ${address}/docs)${provider.name === 'sandbox' ? ' [SANDBOX: synthetic data]' : ''}`,

@@ -16,7 +16,7 @@ import { createCopyTransaction } from './db/copy';
 import { connectDatabase, type DatabaseHandle } from './db/database';
 import { migrateDatabase } from './db/migrate';
 import { createBatchFlow } from './enrichment/batch-flow';
-import { createEnrichCompany } from './enrichment/enrich-company';
+import { createEnrichCompany, type EnrichCompanyHandler } from './enrichment/enrich-company';
 import { createProviderBatcher } from './enrichment/provider-batcher';
 import { createRetryPolicy, type RetryPolicy } from './enrichment/retry-policy';
 import { buildApp } from './http/app';
@@ -279,6 +279,7 @@ export async function createSystem(opts: {
     : null;
 
   let sweeper: NodeJS.Timeout | null = null;
+  let enrichCompany: EnrichCompanyHandler | null = null;
   let feeder: NodeJS.Timeout | null = null;
 
   return {
@@ -316,7 +317,7 @@ export async function createSystem(opts: {
             }
           },
         });
-        const enrichCompany = createEnrichCompany({
+        enrichCompany = createEnrichCompany({
           db: database.db,
           batcher,
           retryPolicy,
@@ -369,7 +370,11 @@ export async function createSystem(opts: {
       if (sweeper) clearInterval(sweeper);
       if (feeder) clearInterval(feeder);
       await app?.close();
-      await queue.close();
+      // Finish what is in hand while the grace lasts; whatever is still held then goes back to the
+      // queue, so a stopped worker leaves no company processing.
+      await queue.close({ waitMs: config.SHUTDOWN_GRACE_MS });
+      const released = await enrichCompany?.releaseHeld();
+      if (released) logger.info({ companies: released }, 'released companies still in hand at shutdown');
       limiterRedis?.disconnect();
       rateLimitRedis?.disconnect();
       await database.close();

@@ -256,6 +256,29 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_org_id_idx').on(t.orgId, t.id.desc())],
 );
 
+/**
+ * Upload requests made with an Idempotency-Key: the first response is kept, so a client that
+ * retries (a timeout, a lost connection) gets the same job instead of a second one.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    orgId: text('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    key: text('key').notNull(),
+    /** SHA-256 of the request (file bytes and form fields): the same key with another body is refused. */
+    requestHash: text('request_hash').notNull(),
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    /** The first response's body, replayed as it was. */
+    response: jsonb('response').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.key] })],
+);
+
 export type JobRow = typeof jobs.$inferSelect;
 export type CompanyRow = typeof companies.$inferSelect;
 export type RejectedRowRow = typeof rejectedRows.$inferSelect;

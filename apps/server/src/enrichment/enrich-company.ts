@@ -43,8 +43,15 @@ const WRITE_BATCH_ROWS = 200;
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enrich-company'> {
+export type EnrichCompanyHandler = TaskHandler<'enrich-company'> & {
+  /** Sends every company this process still holds back to the queue (shutdown): returns how many. */
+  releaseHeld(): Promise<number>;
+};
+
+export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandler {
   const { db, batcher, retryPolicy } = deps;
+  // Companies claimed by this process and not yet written back.
+  const held = new Map<string, ClaimedCompany>();
 
   // Keyed by delivery, not by company: two deliveries of one company in a batch must not both
   // receive the claim. The statement claims each company once; the first delivery gets it.
@@ -210,20 +217,33 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): TaskHandler<'enric
     });
   }
 
-  return async ({ orgId, jobId, companyId }) => {
+  const handle: TaskHandler<'enrich-company'> = async ({ orgId, jobId, companyId }) => {
     deps.flow?.taskStarted();
     try {
       const company = await claims.load(delivery++, { orgId, jobId, companyId });
       // Already finished, claimed by another worker, or its job is paused or cancelled: a
       // duplicate or stale delivery, which changes nothing.
       if (!company) return;
+      held.set(company.id, company);
       try {
         await enrich(company);
       } catch (err) {
         await handleFailure(company, err);
+      } finally {
+        held.delete(company.id);
       }
     } finally {
       deps.flow?.taskEnded();
     }
   };
+
+  return Object.assign(handle, {
+    async releaseHeld() {
+      const companies = [...held.values()];
+      held.clear();
+      // A task that finishes after this finds its company queued again and writes nothing.
+      const released = await Promise.all(companies.map((c) => releaseUncharged(c)));
+      return released.filter((r) => r.moved).length;
+    },
+  });
 }

@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
 import { estimateJob, type RateLimitSetting } from './estimate';
 import type { FileRow } from './export-csv';
+import { claimIdempotencyKey, findIdempotencyKey } from './idempotency.repository';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
   copyJobRows,
@@ -32,7 +33,7 @@ import {
   setJobEstimate,
 } from './jobs.repository';
 import { jobUsages, NO_USAGE } from './ledger.repository';
-import type { OpenedUpload } from './read-upload';
+import type { OpenedUpload, UploadResult } from './read-upload';
 
 export type JobsServiceDeps = {
   db: Database;
@@ -47,6 +48,11 @@ export type JobsServiceDeps = {
 };
 
 export type UploadOptions = { forceRefresh?: boolean; maxCredits?: number };
+
+/** An upload sent with an Idempotency-Key; the hash is known once the whole request was read. */
+export type UploadIdempotency = { key: string; requestHash: () => string };
+
+class IdempotencyKeyTaken extends Error {}
 
 const EXPORT_PAGE_ROWS = 1_000;
 const ANALYZE_AFTER_COMPANIES = 1_000;
@@ -71,6 +77,19 @@ export function createJobsService(deps: JobsServiceDeps) {
     return rows.map((r) => toJobResource(r, usage.get(r.id) ?? NO_USAGE));
   }
 
+  async function replay(orgId: string, key: string, requestHash: string): Promise<UploadResult> {
+    const first = await findIdempotencyKey(db, orgId, key);
+    if (!first) throw new Error('an idempotency key reported taken was not found');
+    if (first.requestHash !== requestHash) {
+      throw new AppError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was already used with a different request (another file or other fields). ' +
+          'Use a new key for a new upload.',
+      );
+    }
+    return { job: first.response, replayed: true };
+  }
+
   async function getRow(orgId: string, jobId: string): Promise<JobRow> {
     const row = await findJob(db, orgId, jobId);
     // Another organization's job answers exactly like a missing one.
@@ -93,56 +112,82 @@ export function createJobsService(deps: JobsServiceDeps) {
       orgId: string,
       upload: OpenedUpload,
       options: UploadOptions | (() => Promise<UploadOptions>) = {},
-    ): Promise<Job> {
-      const { job, total } = await deps.copyTransaction(async (tx, copy) => {
-        await ensureOrganization(tx, orgId);
-        const created = await insertJob(tx, {
-          orgId,
-          provider,
-          filename: upload.filename,
-          total: 0,
-          inputRows: 0,
-          rejectedRows: 0,
+      idempotency?: UploadIdempotency,
+    ): Promise<UploadResult> {
+      let requestHash = '';
+      const created = await deps
+        .copyTransaction(async (tx, copy) => {
+          await ensureOrganization(tx, orgId);
+          const created = await insertJob(tx, {
+            orgId,
+            provider,
+            filename: upload.filename,
+            total: 0,
+            inputRows: 0,
+            rejectedRows: 0,
+          });
+          await copyJobRows(copy, created.id, upload.rows);
+          const opts = typeof options === 'function' ? await options() : options;
+          const { inputRows, rejectedRows, maxColumns } = upload.stats;
+          if (inputRows === 0) {
+            throw new AppError(
+              'EMPTY_FILE',
+              'The file has a header but no data rows: add one domain per row.',
+            );
+          }
+          const idx = upload.domainColumnIndex;
+          const total = await insertCompaniesFromRows(tx, orgId, created.id, idx);
+          if (total === 0) {
+            throw new AppError(
+              'NO_VALID_DOMAINS',
+              `None of the ${inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
+              { rejected: await sampleRejectedRows(tx, created.id, idx, REJECTION_SAMPLE_ROWS) },
+            );
+          }
+          await insertRejectedFromRows(tx, orgId, created.id, idx);
+          const row = await finishUploadedJob(tx, created.id, {
+            total,
+            inputRows,
+            rejectedRows,
+            inputHeader: [...upload.header, ...Array<string>(maxColumns - upload.header.length).fill('')],
+            forceRefresh: opts.forceRefresh ?? false,
+            maxCredits: opts.maxCredits ?? null,
+          });
+          const cacheHits = opts.forceRefresh
+            ? 0
+            : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
+          const estimate = estimateJob({
+            uniqueDomains: total,
+            cacheHits,
+            batchSize: deps.batchSize,
+            rateLimit: deps.rateLimit,
+            parallelBatches: deps.parallelBatches,
+          });
+          const job = await setJobEstimate(tx, row.id, estimate);
+          if (idempotency) {
+            requestHash = idempotency.requestHash();
+            const response = toJobResource(job, NO_USAGE);
+            const claimed = await claimIdempotencyKey(tx, {
+              orgId,
+              key: idempotency.key,
+              requestHash,
+              jobId: job.id,
+              response,
+            });
+            // Taken by an earlier request: undo this one and answer as that one was answered.
+            if (!claimed) throw new IdempotencyKeyTaken();
+          }
+          return { job, total };
+        })
+        .catch((err: unknown) => {
+          if (err instanceof IdempotencyKeyTaken) return null;
+          throw err;
         });
-        await copyJobRows(copy, created.id, upload.rows);
-        const opts = typeof options === 'function' ? await options() : options;
-        const { inputRows, rejectedRows, maxColumns } = upload.stats;
-        if (inputRows === 0) {
-          throw new AppError('EMPTY_FILE', 'The file has a header but no data rows: add one domain per row.');
-        }
-        const idx = upload.domainColumnIndex;
-        const total = await insertCompaniesFromRows(tx, orgId, created.id, idx);
-        if (total === 0) {
-          throw new AppError(
-            'NO_VALID_DOMAINS',
-            `None of the ${inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
-            { rejected: await sampleRejectedRows(tx, created.id, idx, REJECTION_SAMPLE_ROWS) },
-          );
-        }
-        await insertRejectedFromRows(tx, orgId, created.id, idx);
-        const row = await finishUploadedJob(tx, created.id, {
-          total,
-          inputRows,
-          rejectedRows,
-          inputHeader: [...upload.header, ...Array<string>(maxColumns - upload.header.length).fill('')],
-          forceRefresh: opts.forceRefresh ?? false,
-          maxCredits: opts.maxCredits ?? null,
-        });
-        const cacheHits = opts.forceRefresh
-          ? 0
-          : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
-        const estimate = estimateJob({
-          uniqueDomains: total,
-          cacheHits,
-          batchSize: deps.batchSize,
-          rateLimit: deps.rateLimit,
-          parallelBatches: deps.parallelBatches,
-        });
-        return { job: await setJobEstimate(tx, row.id, estimate), total };
-      });
+      if (created === null) return replay(orgId, idempotency!.key, requestHash);
+      const { job, total } = created;
       if (total >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
       dispatcher.dispatchJobInBackground(orgId, job.id);
-      return toJobResource(job, NO_USAGE);
+      return { job: toJobResource(job, NO_USAGE), replayed: false };
     },
 
     async get(orgId: string, jobId: string): Promise<Job> {

@@ -51,9 +51,12 @@ export type UploadReader = {
   ingest(
     source: AsyncIterable<Uint8Array>,
     opts: UploadOpenOptions,
-    create: (upload: OpenedUpload) => Promise<Job>,
-  ): Promise<Job>;
+    create: (upload: OpenedUpload) => Promise<UploadResult>,
+  ): Promise<UploadResult>;
 };
+
+/** The result of an upload: a new job, or the first response to the same Idempotency-Key. */
+export type UploadResult = { job: Job; replayed: boolean };
 
 export async function openUpload(
   source: AsyncIterable<Uint8Array>,

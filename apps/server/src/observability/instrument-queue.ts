@@ -90,6 +90,6 @@ export function instrumentTaskQueue(
     },
     counts: () => queue.counts(),
     ping: () => queue.ping(),
-    close: () => queue.close(),
+    close: (o) => queue.close(o),
   };
 }

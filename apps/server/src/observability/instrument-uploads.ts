@@ -10,14 +10,16 @@ export function traceUploadReader(reader: UploadReader, tracing: Tracing): Uploa
   return {
     ingest: (source, opts, create) =>
       inSpan(tracing.tracer, 'upload parse', {}, async (span) => {
-        const job = await reader.ingest(source, opts, create);
+        const result = await reader.ingest(source, opts, create);
+        const { job } = result;
         span.setAttributes({
           'gtm.upload.input_rows': job.input_rows,
           'gtm.upload.companies': job.total,
           'gtm.upload.rejected_rows': job.rejected_rows,
           'gtm.upload.duplicates': job.input_rows - job.rejected_rows - job.total,
+          'gtm.upload.replayed': result.replayed,
         });
-        return job;
+        return result;
       }),
   };
 }

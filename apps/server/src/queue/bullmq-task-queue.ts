@@ -89,8 +89,17 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
     async ping() {
       await connection.ping();
     },
-    close() {
+    close(o) {
       closing ??= (async () => {
+        if (worker && o?.waitMs !== undefined) {
+          const closed = worker.close();
+          const inTime = await Promise.race([
+            closed.then(() => true),
+            new Promise<false>((r) => setTimeout(() => r(false), o.waitMs).unref()),
+          ]);
+          // Stop waiting: the tasks still running are left to BullMQ's stalled-task recovery.
+          if (!inTime) await worker.close(true);
+        }
         await worker?.close();
         await queue.close();
         workerConnection?.disconnect();

@@ -106,11 +106,13 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
     async ping() {
       if (closed) throw new Error('queue is closed');
     },
-    async close() {
+    async close(o) {
       closed = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      await Promise.allSettled([...running]);
+      const settled = Promise.allSettled([...running]);
+      if (o?.waitMs === undefined) await settled;
+      else await Promise.race([settled, new Promise((r) => setTimeout(r, o.waitMs).unref())]);
     },
   };
 }

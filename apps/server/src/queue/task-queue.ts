@@ -42,6 +42,9 @@ export type TaskQueue = {
   ): void;
   counts(): Promise<QueueCounts>;
   ping(): Promise<void>;
-  /** Stops taking tasks, waits for the running ones, releases connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking tasks, waits for the running ones (at most `waitMs`, then stops waiting: their
+   * companies are released by the caller and their tasks delivered again), releases connections.
+   */
+  close(opts?: { waitMs?: number }): Promise<void>;
 };

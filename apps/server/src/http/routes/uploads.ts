@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { ErrorBody, Job, UploadFields } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors';
@@ -19,7 +20,9 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
           'multipart/form-data with the optional `org_id` (the API key says the organization), `domain_column`, `force_refresh` (ignore the ' +
           'enrichment cache) and `max_credits` (pause the job at this many credits) — send them before the file — then `file`: ' +
           'a CSV with a `domain` column (or website, url, email…). One company per unique domain; rows without a ' +
-          'usable domain are kept as rejected rows with a reason.',
+          'usable domain are kept as rejected rows with a reason. Send an `Idempotency-Key` header (1–255 visible ' +
+          'characters, e.g. a UUID) to retry safely: the same key with the same request returns the first response ' +
+          '(header `Idempotent-Replayed: true`) and creates no second job; with a different request it is refused (422).',
         consumes: ['multipart/form-data'],
         response: { 202: Job, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody },
       },
@@ -48,11 +51,31 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
         if (part.fieldname !== 'file') throw oneFile();
         // Checked before reading the file when the form sends them first, so a bad field costs nothing.
         assertSameOrganization(req.auth, parseFields(fields).org_id);
-        const job = await uploads.ingest(
-          part.file,
+        const key = idempotencyKey(req.headers['idempotency-key']);
+        // The request's fingerprint for its Idempotency-Key: the file's bytes, then the form fields.
+        const hash = createHash('sha256');
+        const source = key ? hashing(part.file, hash) : part.file;
+        const { job, replayed } = await uploads.ingest(
+          source,
           { filename: part.filename || null, domainColumn: fields.domain_column },
-          (opened) => jobs.createFromUpload(req.auth.orgId, opened, restOfForm),
+          (opened) =>
+            jobs.createFromUpload(
+              req.auth.orgId,
+              opened,
+              restOfForm,
+              key
+                ? {
+                    key,
+                    requestHash: () =>
+                      hash
+                        .update(JSON.stringify(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))))
+                        .update(part.filename ?? '')
+                        .digest('hex'),
+                  }
+                : undefined,
+            ),
         );
+        if (replayed) reply.header('idempotent-replayed', 'true');
         return reply.status(202).header('location', `/api/v1/jobs/${job.id}`).send(job);
       }
       throw new AppError(
@@ -62,6 +85,27 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
     },
   );
 };
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function idempotencyKey(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'The Idempotency-Key header must be 1 to 255 visible ASCII characters (a UUID is a good choice).',
+    );
+  }
+  return header;
+}
+
+/** Passes the file through unchanged, feeding every byte to `hash` on the way. */
+async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
 
 function parseFields(fields: Record<string, string>) {
   const result = UploadFields.safeParse(fields);
