@@ -205,8 +205,9 @@ describe('web page', () => {
       // Every unique domain once, in file order, with the firmographics the sandbox knows.
       await expect.poll(() => resultRows(page).count()).toBe(4);
       const stripe = resultRows(page).filter({ has: page.getByRole('rowheader', { name: 'stripe.com' }) });
+      // The loaded rows refresh once more after the job finishes: wait for that refresh.
+      await expect.poll(() => stripe.textContent(), { timeout: JOB_DONE_TIMEOUT_MS }).toContain('Enriched');
       const stripeText = await stripe.textContent();
-      expect(stripeText).toContain('Enriched');
       expect(stripeText).toContain('Stripe');
       expect(stripeText).toContain('Financial Services');
       expect(stripeText).toContain('5001-10000');
