@@ -200,6 +200,9 @@ for (const [name, factory] of adapters) {
       );
       await queue.enqueue('enrich-company', [{ id: p.companyId, payload: p }]);
       await expect.poll(() => count, { timeout: 10_000 }).toBe(1);
+      // The handler returning is not the end of the task: BullMQ frees the id when it records the
+      // completion a moment later. (A re-drive that lands in that moment is repaired by the sweep.)
+      await expect.poll(async () => (await queue.counts()).active, { timeout: 10_000 }).toBe(0);
       await queue.enqueue('enrich-company', [{ id: p.companyId, payload: p }]);
       await expect.poll(() => count, { timeout: 10_000 }).toBe(2);
     });
