@@ -38,6 +38,9 @@ export type EnrichCompanyDeps = {
   onCompanyFinished?: (outcome: CompanyOutcome['to'], source: CompanyOutcome['source']) => void;
 };
 
+/** Why a not-found company has no firmographics, the same from the provider or the cache. */
+const NO_MATCH = { code: 'NO_MATCH', message: 'The provider has no company for this domain.' };
+
 // Rows per claim or outcome statement: a few provider batches' worth.
 const WRITE_BATCH_ROWS = 200;
 
@@ -177,9 +180,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         businessId,
         firmographics,
         fetchedAt,
-        error: businessId
-          ? null
-          : { code: 'NO_MATCH', message: 'The provider has no company for this domain.' },
+        error: businessId ? null : NO_MATCH,
         cacheWrite: false,
       });
       return;
@@ -200,7 +201,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         businessId: null,
         firmographics: null,
         fetchedAt: new Date(),
-        error: { code: 'NO_MATCH', message: 'The provider has no company for this domain.' },
+        error: NO_MATCH,
         cacheWrite: true,
       });
       return;

@@ -13,6 +13,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Db, Transaction } from '../db/database';
 import type { CompanyRow } from '../db/schema';
 import type { Firmographics } from '../providers/provider';
+import { isFreshCacheEntry } from './enrichment-cache.sql';
 
 const COUNTER: Record<CompanyStatus, string> = {
   queued: 'queued_count',
@@ -125,8 +126,7 @@ export async function claimCompanies(
       join jobs j on j.id = cl.job_id
       left join enrichment_cache ec
         on ec.provider = ${opts.provider} and ec.domain = cl.domain and not j.force_refresh
-       and ec.fetched_at > now() - make_interval(secs => (case when ec.business_id is null
-             then ${opts.noMatchCacheTtlMs} else ${opts.cacheTtlMs} end)::double precision / 1000)
+       and ${isFreshCacheEntry({ ttlMs: opts.cacheTtlMs, noMatchTtlMs: opts.noMatchCacheTtlMs })}
     `);
       return result.rows.map((r) => ({
         id: r.id,

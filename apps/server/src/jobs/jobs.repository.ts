@@ -7,11 +7,11 @@ import type { CompanyStatus } from '@gtm-enrich/contracts';
 import { and, asc, desc, eq, gt, ilike, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobs, organizations, rejectedRows } from '../db/schema';
+import { type CacheFreshness, isFreshCacheEntry } from './enrichment-cache.sql';
 
 const INSERT_CHUNK_ROWS = 2_000;
 
 export type NewCompany = { domain: string; input: string; rowNumber: number };
-export type NewRejectedRow = { rowNumber: number; raw: string; reason: string; message: string };
 
 export async function ensureOrganization(db: Db, orgId: string): Promise<void> {
   await db.insert(organizations).values({ id: orgId, name: orgId }).onConflictDoNothing();
@@ -46,19 +46,6 @@ export async function insertCompanies(
   for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
     await db
       .insert(companies)
-      .values(rows.slice(i, i + INSERT_CHUNK_ROWS).map((r) => ({ ...r, orgId, jobId })));
-  }
-}
-
-export async function insertRejectedRows(
-  db: Db,
-  orgId: string,
-  jobId: string,
-  rows: readonly NewRejectedRow[],
-): Promise<void> {
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
-    await db
-      .insert(rejectedRows)
       .values(rows.slice(i, i + INSERT_CHUNK_ROWS).map((r) => ({ ...r, orgId, jobId })));
   }
 }
@@ -181,15 +168,14 @@ export async function analyzeCompanies(db: Db): Promise<void> {
 export async function countFreshCacheHits(
   db: Db,
   jobId: string,
-  cache: { provider: string; ttlMs: number; noMatchTtlMs: number },
+  cache: CacheFreshness & { provider: string },
 ): Promise<number> {
   const r = await db.execute<{ n: number }>(sql`
     select count(*)::int as n
     from companies c
     join enrichment_cache ec on ec.provider = ${cache.provider} and ec.domain = c.domain
     where c.job_id = ${jobId}
-      and ec.fetched_at > now() - make_interval(secs => (case when ec.business_id is null
-            then ${cache.noMatchTtlMs} else ${cache.ttlMs} end)::double precision / 1000)
+      and ${isFreshCacheEntry(cache)}
   `);
   return r.rows[0]?.n ?? 0;
 }
