@@ -3,6 +3,7 @@
 import { type Company, type CompanyStatus, isJobFinished, type Job } from '@gtm-enrich/contracts';
 import { keepPreviousData, useInfiniteQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import { LoadMoreButton } from '@/components/load-more-button';
 import { ScrollRegion } from '@/components/scroll-region';
 import { CompanyStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
@@ -239,16 +240,7 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
                 ? `${formatCount(loaded.length)} loaded`
                 : `${formatCount(loaded.length)} of ${formatCount(matching)} loaded`}
             </span>
-            {query.hasNextPage ? (
-              <button
-                type="button"
-                className="button"
-                onClick={() => void query.fetchNextPage()}
-                disabled={query.isFetchingNextPage}
-              >
-                {query.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </button>
-            ) : null}
+            <LoadMoreButton query={query} />
           </div>
         </>
       )}

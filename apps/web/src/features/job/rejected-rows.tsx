@@ -3,6 +3,7 @@
 import type { Job } from '@gtm-enrich/contracts';
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState } from 'react';
+import { LoadMoreButton } from '@/components/load-more-button';
 import { ScrollRegion } from '@/components/scroll-region';
 import { errorMessage } from '@/lib/api';
 import { formatCount } from '@/lib/format';
@@ -70,14 +71,7 @@ export function RejectedRows({ job, orgId }: { job: Job; orgId: string }) {
               <span>
                 {formatCount(rows.length)} of {count} shown
               </span>
-              <button
-                type="button"
-                className="button"
-                onClick={() => void query.fetchNextPage()}
-                disabled={query.isFetchingNextPage}
-              >
-                {query.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </button>
+              <LoadMoreButton query={query} />
             </div>
           ) : null}
         </>

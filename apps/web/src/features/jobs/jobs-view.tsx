@@ -4,6 +4,7 @@ import type { Job } from '@gtm-enrich/contracts';
 import { useInfiniteQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { JobProgressBar } from '@/components/job-progress-bar';
+import { LoadMoreButton } from '@/components/load-more-button';
 import { ScrollRegion } from '@/components/scroll-region';
 import { JobStatusBadge } from '@/components/status-badge';
 import { jobHref } from '@/features/job/routes';
@@ -95,16 +96,7 @@ export function JobsView() {
               <span>
                 {formatCount(jobs.length)} {jobs.length === 1 ? 'job' : 'jobs'} shown
               </span>
-              {query.hasNextPage ? (
-                <button
-                  type="button"
-                  className="button"
-                  onClick={() => void query.fetchNextPage()}
-                  disabled={query.isFetchingNextPage}
-                >
-                  {query.isFetchingNextPage ? 'Loading…' : 'Load more'}
-                </button>
-              ) : null}
+              <LoadMoreButton query={query} />
             </div>
           </>
         )}
