@@ -169,6 +169,9 @@ export const ConfigSchema = z.object({
     .pipe(z.number().min(1))
     .describe('Largest accepted upload, in bytes'),
   MAX_ROWS: int(1_000_000).pipe(z.number().min(1)).describe('Most data rows accepted in one upload'),
+  UPLOAD_INLINE_MAX_ROWS: int(20_000).describe(
+    'Uploads of at most this many rows are read before the API answers (with counts and estimate); larger ones are answered once stored and read by a worker',
+  ),
   BLOCKED_EMAIL_DOMAINS: csvList.describe(
     'Extra personal email domains to reject, comma-separated (added to the built-in list)',
   ),

@@ -216,6 +216,15 @@ export async function createSystem(opts: {
     db: database.db,
     copyTransaction: createCopyTransaction(database.pool),
     dispatcher,
+    queue,
+    reader: traceUploadReader(
+      createUploadReader({
+        maxRows: config.MAX_ROWS,
+        blockedEmailDomains: personalEmailDomainSet(config.BLOCKED_EMAIL_DOMAINS),
+      }),
+      observability.tracing,
+    ),
+    inlineMaxRows: config.UPLOAD_INLINE_MAX_ROWS,
     provider: opts.provider.name,
     cache,
     rateLimit,
@@ -255,13 +264,6 @@ export async function createSystem(opts: {
     ? await buildApp({
         logger,
         jobs,
-        uploads: traceUploadReader(
-          createUploadReader({
-            maxRows: config.MAX_ROWS,
-            blockedEmailDomains: personalEmailDomainSet(config.BLOCKED_EMAIL_DOMAINS),
-          }),
-          observability.tracing,
-        ),
         readiness: { database: () => database.ping(), queue: () => queue.ping() },
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
@@ -340,12 +342,14 @@ export async function createSystem(opts: {
           },
         });
         queue.startWorker(
-          { 'enrich-company': enrichCompany },
+          { 'enrich-company': enrichCompany, 'ingest-upload': ({ jobId }) => jobs.ingestStoredUpload(jobId) },
           { concurrency: config.WORKER_CONCURRENCY, fallbackRetryDelayMs: (n) => retryPolicy.delayMs(n) },
         );
         // The database repairs the queue: at start and then periodically, whatever it says is
         // unfinished (queued, or processing with a lapsed lease) gets a task again.
         const sweep = async () => {
+          const uploads = await jobs.resumeUnreadUploads();
+          if (uploads > 0) logger.info({ uploads }, 'resumed reading stored uploads found in the database');
           const sent = await dispatcher.sweep();
           if (sent > 0) logger.info({ tasks: sent }, 'dispatched unfinished companies found in the database');
         };

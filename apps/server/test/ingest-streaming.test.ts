@@ -1,14 +1,15 @@
 /**
- * The streaming upload path over real HTTP and a real PostgreSQL: rows are COPYed in the upload's
- * transaction and deduplicated in SQL, so an aborted or refused upload leaves nothing behind; every
- * row keeps its link to its company; the row-level export gives the user's file back.
+ * The streaming upload path over real HTTP and a real PostgreSQL: the file is checked and stored in
+ * the upload's transaction, then its rows are COPYed and deduplicated in SQL (before the answer for a
+ * small file, by a worker after it for a large one), so an aborted or refused upload leaves nothing
+ * behind; every row keeps its link to its company; the row-level export gives the user's file back.
  */
 import type { Job } from '@gtm-enrich/contracts';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROW_EXPORT_COLUMNS } from '../src/jobs/export-csv';
-import { apiFetch, bearer, startTestSystem, type TestSystem, upload } from './test-system';
+import { apiFetch, bearer, queueKinds, startTestSystem, type TestSystem, upload } from './test-system';
 
 const MAX_ROWS = 20_000;
 const MAX_UPLOAD_BYTES = 1_000_000;
@@ -17,7 +18,8 @@ async function tableCounts(t: TestSystem): Promise<Record<string, number>> {
   const r = await t.system.database.pool.query<Record<string, number>>(`
     select (select count(*)::int from jobs) as jobs, (select count(*)::int from job_rows) as job_rows,
            (select count(*)::int from companies) as companies,
-           (select count(*)::int from rejected_rows) as rejected_rows`);
+           (select count(*)::int from rejected_rows) as rejected_rows,
+           (select count(*)::int from upload_chunks) as upload_chunks`);
   return r.rows[0]!;
 }
 
@@ -266,4 +268,101 @@ describe('streaming upload', () => {
     );
     await expect.poll(() => openTransactions(t), { timeout: 10_000 }).toBe(0);
   });
+});
+
+describe.each(queueKinds())('uploads read in the background (%s queue)', (queue) => {
+  const INLINE_MAX_ROWS = 50;
+  let t: TestSystem;
+  beforeAll(async () => {
+    t = await startTestSystem({ queue, env: { UPLOAD_INLINE_MAX_ROWS: String(INLINE_MAX_ROWS) } });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  const getJob = async (sys: TestSystem, id: string) =>
+    (await (await apiFetch(`${sys.baseUrl}/api/v1/jobs/${id}`)).json()) as Job;
+
+  it('answers a large file once it is stored, then reads it into the same job a small file makes', async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => `Co ${i},https://www.bg-${i % 240}.com/about`);
+    rows.push('Nobody,gmail.com', 'Blank,');
+    const res = await upload(t.baseUrl, new File([['name,website', ...rows].join('\n')], 'big.csv'));
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as Job;
+    expect(accepted).toMatchObject({ status: 'ingesting', input_rows: 302, total: 0, estimate: null });
+    expect(res.headers.get('location')).toBe(`/api/v1/jobs/${accepted.id}`);
+
+    const done = await waitForJob(t, accepted.id);
+    expect(done).toMatchObject({ total: 240, input_rows: 302, rejected_rows: 2 });
+    expect(done.estimate).toMatchObject({ cache_hits: 0 });
+    expect(done.estimate!.provider_calls).toBeGreaterThan(0);
+    expect(done.counts.enriched + done.counts.not_found).toBe(240);
+    const rejected = (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${accepted.id}/rejected`)).json()) as {
+      data: { row_number: number; reason: string }[];
+    };
+    expect(rejected.data.map((r) => [r.row_number, r.reason])).toEqual([
+      [301, 'personal_email_provider'],
+      [302, 'empty'],
+    ]);
+    const { rows: exported } = await exportRows(t, accepted.id);
+    expect(exported).toHaveLength(303);
+    expect((await tableCounts(t)).upload_chunks).toBe(0);
+  });
+
+  it('fails a large file in which no row holds a usable domain, saying why, and keeps no bytes', async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => `user${i}@gmail.com`);
+    const res = await upload(t.baseUrl, new File([['email', ...rows].join('\n')], 'personal.csv'));
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as Job;
+    await expect.poll(async () => (await getJob(t, id)).status, { timeout: 10_000 }).toBe('failed');
+    const failed = await getJob(t, id);
+    expect(failed.error).toMatchObject({ code: 'NO_VALID_DOMAINS' });
+    expect(failed.error!.message).toContain('None of the 120 rows');
+    expect(failed.finished_at).not.toBeNull();
+    expect((await tableCounts(t)).upload_chunks).toBe(0);
+  });
+
+  it('refuses a small file in which no row holds a usable domain with a 422, keeping nothing', async () => {
+    const before = await tableCounts(t);
+    const res = await upload(t.baseUrl, new File(['email\nann@gmail.com\nbob@yahoo.com\n'], 'few.csv'));
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NO_VALID_DOMAINS');
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  // On BullMQ the task outlives the API (and this system's worker would take it at once).
+  it.runIf(queue === 'in-process')(
+    'reads an upload whose reader went away: a worker started later finds it in the database',
+    async () => {
+      // An API without a worker stores the upload; its in-process queue, and the task in it, die with it.
+      const api = await startTestSystem({
+        queue,
+        shareWith: t,
+        roles: { api: true, worker: false },
+        env: { UPLOAD_INLINE_MAX_ROWS: String(INLINE_MAX_ROWS) },
+      });
+      let id: string;
+      try {
+        const rows = Array.from({ length: 80 }, (_, i) => `orphan-${i}.com`);
+        const res = await upload(api.baseUrl, new File([['domain', ...rows].join('\n')], 'orphan.csv'));
+        expect(res.status).toBe(202);
+        id = ((await res.json()) as Job).id;
+      } finally {
+        await api.stop();
+      }
+      expect((await getJob(t, id)).status).toBe('ingesting');
+      const worker = await startTestSystem({
+        queue,
+        shareWith: t,
+        roles: { api: false, worker: true },
+        env: { UPLOAD_INLINE_MAX_ROWS: String(INLINE_MAX_ROWS) },
+      });
+      try {
+        const done = await waitForJob(t, id);
+        expect(done).toMatchObject({ total: 80, input_rows: 80 });
+      } finally {
+        await worker.stop();
+      }
+    },
+  );
 });

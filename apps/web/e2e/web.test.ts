@@ -384,9 +384,21 @@ describe('web page', () => {
         downloadThroughput: -1,
         uploadThroughput: 400 * 1024,
       });
+      const answered = page.waitForResponse((r) => r.url().endsWith('/api/v1/uploads'), { timeout: 30_000 });
       await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      // 120,000 rows are more than UPLOAD_INLINE_MAX_ROWS: answered once stored, read afterwards.
+      expect(((await (await answered).json()) as Job).status).toBe('ingesting');
       await page.waitForURL(/\/job\/\?id=/, { timeout: 30_000 });
       await expect.poll(() => page.locator('h1').textContent()).toBe('big.csv');
+      await expect.poll(() => page.getByRole('heading', { name: 'Reading your file' }).count()).toBe(1);
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      });
+      await waitForProgress100(page);
+      await expect.poll(() => page.getByText('1 of 1 company done').count()).toBe(1);
       expect(seen.length).toBeGreaterThan(0);
       expect(
         seen.some((v) => v > 0 && v < 100),

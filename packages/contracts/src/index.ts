@@ -5,7 +5,19 @@
  */
 import { z } from 'zod';
 
-export const JOB_STATUSES = ['queued', 'running', 'paused', 'completed', 'cancelled'] as const;
+/**
+ * `ingesting`: the file is stored and being read into rows and companies (counts and estimate come
+ * when it is done); `failed`: the file could not be read (`error` says why). Both before any task.
+ */
+export const JOB_STATUSES = [
+  'ingesting',
+  'queued',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+  'failed',
+] as const;
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
 
@@ -28,7 +40,7 @@ export const TERMINAL_COMPANY_STATUSES: readonly CompanyStatus[] = [
   'cancelled',
 ];
 /** Statuses a job never leaves on its own. */
-export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancelled'];
+export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancelled', 'failed'];
 
 export const ProviderName = z.enum(['explorium', 'sandbox']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -71,7 +83,10 @@ export const Job = z
     total: z.number().int().describe('Unique companies in the job'),
     counts: JobCounts,
     rejected_rows: z.number().int().describe('Input rows whose domain could not be used'),
-    input_rows: z.number().int().describe('Data rows read from the file'),
+    input_rows: z
+      .number()
+      .int()
+      .describe('Data rows read from the file (while `ingesting`: the rows counted when it was received)'),
     error: z
       .object({ code: z.string(), message: z.string() })
       .nullable()
@@ -85,7 +100,8 @@ export const Job = z
         credits: z.number().int().describe('Records billed at most (one per matched company)'),
         duration_seconds: z.number().int().describe('Time the provider rate limit allows for those calls'),
       })
-      .describe('What the job was expected to cost when it was created'),
+      .nullable()
+      .describe('What the job was expected to cost before it ran; null while `ingesting`'),
     usage: z
       .object({
         provider_calls: z.number().int().describe('Provider calls that carried companies of this job'),

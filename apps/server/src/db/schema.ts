@@ -8,6 +8,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -34,7 +35,10 @@ export const jobs = pgTable(
     orgId: text('org_id')
       .notNull()
       .references(() => organizations.id),
-    status: text('status', { enum: ['queued', 'running', 'paused', 'completed', 'cancelled'] })
+    // `ingesting` while the stored upload is read into rows and companies; `failed` when it could not be.
+    status: text('status', {
+      enum: ['ingesting', 'queued', 'running', 'paused', 'completed', 'cancelled', 'failed'],
+    })
       .notNull()
       .default('queued'),
     provider: text('provider', { enum: ['explorium', 'sandbox'] }).notNull(),
@@ -47,6 +51,8 @@ export const jobs = pgTable(
      * export. Null for jobs created before rows were kept.
      */
     inputHeader: text('input_header').array(),
+    /** The upload's `domain_column` field (null: detected from the header), for reading the stored file. */
+    domainColumn: text('domain_column'),
     // Per-status counters, moved in the same transaction as each company's status so a poll
     // never counts rows (see jobs.repository.ts: transitionCompany).
     queuedCount: integer('queued_count').notNull().default(0),
@@ -166,6 +172,26 @@ export const jobRows = pgTable(
     message: text('message'),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.rowNumber] })],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/**
+ * An uploaded file as received, in order, until it has been read into job_rows and companies
+ * (then deleted): the upload is answered once the bytes are stored, and whoever reads them (the
+ * API for a small file, a worker for a large one) reads them from here. Stored uncompressed
+ * (migration 0006): compressing a 200 MB file would cost more time than the disk it saves.
+ */
+export const uploadChunks = pgTable(
+  'upload_chunks',
+  {
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
 );
 
 /**

@@ -25,7 +25,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuthService } from '../auth/auth.service';
 import type { JobsService } from '../jobs/jobs.service';
-import type { UploadReader } from '../jobs/read-upload';
 import { type HttpObservability, instrumentHttp } from '../observability/http';
 import { registerAudit } from './audit';
 import { type Access, registerAuth, routeAccess } from './auth';
@@ -40,7 +39,6 @@ import { registerSecurity } from './security';
 export type AppDeps = {
   logger: Logger;
   jobs: JobsService;
-  uploads: UploadReader;
   readiness: Record<string, ReadinessCheck>;
   maxUploadBytes: number;
   /** A built web page to serve at / (embedded mode); absent = API only. */
@@ -182,7 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(
     async (api) => {
-      await api.register(uploadRoutes, { jobs: deps.jobs, uploads: deps.uploads });
+      await api.register(uploadRoutes, { jobs: deps.jobs });
       await api.register(jobRoutes, { jobs: deps.jobs });
       await api.register(authRoutes, { auth: deps.auth });
       await api.register(jobActionRoutes, { jobs: deps.jobs });

@@ -145,7 +145,7 @@ function startsWithBytes(head: Uint8Array, bytes: readonly number[]): boolean {
   return head.length >= bytes.length && bytes.every((byte, i) => head[i] === byte);
 }
 
-function notCsvBinary(): AppError {
+export function notCsvBinary(): AppError {
   return new AppError('NOT_CSV', 'The file contains binary data, not CSV text. Upload a .csv file.');
 }
 
@@ -195,14 +195,14 @@ function sniffEncoding(head: Uint8Array): Sniffed {
 }
 
 /** 1-based line, within `bytes`, of the first sequence that does not decode. */
-function lineOfInvalidBytes(bytes: Uint8Array, encoding: CsvEncoding): number {
+export function lineOfInvalidBytes(bytes: Uint8Array, encoding: CsvEncoding): number {
   // A lenient decode marks bad bytes with U+FFFD, which locates them.
   const lenient = new TextDecoder(encoding).decode(bytes);
   const bad = lenient.indexOf('\uFFFD');
   return countLineBreaks(bad === -1 ? lenient : lenient.slice(0, bad)) + 1;
 }
 
-function invalidEncodingError(encoding: CsvEncoding, line: number): AppError {
+export function invalidEncodingError(encoding: CsvEncoding, line: number): AppError {
   const where = ` (line ${line})`;
   const what =
     encoding === 'utf-8'
@@ -331,22 +331,34 @@ function findDomainColumn(header: readonly string[], requested: string | undefin
   });
 }
 
+export function unclosedQuoteError(line: number): AppError {
+  return new AppError(
+    'NOT_CSV',
+    `The file is not valid CSV: a quote opened on line ${line} or later is never closed. Check the quotes from line ${line} on.`,
+    { line, csv_error: 'CSV_QUOTE_NOT_CLOSED' },
+  );
+}
+
+export function recordTooLongError(line: number): AppError {
+  return new AppError(
+    'NOT_CSV',
+    `The file is not valid CSV: the row starting on line ${line} or later is longer than ${MAX_RECORD_SIZE_BYTES / 1024 / 1024} MiB, usually because of a quote that is never closed.`,
+    { line, csv_error: 'CSV_MAX_RECORD_SIZE' },
+  );
+}
+
+export function tooManyRowsError(maxRows: number): AppError {
+  return new AppError(
+    'TOO_MANY_ROWS',
+    `The file has more than ${maxRows.toLocaleString('en-US')} data rows, the most one upload accepts. Split it into smaller files.`,
+    { limit: maxRows },
+  );
+}
+
 function csvErrorToAppError(err: CsvError, lastRecordLine: number): AppError {
   const after = lastRecordLine + 1;
-  if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
-    return new AppError(
-      'NOT_CSV',
-      `The file is not valid CSV: a quote opened on line ${after} or later is never closed. Check the quotes from line ${after} on.`,
-      { line: after, csv_error: err.code },
-    );
-  }
-  if (err.code === 'CSV_MAX_RECORD_SIZE') {
-    return new AppError(
-      'NOT_CSV',
-      `The file is not valid CSV: the row starting on line ${after} or later is longer than ${MAX_RECORD_SIZE_BYTES / 1024 / 1024} MiB, usually because of a quote that is never closed.`,
-      { line: after, csv_error: err.code },
-    );
-  }
+  if (err.code === 'CSV_QUOTE_NOT_CLOSED') return unclosedQuoteError(after);
+  if (err.code === 'CSV_MAX_RECORD_SIZE') return recordTooLongError(after);
   const line = typeof err.lines === 'number' ? err.lines : after;
   return new AppError('NOT_CSV', `The file is not valid CSV near line ${line}: ${err.message}`, {
     line,
@@ -515,13 +527,7 @@ export async function openDomainCsv(
         let rowNumber = 0;
         for (let record: string[] | null = firstRow; record !== null; record = await nextRecord()) {
           rowNumber++;
-          if (rowNumber > opts.maxRows) {
-            throw new AppError(
-              'TOO_MANY_ROWS',
-              `The file has more than ${opts.maxRows.toLocaleString('en-US')} data rows, the most one upload accepts. Split it into smaller files.`,
-              { limit: opts.maxRows },
-            );
-          }
+          if (rowNumber > opts.maxRows) throw tooManyRowsError(opts.maxRows);
           yield { rowNumber, value: record[domainColumnIndex] ?? '', record };
         }
       } finally {

@@ -32,3 +32,16 @@ export async function findIdempotencyKey(
     .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key)));
   return row ? { requestHash: row.requestHash, response: row.response as Job } : null;
 }
+
+/** The answer to replay once it is final: an upload read before its answer answers with its counts. */
+export async function setIdempotentResponse(
+  db: Db,
+  orgId: string,
+  key: string,
+  response: Job,
+): Promise<void> {
+  await db
+    .update(idempotencyKeys)
+    .set({ response })
+    .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key)));
+}

@@ -26,12 +26,16 @@ export function toJobResource(row: JobRow, usage: JobUsage): Job {
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     force_refresh: row.forceRefresh,
     max_credits: row.maxCredits,
-    estimate: {
-      cache_hits: row.estimateCacheHits,
-      provider_calls: row.estimateProviderCalls,
-      credits: row.estimateCredits,
-      duration_seconds: row.estimateSeconds,
-    },
+    // Made when the file has been read: an ingesting (or unreadable) upload has none yet.
+    estimate:
+      row.status === 'ingesting' || row.status === 'failed'
+        ? null
+        : {
+            cache_hits: row.estimateCacheHits,
+            provider_calls: row.estimateProviderCalls,
+            credits: row.estimateCredits,
+            duration_seconds: row.estimateSeconds,
+          },
     usage: {
       provider_calls: usage.providerCalls,
       records_billed: usage.recordsBilled,

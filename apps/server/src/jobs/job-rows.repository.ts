@@ -82,8 +82,6 @@ export async function finishUploadedJob(
     inputRows: number;
     rejectedRows: number;
     inputHeader: string[];
-    forceRefresh: boolean;
-    maxCredits: number | null;
   },
 ): Promise<JobRow> {
   const [row] = await db

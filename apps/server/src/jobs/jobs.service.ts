@@ -4,11 +4,12 @@ import type { CopyTransaction } from '../db/copy';
 import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
 import { AppError } from '../errors';
+import type { TaskQueue } from '../queue/task-queue';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
 import { estimateJob, type RateLimitSetting } from './estimate';
 import type { FileRow } from './export-csv';
-import { claimIdempotencyKey, findIdempotencyKey } from './idempotency.repository';
+import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from './idempotency.repository';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
   copyJobRows,
@@ -24,7 +25,6 @@ import {
   countFreshCacheHits,
   ensureOrganization,
   findJob,
-  insertJob,
   listCompanies,
   listJobs,
   listRejectedRows,
@@ -33,13 +33,28 @@ import {
   setJobEstimate,
 } from './jobs.repository';
 import { jobUsages, NO_USAGE } from './ledger.repository';
-import type { OpenedUpload, UploadResult } from './read-upload';
+import type { UploadOpenOptions, UploadReader, UploadResult } from './read-upload';
+import {
+  deleteIngestingJob,
+  deleteUploadChunks,
+  failIngestingJob,
+  insertIngestingJob,
+  listUnreadUploads,
+  lockIngestingJob,
+  readUploadChunks,
+  setAcceptedUpload,
+  storeUploadChunks,
+} from './stored-upload.repository';
 
 export type JobsServiceDeps = {
   db: Database;
   /** A transaction that can COPY: an upload's rows stream into the database inside it. */
   copyTransaction: CopyTransaction;
   dispatcher: Dispatcher;
+  queue: TaskQueue;
+  reader: UploadReader;
+  /** Uploads of at most this many rows are read before the answer; larger ones in the background. */
+  inlineMaxRows: number;
   provider: JobRow['provider'];
   cache: { ttlMs: number; noMatchTtlMs: number };
   rateLimit: RateLimitSetting;
@@ -57,6 +72,8 @@ class IdempotencyKeyTaken extends Error {}
 const EXPORT_PAGE_ROWS = 1_000;
 const ANALYZE_AFTER_COMPANIES = 1_000;
 const REJECTION_SAMPLE_ROWS = 10;
+
+const ingestTask = (orgId: string, jobId: string) => ({ id: `ingest-${jobId}`, payload: { orgId, jobId } });
 
 type JobCursor = { t: string; id: string };
 const isJobCursor = (v: unknown): v is JobCursor =>
@@ -101,93 +118,157 @@ export function createJobsService(deps: JobsServiceDeps) {
     return row;
   }
 
+  /**
+   * Reads a stored upload into job_rows, companies and rejected rows in one transaction, sets its
+   * counts and estimate, deletes its bytes, and dispatches its tasks after commit. Null when the
+   * job is not `ingesting` (read already). Throws AppError when the file has no usable domain.
+   */
+  async function readStoredUpload(jobId: string): Promise<JobRow | null> {
+    const read = await deps.copyTransaction(async (tx, copy) => {
+      const locked = await lockIngestingJob(tx, jobId);
+      if (!locked) return null;
+      // The bytes are committed: they are read on other connections while this one COPYs.
+      const upload = await deps.reader.open(readUploadChunks(db, jobId), {
+        filename: locked.filename,
+        domainColumn: locked.domainColumn ?? undefined,
+      });
+      try {
+        await copyJobRows(copy, jobId, upload.rows);
+        const { inputRows, rejectedRows, maxColumns } = upload.stats;
+        const idx = upload.domainColumnIndex;
+        const total = await insertCompaniesFromRows(tx, locked.orgId, jobId, idx);
+        if (total === 0) {
+          throw new AppError(
+            'NO_VALID_DOMAINS',
+            `None of the ${inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
+            { rejected: await sampleRejectedRows(tx, jobId, idx, REJECTION_SAMPLE_ROWS) },
+          );
+        }
+        await insertRejectedFromRows(tx, locked.orgId, jobId, idx);
+        const row = await finishUploadedJob(tx, jobId, {
+          total,
+          inputRows,
+          rejectedRows,
+          inputHeader: [...upload.header, ...Array<string>(maxColumns - upload.header.length).fill('')],
+        });
+        const cacheHits = row.forceRefresh
+          ? 0
+          : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
+        const estimate = estimateJob({
+          uniqueDomains: total,
+          cacheHits,
+          batchSize: deps.batchSize,
+          rateLimit: deps.rateLimit,
+          parallelBatches: deps.parallelBatches,
+        });
+        await deleteUploadChunks(tx, jobId);
+        return { job: await setJobEstimate(tx, row.id, estimate), total };
+      } finally {
+        await upload.close();
+      }
+    });
+    if (!read) return null;
+    if (read.total >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
+    dispatcher.dispatchJobInBackground(read.job.orgId, read.job.id);
+    return read.job;
+  }
+
   return {
     /**
-     * Streams the upload's rows into the database (COPY) and makes one company per unique domain
-     * and one rejected row per unusable one, all in one transaction: a failure anywhere, the
-     * client going away included, leaves nothing behind. Tasks are dispatched only after commit.
-     * `options` may be a function, called once the rows are read (form fields sent after the file).
+     * Takes an upload: checks the whole file as it arrives (ingest/check-csv.ts) and stores its
+     * bytes with a job `ingesting`, in one transaction, so a refused file or a client going away
+     * leaves nothing. A file of at most UPLOAD_INLINE_MAX_ROWS rows is then read into rows and
+     * companies before the answer (which carries its counts and estimate); a larger one is
+     * answered at once and read by a worker (task `ingest-upload`), so a million rows do not
+     * hold the request open for half a minute. `options` may be a function, called once the file
+     * is read (form fields sent after the file).
      */
-    async createFromUpload(
+    async acceptUpload(
       orgId: string,
-      upload: OpenedUpload,
+      source: AsyncIterable<Uint8Array>,
+      file: UploadOpenOptions,
       options: UploadOptions | (() => Promise<UploadOptions>) = {},
       idempotency?: UploadIdempotency,
     ): Promise<UploadResult> {
+      const checked = await deps.reader.check(source, file);
       let requestHash = '';
-      const created = await deps
-        .copyTransaction(async (tx, copy) => {
+      const accepted = await db
+        .transaction(async (tx) => {
           await ensureOrganization(tx, orgId);
-          const created = await insertJob(tx, {
+          const created = await insertIngestingJob(tx, {
             orgId,
             provider,
-            filename: upload.filename,
-            total: 0,
-            inputRows: 0,
-            rejectedRows: 0,
+            filename: file.filename,
+            domainColumn: file.domainColumn?.trim() ? file.domainColumn : null,
           });
-          await copyJobRows(copy, created.id, upload.rows);
+          await storeUploadChunks(tx, created.id, checked.bytes);
           const opts = typeof options === 'function' ? await options() : options;
-          const { inputRows, rejectedRows, maxColumns } = upload.stats;
-          if (inputRows === 0) {
-            throw new AppError(
-              'EMPTY_FILE',
-              'The file has a header but no data rows: add one domain per row.',
-            );
-          }
-          const idx = upload.domainColumnIndex;
-          const total = await insertCompaniesFromRows(tx, orgId, created.id, idx);
-          if (total === 0) {
-            throw new AppError(
-              'NO_VALID_DOMAINS',
-              `None of the ${inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
-              { rejected: await sampleRejectedRows(tx, created.id, idx, REJECTION_SAMPLE_ROWS) },
-            );
-          }
-          await insertRejectedFromRows(tx, orgId, created.id, idx);
-          const row = await finishUploadedJob(tx, created.id, {
-            total,
-            inputRows,
-            rejectedRows,
-            inputHeader: [...upload.header, ...Array<string>(maxColumns - upload.header.length).fill('')],
+          const row = await setAcceptedUpload(tx, created.id, {
+            inputRows: checked.dataRows(),
             forceRefresh: opts.forceRefresh ?? false,
             maxCredits: opts.maxCredits ?? null,
           });
-          const cacheHits = opts.forceRefresh
-            ? 0
-            : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
-          const estimate = estimateJob({
-            uniqueDomains: total,
-            cacheHits,
-            batchSize: deps.batchSize,
-            rateLimit: deps.rateLimit,
-            parallelBatches: deps.parallelBatches,
-          });
-          const job = await setJobEstimate(tx, row.id, estimate);
           if (idempotency) {
             requestHash = idempotency.requestHash();
-            const response = toJobResource(job, NO_USAGE);
             const claimed = await claimIdempotencyKey(tx, {
               orgId,
               key: idempotency.key,
               requestHash,
-              jobId: job.id,
-              response,
+              jobId: row.id,
+              response: toJobResource(row, NO_USAGE),
             });
             // Taken by an earlier request: undo this one and answer as that one was answered.
             if (!claimed) throw new IdempotencyKeyTaken();
           }
-          return { job, total };
+          return row;
         })
         .catch((err: unknown) => {
           if (err instanceof IdempotencyKeyTaken) return null;
           throw err;
         });
-      if (created === null) return replay(orgId, idempotency!.key, requestHash);
-      const { job, total } = created;
-      if (total >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
-      dispatcher.dispatchJobInBackground(orgId, job.id);
-      return { job: toJobResource(job, NO_USAGE), replayed: false };
+      if (accepted === null) return replay(orgId, idempotency!.key, requestHash);
+
+      if (accepted.inputRows > deps.inlineMaxRows) {
+        await deps.queue.enqueue('ingest-upload', [ingestTask(orgId, accepted.id)]);
+        return { job: toJobResource(accepted, NO_USAGE), replayed: false };
+      }
+      let read: JobRow | null;
+      try {
+        read = await readStoredUpload(accepted.id);
+      } catch (err) {
+        // Refused for its content (no usable domain): answered as a refusal, so nothing is kept.
+        if (err instanceof AppError) await deleteIngestingJob(db, accepted.id);
+        throw err;
+      }
+      // Null: another reader (a sweep's task) read it first.
+      const job = toJobResource(read ?? (await getRow(orgId, accepted.id)), NO_USAGE);
+      if (idempotency) await setIdempotentResponse(db, orgId, idempotency.key, job);
+      return { job, replayed: false };
+    },
+
+    /**
+     * Reads a stored upload in the background (task `ingest-upload`). A file refused for its
+     * content fails the job with the reason; anything else is thrown for the queue to retry.
+     */
+    async ingestStoredUpload(jobId: string): Promise<void> {
+      try {
+        await readStoredUpload(jobId);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        await failIngestingJob(db, jobId, { code: err.code, message: err.message });
+      }
+    },
+
+    /** Gives every upload that nobody is reading (its reader died) a task again. */
+    async resumeUnreadUploads(): Promise<number> {
+      const unread = await listUnreadUploads(db);
+      if (unread.length > 0) {
+        await deps.queue.enqueue(
+          'ingest-upload',
+          unread.map((j) => ingestTask(j.orgId, j.id)),
+        );
+      }
+      return unread.length;
     },
 
     async get(orgId: string, jobId: string): Promise<Job> {

@@ -5,6 +5,8 @@
  * domain), where every row keeps its link to its company through that domain.
  */
 import type { Job } from '@gtm-enrich/contracts';
+import { AppError } from '../errors';
+import { createCsvCheck } from '../ingest/check-csv';
 import { normalizeDomain } from '../ingest/normalize-domain';
 import { openDomainCsv } from '../ingest/read-domain-csv';
 
@@ -42,21 +44,112 @@ export type OpenedUpload = {
 
 export type UploadOpenOptions = { filename: string | null; domainColumn?: string | undefined };
 
+/** What checking a whole upload found; its rows are read later (`open`) from the stored bytes. */
+export type CheckedUpload = {
+  /** The file's bytes as received, checked as they pass; iterate once, to the end. */
+  bytes: AsyncIterable<Uint8Array>;
+  /** Data rows counted by the check: known once `bytes` has been read to the end. */
+  dataRows(): number;
+};
+
 /**
- * Opens an upload (encoding, delimiter, header and domain column are checked here, before
- * `create` runs: a file without a domain column never touches the database) and hands it to
- * `create`, which reads its rows and makes the job.
+ * Reads uploads in two steps. `check` runs while the request arrives: the header and domain
+ * column are found from the first bytes (a file without one is refused before anything is
+ * stored), and the rest is checked as it streams past without being parsed into rows
+ * (ingest/check-csv.ts), so the upload can be answered once it is stored. `open` reads the stored
+ * bytes into rows afterwards, which can no longer fail on the file's form, only on its content
+ * (no usable domain at all).
  */
 export type UploadReader = {
-  ingest(
-    source: AsyncIterable<Uint8Array>,
-    opts: UploadOpenOptions,
-    create: (upload: OpenedUpload) => Promise<UploadResult>,
-  ): Promise<UploadResult>;
+  check(source: AsyncIterable<Uint8Array>, opts: UploadOpenOptions): Promise<CheckedUpload>;
+  open(source: AsyncIterable<Uint8Array>, opts: UploadOpenOptions): Promise<OpenedUpload>;
 };
 
 /** The result of an upload: a new job, or the first response to the same Idempotency-Key. */
 export type UploadResult = { job: Job; replayed: boolean };
+
+/** Enough for read-domain-csv.ts to sniff the encoding, delimiter and header and see a first row. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * The head cut after its last line break, so that it ends neither inside a character (a UTF-8
+ * sequence or a UTF-16 unit) nor inside a line. UTF-16 (by its BOM, or by an ASCII first
+ * character's NUL) is searched unit by unit: a 0x0A byte can be half of another character there.
+ */
+function headThroughLastLineBreak(head: Buffer): Buffer {
+  const le = (head[0] === 0xff && head[1] === 0xfe) || (head[0] !== 0 && head[1] === 0);
+  const be = (head[0] === 0xfe && head[1] === 0xff) || (head[0] === 0 && head[1] !== 0);
+  if (le || be) {
+    for (let i = (head.length & ~1) - 2; i >= 0; i -= 2) {
+      const unit = le ? head[i]! | (head[i + 1]! << 8) : (head[i]! << 8) | head[i + 1]!;
+      if (unit === 0x0a || unit === 0x0d) return head.subarray(0, i + 2);
+    }
+    return head;
+  }
+  const last = Math.max(head.lastIndexOf(0x0a), head.lastIndexOf(0x0d));
+  return last === -1 ? head : head.subarray(0, last + 1);
+}
+
+async function checkUpload(
+  source: AsyncIterable<Uint8Array>,
+  opts: UploadOpenOptions & { maxRows: number },
+): Promise<CheckedUpload> {
+  const input = source[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  let ended = false;
+  try {
+    while (headBytes < HEAD_BYTES) {
+      const step = await input.next();
+      if (step.done) {
+        ended = true;
+        break;
+      }
+      head.push(step.value);
+      headBytes += step.value.byteLength;
+    }
+    // The head alone answers for the header and the first row (a first row longer than the head
+    // would read as cut off: no real export has one); the check below covers the rest.
+    const sniffed = ended ? Buffer.concat(head) : headThroughLastLineBreak(Buffer.concat(head));
+    const csv = await openDomainCsv(
+      (async function* () {
+        yield sniffed;
+      })(),
+      { domainColumn: opts.domainColumn, maxRows: opts.maxRows },
+    );
+    await csv.rows[Symbol.asyncIterator]().return?.();
+    const check = createCsvCheck({ encoding: csv.encoding, delimiter: csv.delimiter, maxRows: opts.maxRows });
+    let dataRows: number | null = null;
+    async function* bytes(): AsyncGenerator<Uint8Array> {
+      try {
+        for (const chunk of head) {
+          check.push(chunk);
+          yield chunk;
+        }
+        if (!ended) {
+          for (let step = await input.next(); !step.done; step = await input.next()) {
+            check.push(step.value);
+            yield step.value;
+          }
+        }
+        dataRows = check.end().dataRows;
+        if (dataRows === 0) throw new AppError('EMPTY_FILE', 'The file has a header row but no data rows.');
+      } finally {
+        await input.return?.();
+      }
+    }
+    return {
+      bytes: bytes(),
+      dataRows: () => {
+        if (dataRows === null) throw new Error('dataRows() before the upload was read to the end');
+        return dataRows;
+      },
+    };
+  } catch (err) {
+    await input.return?.();
+    throw err;
+  }
+}
 
 export async function openUpload(
   source: AsyncIterable<Uint8Array>,
@@ -107,13 +200,7 @@ export function createUploadReader(limits: {
   blockedEmailDomains: ReadonlySet<string>;
 }): UploadReader {
   return {
-    async ingest(source, opts, create) {
-      const upload = await openUpload(source, { ...opts, ...limits });
-      try {
-        return await create(upload);
-      } finally {
-        await upload.close();
-      }
-    },
+    check: (source, opts) => checkUpload(source, { ...opts, maxRows: limits.maxRows }),
+    open: (source, opts) => openUpload(source, { ...opts, ...limits }),
   };
 }

@@ -86,7 +86,13 @@ export function instrumentTaskQueue(
     },
     startWorker(handlers: TaskHandlers, opts) {
       // Listed by name so that a new task kind fails to compile until it is observed too.
-      queue.startWorker({ 'enrich-company': observe('enrich-company', handlers['enrich-company']) }, opts);
+      queue.startWorker(
+        {
+          'enrich-company': observe('enrich-company', handlers['enrich-company']),
+          'ingest-upload': observe('ingest-upload', handlers['ingest-upload']),
+        },
+        opts,
+      );
     },
     counts: () => queue.counts(),
     ping: () => queue.ping(),

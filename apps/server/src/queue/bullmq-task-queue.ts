@@ -6,7 +6,13 @@
 import { type Job as BullJob, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { type QueueCounts, RetryTaskLater, type TaskHandlers, type TaskQueue } from './task-queue';
+import {
+  type QueueCounts,
+  RetryTaskLater,
+  type TaskHandler,
+  type TaskHandlers,
+  type TaskQueue,
+} from './task-queue';
 import { TASK_NAMES, TASKS, type TaskName } from './tasks';
 
 /** Also opened by the queue dashboard (observability/queue-dashboard.ts). */
@@ -61,7 +67,9 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
             );
             return;
           }
-          await handlers[name](parsed.data, { delivery: job.attemptsMade + 1 });
+          // The payload was parsed with this name's schema, which TypeScript cannot follow through the lookup.
+          const handler = handlers[name] as TaskHandler<TaskName>;
+          await handler(parsed.data as never, { delivery: job.attemptsMade + 1 });
         },
         {
           connection: workerConnection,

@@ -4,7 +4,13 @@
  * when the process starts again.
  */
 import type { Logger } from 'pino';
-import { type QueueCounts, RetryTaskLater, type TaskHandlers, type TaskQueue } from './task-queue';
+import {
+  type QueueCounts,
+  RetryTaskLater,
+  type TaskHandler,
+  type TaskHandlers,
+  type TaskQueue,
+} from './task-queue';
 import { TASKS, type TaskName } from './tasks';
 
 type Entry = { name: TaskName; id: string; payload: unknown; delivery: number };
@@ -54,8 +60,9 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
       return;
     }
     try {
-      const handler = handlers![entry.name];
-      await handler(parsed.data, { delivery: entry.delivery });
+      // The payload was parsed with this name's schema, which TypeScript cannot follow through the lookup.
+      const handler = handlers![entry.name] as TaskHandler<TaskName>;
+      await handler(parsed.data as never, { delivery: entry.delivery });
       known.delete(key(entry.name, entry.id));
     } catch (err) {
       if (entry.delivery >= def.maxDeliveries || closed) {

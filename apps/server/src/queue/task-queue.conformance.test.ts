@@ -41,6 +41,12 @@ function payload(): TaskPayload<'enrich-company'> {
   return { orgId: 'acme', jobId: randomUUID(), companyId: randomUUID() };
 }
 const noDelay = () => 10;
+/** These tests carry enrich-company tasks only. */
+const noIngest = {
+  'ingest-upload': async () => {
+    throw new Error('no ingest-upload task was enqueued');
+  },
+};
 
 for (const [name, factory] of adapters) {
   describe.skipIf(factory === null)(`TaskQueue conformance: ${name}`, () => {
@@ -61,6 +67,7 @@ for (const [name, factory] of adapters) {
       const seen: string[] = [];
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async (p, ctx) => {
             expect(ctx.delivery).toBe(1);
             seen.push(p.companyId);
@@ -89,6 +96,7 @@ for (const [name, factory] of adapters) {
       const seen: string[] = [];
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async (x) => {
             seen.push(x.companyId);
           },
@@ -107,6 +115,7 @@ for (const [name, factory] of adapters) {
       const deliveries: number[] = [];
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async (_x, ctx) => {
             deliveries.push(ctx.delivery);
             if (ctx.delivery < 3) throw new RetryTaskLater(20, 'not yet');
@@ -124,6 +133,7 @@ for (const [name, factory] of adapters) {
       const deliveries: number[] = [];
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async (_x, ctx) => {
             deliveries.push(ctx.delivery);
             if (ctx.delivery === 1) throw new Error('database went away');
@@ -142,6 +152,7 @@ for (const [name, factory] of adapters) {
       let done = 0;
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async () => {
             running++;
             peak = Math.max(peak, running);
@@ -168,6 +179,7 @@ for (const [name, factory] of adapters) {
       const seen: string[] = [];
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async (x) => {
             seen.push(x.companyId);
           },
@@ -192,6 +204,7 @@ for (const [name, factory] of adapters) {
       let count = 0;
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async () => {
             count++;
           },
@@ -213,6 +226,7 @@ for (const [name, factory] of adapters) {
       let started = false;
       queue.startWorker(
         {
+          ...noIngest,
           'enrich-company': async () => {
             started = true;
             await new Promise((r) => setTimeout(r, 200));

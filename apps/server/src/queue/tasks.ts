@@ -28,6 +28,13 @@ export const TASKS = {
      */
     maxDeliveries: 25,
   },
+  'ingest-upload': {
+    /** Reads a stored upload into its job's rows and companies (jobs.service.ts: acceptUpload). */
+    payload: z.object({ orgId: z.string(), jobId: z.uuid(), trace: TraceCarrier.optional() }),
+    // Reading is one transaction that either commits or leaves the upload as it was; a reader
+    // that keeps failing is retried by the sweep, which finds the job still `ingesting`.
+    maxDeliveries: 5,
+  },
 } as const;
 
 export type TaskName = keyof typeof TASKS;

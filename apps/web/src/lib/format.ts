@@ -51,11 +51,13 @@ export const COMPANY_STATUS_LABELS: Record<CompanyStatus, string> = {
 };
 
 export const JOB_STATUS_LABELS: Record<JobStatus, string> = {
+  ingesting: 'Reading file',
   queued: 'Queued',
   running: 'Running',
   paused: 'Paused',
   completed: 'Completed',
   cancelled: 'Cancelled',
+  failed: 'Failed',
 };
 
 /** Companies the job is done with, whatever the outcome. */

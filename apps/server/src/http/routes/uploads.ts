@@ -3,13 +3,9 @@ import { ErrorBody, Job, UploadFields } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors';
 import type { JobsService } from '../../jobs/jobs.service';
-import type { UploadReader } from '../../jobs/read-upload';
 import { assertSameOrganization } from '../auth';
 
-export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: UploadReader }> = async (
-  app,
-  { jobs, uploads },
-) => {
+export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
   app.post(
     '/uploads',
     {
@@ -22,7 +18,11 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
           'a CSV with a `domain` column (or website, url, email…). One company per unique domain; rows without a ' +
           'usable domain are kept as rejected rows with a reason. Send an `Idempotency-Key` header (1–255 visible ' +
           'characters, e.g. a UUID) to retry safely: the same key with the same request returns the first response ' +
-          '(header `Idempotent-Replayed: true`) and creates no second job; with a different request it is refused (422).',
+          '(header `Idempotent-Replayed: true`) and creates no second job; with a different request it is refused (422). ' +
+          'The whole file is checked (encoding, quotes, row limit) before the answer. A file of at most ' +
+          'UPLOAD_INLINE_MAX_ROWS rows is also read before it: the job comes back `queued` with its counts and estimate. ' +
+          'A larger one comes back `ingesting` and is read in the background; poll the job (Location header) until it is ' +
+          '`queued` (or `failed`, when no row holds a usable domain).',
         consumes: ['multipart/form-data'],
         response: { 202: Job, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody },
       },
@@ -55,25 +55,21 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; uploads: U
         // The request's fingerprint for its Idempotency-Key: the file's bytes, then the form fields.
         const hash = createHash('sha256');
         const source = key ? hashing(part.file, hash) : part.file;
-        const { job, replayed } = await uploads.ingest(
+        const { job, replayed } = await jobs.acceptUpload(
+          req.auth.orgId,
           source,
           { filename: part.filename || null, domainColumn: fields.domain_column },
-          (opened) =>
-            jobs.createFromUpload(
-              req.auth.orgId,
-              opened,
-              restOfForm,
-              key
-                ? {
-                    key,
-                    requestHash: () =>
-                      hash
-                        .update(JSON.stringify(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))))
-                        .update(part.filename ?? '')
-                        .digest('hex'),
-                  }
-                : undefined,
-            ),
+          restOfForm,
+          key
+            ? {
+                key,
+                requestHash: () =>
+                  hash
+                    .update(JSON.stringify(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))))
+                    .update(part.filename ?? '')
+                    .digest('hex'),
+              }
+            : undefined,
         );
         if (replayed) reply.header('idempotent-replayed', 'true');
         return reply.status(202).header('location', `/api/v1/jobs/${job.id}`).send(job);

@@ -9,6 +9,7 @@ import { formatCount, formatDuration } from '@/lib/format';
  */
 export function CostCard({ job }: { job: Job }) {
   const { estimate, usage } = job;
+  if (estimate === null) return null;
   return (
     <section className="card card__body" aria-labelledby="cost-heading">
       <div className="progress-summary">

@@ -68,10 +68,15 @@ function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
       <JobHeader job={job} orgId={orgId} />
       {job.provider === 'sandbox' ? <SandboxBanner /> : null}
       {job.error ? <JobErrorBanner job={job} orgId={orgId} /> : null}
-      <ProgressCard job={job} updatedAt={query.dataUpdatedAt} />
-      <CostCard job={job} />
-      <CompaniesTable job={job} orgId={orgId} />
-      {job.rejected_rows > 0 ? <RejectedRows job={job} orgId={orgId} /> : null}
+      {job.status === 'ingesting' ? <IngestingCard job={job} /> : null}
+      {job.status === 'ingesting' || job.status === 'failed' ? null : (
+        <>
+          <ProgressCard job={job} updatedAt={query.dataUpdatedAt} />
+          <CostCard job={job} />
+          <CompaniesTable job={job} orgId={orgId} />
+          {job.rejected_rows > 0 ? <RejectedRows job={job} orgId={orgId} /> : null}
+        </>
+      )}
     </div>
   );
 }
@@ -168,6 +173,21 @@ function SandboxBanner() {
   );
 }
 
+/** A large file is stored and being read: its companies, counts and estimate come when it is done. */
+function IngestingCard({ job }: { job: Job }) {
+  return (
+    <section className="card card__body" aria-labelledby="ingesting-heading" aria-busy="true">
+      <h2 id="ingesting-heading" className="progress-summary__main" style={{ fontSize: 16 }}>
+        Reading your file
+      </h2>
+      <p className="muted" role="status">
+        {formatCount(job.input_rows)} rows received and checked. Companies, the cost estimate and enrichment
+        start as soon as every row is read; this page updates by itself.
+      </p>
+    </section>
+  );
+}
+
 function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
   const queryClient = useQueryClient();
   const resume = useMutation({
@@ -184,7 +204,11 @@ function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
     <div role="alert" className="alert alert--warning">
       <div className="alert__body">
         <p className="alert__title">
-          {job.status === 'paused' ? 'The job is paused' : 'The job ran into a problem'}{' '}
+          {job.status === 'paused'
+            ? 'The job is paused'
+            : job.status === 'failed'
+              ? 'The file could not be read'
+              : 'The job ran into a problem'}{' '}
           <span className="mono faint">{error.code}</span>
         </p>
         <p>{error.message}</p>

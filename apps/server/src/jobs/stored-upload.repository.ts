@@ -1,0 +1,116 @@
+/**
+ * SQL for an upload between its answer and its reading: the job in status `ingesting` and the
+ * file's bytes in upload_chunks, written in order as the request arrives and read back in order.
+ */
+import { and, asc, eq, gte, sql } from 'drizzle-orm';
+import type { Db } from '../db/database';
+import { type JobRow, jobs, uploadChunks } from '../db/schema';
+
+/** Bytes per stored chunk: large enough that a 200 MB upload is 200 statements, small enough to buffer. */
+const CHUNK_BYTES = 1024 * 1024;
+
+export async function insertIngestingJob(
+  db: Db,
+  job: { orgId: string; provider: JobRow['provider']; filename: string | null; domainColumn: string | null },
+): Promise<JobRow> {
+  const [row] = await db
+    .insert(jobs)
+    .values({ ...job, status: 'ingesting', total: 0, inputRows: 0, queuedCount: 0 })
+    .returning();
+  return row!;
+}
+
+/** Stores `bytes` in order; resolves with the number of bytes once the source is read. */
+export async function storeUploadChunks(
+  db: Db,
+  jobId: string,
+  bytes: AsyncIterable<Uint8Array>,
+): Promise<number> {
+  let seq = 0;
+  let total = 0;
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    await db.insert(uploadChunks).values({ jobId, seq: seq++, data: Buffer.concat(pending, pendingBytes) });
+    pending = [];
+    pendingBytes = 0;
+  };
+  for await (const chunk of bytes) {
+    pending.push(chunk);
+    pendingBytes += chunk.byteLength;
+    total += chunk.byteLength;
+    if (pendingBytes >= CHUNK_BYTES) await flush();
+  }
+  if (pendingBytes > 0) await flush();
+  return total;
+}
+
+/** The stored bytes of a job's upload in order, one chunk per query, so one chunk is in memory. */
+export async function* readUploadChunks(db: Db, jobId: string): AsyncGenerator<Uint8Array> {
+  for (let seq = 0; ; seq++) {
+    const [row] = await db
+      .select({ data: uploadChunks.data })
+      .from(uploadChunks)
+      .where(and(eq(uploadChunks.jobId, jobId), gte(uploadChunks.seq, seq)))
+      .orderBy(asc(uploadChunks.seq))
+      .limit(1);
+    if (!row) return;
+    yield row.data;
+  }
+}
+
+export async function deleteUploadChunks(db: Db, jobId: string): Promise<void> {
+  await db.delete(uploadChunks).where(eq(uploadChunks.jobId, jobId));
+}
+
+/**
+ * Locks a job still `ingesting` for the transaction that reads its upload; null when it is not
+ * (read already, or failed). A second reader of the same job waits here, then finds it read.
+ */
+export async function lockIngestingJob(db: Db, jobId: string): Promise<JobRow | null> {
+  const [row] = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, 'ingesting')))
+    .for('update');
+  return row ?? null;
+}
+
+/** Sets what the check of the whole file found and the form's options, before the upload commits. */
+export async function setAcceptedUpload(
+  db: Db,
+  jobId: string,
+  found: { inputRows: number; forceRefresh: boolean; maxCredits: number | null },
+): Promise<JobRow> {
+  const [row] = await db.update(jobs).set(found).where(eq(jobs.id, jobId)).returning();
+  return row!;
+}
+
+/** A stored upload that could not be read into a job: the job says why and keeps no bytes. */
+export async function failIngestingJob(
+  db: Db,
+  jobId: string,
+  error: { code: string; message: string },
+): Promise<void> {
+  await db
+    .update(jobs)
+    .set({ status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: sql`now()` })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
+  await deleteUploadChunks(db, jobId);
+}
+
+/** Removes a job whose upload was refused after it was stored (its chunks and key go with it). */
+export async function deleteIngestingJob(db: Db, jobId: string): Promise<void> {
+  await db.delete(jobs).where(and(eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
+}
+
+/**
+ * Jobs whose stored upload nobody is reading: `ingesting` and not locked by a reader. A reader
+ * that died (its process, or the queue that carried its task) leaves exactly these.
+ */
+export async function listUnreadUploads(db: Db): Promise<{ id: string; orgId: string }[]> {
+  const r = await db.execute<{ id: string; orgId: string }>(sql`
+    select id, org_id as "orgId" from jobs where status = 'ingesting' for update skip locked
+  `);
+  return r.rows;
+}
