@@ -21,6 +21,7 @@ import {
 } from './read-domain-csv';
 
 const QUOTE = 0x22;
+const QUOTE_OR_BREAK = /["\n\r]/g;
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -84,8 +85,20 @@ export function createCsvCheck(opts: {
     if (next !== delimiter && next !== LF && next !== CR) recordHasContent = true;
   };
 
+  const anyContent = (text: string, from: number, to: number, skipDelimiters: boolean): boolean => {
+    for (let k = from; k < to; k++) {
+      const code = text.charCodeAt(k);
+      if (!isBlankChar(code) && !(skipDelimiters && code === delimiter)) return true;
+    }
+    return false;
+  };
+
+  // Jumps from one character that matters to the next with native searches: outside quotes only
+  // quotes and line breaks do, inside them only quotes (line breaks are counted for messages).
   const scan = (text: string) => {
     if (text === '') return;
+    if (text.indexOf('\0') !== -1) throw notCsvBinary();
+    const n = text.length;
     let i = 0;
     if (quotePending) {
       quotePending = false;
@@ -96,40 +109,48 @@ export function createCsvCheck(opts: {
         closeQuote(text.charCodeAt(0));
       }
     }
-    for (; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code === LF) line++;
-      if (code === 0) throw notCsvBinary();
+    while (i < n) {
       if (inQuotes) {
-        if (++recordChars > MAX_RECORD_SIZE_BYTES) throw recordTooLongError(recordStartLine);
-        if (code !== QUOTE) {
-          if (!recordHasContent && !isBlankChar(code)) recordHasContent = true;
-        } else if (i + 1 === text.length) {
+        const q = text.indexOf('"', i);
+        const end = q === -1 ? n : q;
+        if (!recordHasContent && anyContent(text, i, end, false)) recordHasContent = true;
+        for (let k = text.indexOf('\n', i); k !== -1 && k < end; k = text.indexOf('\n', k + 1)) line++;
+        recordChars += end - i;
+        if (recordChars > MAX_RECORD_SIZE_BYTES) throw recordTooLongError(recordStartLine);
+        if (q === -1) return;
+        if (q + 1 === n) {
           quotePending = true;
-        } else if (text.charCodeAt(i + 1) === QUOTE) {
+          return;
+        }
+        if (text.charCodeAt(q + 1) === QUOTE) {
           recordHasContent = true;
-          i++;
+          recordChars++;
+          i = q + 2;
         } else {
-          closeQuote(text.charCodeAt(i + 1));
+          closeQuote(text.charCodeAt(q + 1));
+          i = q + 1;
         }
         continue;
       }
-      if (code === LF || code === CR) {
-        endRecord();
-        continue;
+      QUOTE_OR_BREAK.lastIndex = i;
+      const match = QUOTE_OR_BREAK.exec(text);
+      const end = match ? match.index : n;
+      if (end > i) {
+        if (!recordHasContent && anyContent(text, i, end, true)) recordHasContent = true;
+        atFieldStart = text.charCodeAt(end - 1) === delimiter;
+        recordChars += end - i;
       }
-      recordChars++;
-      if (code === delimiter) {
-        atFieldStart = true;
-        continue;
-      }
-      if (code === QUOTE && atFieldStart) {
-        inQuotes = true;
+      if (!match) return;
+      const code = text.charCodeAt(end);
+      i = end + 1;
+      if (code === QUOTE) {
+        if (atFieldStart) inQuotes = true;
+        else recordHasContent = true;
         atFieldStart = false;
         continue;
       }
-      atFieldStart = false;
-      if (!recordHasContent && !isBlankChar(code)) recordHasContent = true;
+      if (code === LF) line++;
+      endRecord();
     }
   };
 

@@ -20,7 +20,10 @@ export async function insertIngestingJob(
   return row!;
 }
 
-/** Stores `bytes` in order; resolves with the number of bytes once the source is read. */
+/**
+ * Stores `bytes` in order; resolves with the number of bytes once the source is read. One insert
+ * is in flight while the next chunk is read and checked: PostgreSQL writes while Node reads.
+ */
 export async function storeUploadChunks(
   db: Db,
   jobId: string,
@@ -30,18 +33,30 @@ export async function storeUploadChunks(
   let total = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
+  let inFlight: Promise<unknown> = Promise.resolve();
   const flush = async () => {
-    await db.insert(uploadChunks).values({ jobId, seq: seq++, data: Buffer.concat(pending, pendingBytes) });
+    const data = Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
+    await inFlight;
+    // execute(): a query builder runs once per then(), and this one is awaited more than once.
+    inFlight = db.insert(uploadChunks).values({ jobId, seq: seq++, data }).execute();
+    // Awaited at the next flush or at the end; until then a failure must not go unhandled.
+    inFlight.catch(() => {});
   };
-  for await (const chunk of bytes) {
-    pending.push(chunk);
-    pendingBytes += chunk.byteLength;
-    total += chunk.byteLength;
-    if (pendingBytes >= CHUNK_BYTES) await flush();
+  try {
+    for await (const chunk of bytes) {
+      pending.push(chunk);
+      pendingBytes += chunk.byteLength;
+      total += chunk.byteLength;
+      if (pendingBytes >= CHUNK_BYTES) await flush();
+    }
+    if (pendingBytes > 0) await flush();
+  } finally {
+    // Never leave an insert running on the transaction's connection, also when the source failed.
+    await inFlight.catch(() => {});
   }
-  if (pendingBytes > 0) await flush();
+  await inFlight;
   return total;
 }
 
