@@ -376,6 +376,12 @@ export function createJobsService(deps: JobsServiceDeps) {
     async cancel(orgId: string, jobId: string): Promise<Job> {
       const row = await getRow(orgId, jobId);
       if (!(await cancelJob(db, orgId, jobId))) {
+        if (row.status === 'ingesting') {
+          throw new AppError(
+            'CONFLICT',
+            `Job ${jobId} is still reading its file: cancel it once it is queued (within seconds to a minute).`,
+          );
+        }
         throw new AppError('CONFLICT', `Job ${jobId} is already ${row.status}: there is nothing to cancel.`);
       }
       const [job] = await present([await getRow(orgId, jobId)]);
