@@ -163,7 +163,7 @@ async function startProcess(
   role: Role,
   databaseUrl: string,
   prefix: string,
-): Promise<{ child: ChildProcess; healthUrl: string; baseUrl: string }> {
+): Promise<{ child: ChildProcess; baseUrl: string }> {
   const port = await freePort();
   const metricsPort = await freePort();
   // Node itself, not `npm run`, so the pid is the server's and VmHWM is its own.
@@ -201,7 +201,7 @@ async function startProcess(
     if (i > 600) throw new Error(`the ${role} did not start in 60 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, healthUrl, baseUrl };
+  return { child, baseUrl };
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {
