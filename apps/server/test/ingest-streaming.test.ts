@@ -49,6 +49,7 @@ async function exportRows(t: TestSystem, id: string): Promise<{ bytes: Buffer; r
   const res = await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}/export.csv?layout=rows`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/csv');
+  expect(res.headers.get('content-disposition')).toMatch(/-rows-enriched\.csv"$/);
   const bytes = Buffer.from(await res.arrayBuffer());
   return { bytes, rows: parse(bytes, { bom: true, relax_column_count: true }) as string[][] };
 }

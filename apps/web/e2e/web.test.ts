@@ -293,6 +293,31 @@ describe('web page', () => {
       }
       expect(byDomain.get('nomatch-acme.com')?.status).toBe('not_found');
 
+      // The row export: the file as uploaded, row for row, with the results (or the reason) appended.
+      const [rowsDownload] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export my file' }).click(),
+      ]);
+      expect(rowsDownload.suggestedFilename()).toBe('prospects-rows-enriched.csv');
+      const rowRecords: Record<string, string>[] = parse(
+        await readFile((await rowsDownload.path())!, 'utf8'),
+        {
+          columns: true,
+          bom: true,
+          skip_empty_lines: true,
+        },
+      );
+      expect(rowRecords.map((r) => [r.domain, r.company, r.enriched_domain, r.enriched_status])).toEqual([
+        ['stripe.com', 'Stripe', 'stripe.com', 'enriched'],
+        ['shopify.com', 'Shopify', 'shopify.com', 'enriched'],
+        ['notion.so', 'Notion', 'notion.so', 'enriched'],
+        ['https://www.stripe.com/', 'Stripe again', 'stripe.com', 'enriched'],
+        ['nomatch-acme.com', 'Nobody', 'nomatch-acme.com', 'not_found'],
+        ['nothing-here.invalid', 'Nobody either', '', 'rejected'],
+        ['', 'Blank domain', '', 'rejected'],
+        ['not a domain', 'Junk', '', 'rejected'],
+      ]);
+
       // The job was filed under the key's organization, and only there.
       const res = await fetch(`${sys.baseUrl}/api/v1/jobs/${jobId}`, {
         headers: bearer(await sys.keyFor('e2e-main')),

@@ -125,19 +125,19 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     async (req, reply) => {
-      const csvName = (filename: string | null) =>
-        `${(filename ?? 'companies').replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_')}-enriched.csv`;
+      const csvName = (filename: string | null, suffix: string) =>
+        `${(filename ?? 'companies').replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_')}-${suffix}.csv`;
       if (req.query.layout === 'rows') {
         const { job, header, rows } = await jobs.exportRows(req.auth.orgId, req.params.jobId);
         return reply
           .header('content-type', 'text/csv; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${csvName(job.filename)}"`)
+          .header('content-disposition', `attachment; filename="${csvName(job.filename, 'rows-enriched')}"`)
           .send(rowsCsvStream(header, rows));
       }
       const { job, companies } = await jobs.exportCompanies(req.auth.orgId, req.params.jobId);
       return reply
         .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${csvName(job.filename)}"`)
+        .header('content-disposition', `attachment; filename="${csvName(job.filename, 'enriched')}"`)
         .send(companiesCsvStream(companies));
     },
   );

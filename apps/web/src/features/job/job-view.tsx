@@ -13,7 +13,7 @@ import { CompaniesTable } from './companies-table';
 import { JobActions } from './job-actions';
 import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
-import { downloadExport, jobKeys, jobQuery, resumeJob } from './queries';
+import { downloadExport, type ExportLayout, jobKeys, jobQuery, resumeJob } from './queries';
 import { RejectedRows } from './rejected-rows';
 
 const PROVIDER_LABELS: Record<Job['provider'], string> = { explorium: 'Explorium', sandbox: 'Sandbox' };
@@ -120,21 +120,37 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
       </div>
       <div className="page-header__actions">
         <JobActions job={job} orgId={orgId} />
-        <ExportButton job={job} />
+        {job.status === 'ingesting' || job.status === 'failed' ? null : (
+          <>
+            <ExportButton job={job} layout="rows" />
+            <ExportButton job={job} layout="companies" />
+          </>
+        )}
       </div>
     </div>
   );
 }
 
+const EXPORTS: Record<ExportLayout, { label: string; title: string; primary: boolean }> = {
+  companies: { label: 'Export CSV', title: 'One row per company, every field', primary: true },
+  rows: {
+    label: 'Export my file',
+    title:
+      'Your file as uploaded, every row in order, with the enrichment columns appended: ready to re-import',
+    primary: false,
+  },
+};
+
 /** Members and admins only: a viewer's key may read the results but not export them. */
-function ExportButton({ job }: { job: Job }) {
+function ExportButton({ job, layout }: { job: Job; layout: ExportLayout }) {
+  const { label, title, primary } = EXPORTS[layout];
   const canExport = useCan('member');
   const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
   if (!canExport) return null;
   const onClick = async () => {
     setState({ busy: true, error: null });
     try {
-      await downloadExport(job);
+      await downloadExport(job, layout);
       setState({ busy: false, error: null });
     } catch (err) {
       setState({ busy: false, error: errorMessage(err) });
@@ -147,7 +163,13 @@ function ExportButton({ job }: { job: Job }) {
           {state.error}
         </span>
       ) : null}
-      <button type="button" onClick={onClick} disabled={state.busy} className="button button--primary">
+      <button
+        type="button"
+        onClick={onClick}
+        disabled={state.busy}
+        title={title}
+        className={primary ? 'button button--primary' : 'button'}
+      >
         <svg width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" aria-hidden="true">
           <path
             d="M12 4v12m0 0-4-4m4 4 4-4M4 20h16"
@@ -156,7 +178,7 @@ function ExportButton({ job }: { job: Job }) {
             strokeLinejoin="round"
           />
         </svg>
-        {state.busy ? 'Exporting…' : 'Export CSV'}
+        {state.busy ? 'Exporting…' : label}
       </button>
     </>
   );

@@ -96,8 +96,16 @@ export function resumeJob(jobId: string): Promise<Job> {
   return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/resume`, {}, Job);
 }
 
-/** Every company of the job as CSV, saved by the browser (fetched with the key: a link cannot send it). */
-export function downloadExport(job: Job): Promise<void> {
+export type ExportLayout = 'companies' | 'rows';
+
+/**
+ * The job as CSV, saved by the browser (fetched with the key: a link cannot send it): one row per
+ * company, or the uploaded file row for row with the enrichment columns appended.
+ */
+export function downloadExport(job: Job, layout: ExportLayout): Promise<void> {
   const base = (job.filename ?? 'companies').replace(/\.csv$/i, '');
-  return apiDownload(`/api/v1/jobs/${encodeURIComponent(job.id)}/export.csv`, `${base}-enriched.csv`);
+  return apiDownload(
+    `/api/v1/jobs/${encodeURIComponent(job.id)}/export.csv?layout=${layout}`,
+    layout === 'rows' ? `${base}-rows-enriched.csv` : `${base}-enriched.csv`,
+  );
 }
