@@ -239,6 +239,44 @@ describe('streaming upload', () => {
     expect(await tableCounts(t)).toEqual(before);
   });
 
+  it('reads Excel and UTF-16 exports, and refuses a bad byte deep in the file naming its line, keeping nothing', async () => {
+    const lines = ['Name;Website', 'Stripe;https://www.Stripe.com/pricing', 'Acme;acme.io', 'Café;café.fr'];
+    const excel = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${lines.join('\r\n')}\r\n`)]);
+    const utf16 = Buffer.from(`\ufeff${lines.join('\r\n')}\r\n`, 'utf16le');
+    for (const [name, bytes] of [
+      ['excel.csv', excel],
+      ['utf16.csv', utf16],
+    ] as const) {
+      const res = await upload(t.baseUrl, new File([bytes], name));
+      expect(res.status, name).toBe(202);
+      const job = (await res.json()) as Job;
+      expect(job, name).toMatchObject({ status: 'queued', total: 3, input_rows: 3, rejected_rows: 0 });
+      const { rows } = await exportRows(t, job.id);
+      expect(rows.map((r) => [r[0], r[2]])).toEqual([
+        ['Name', 'enriched_domain'],
+        ['Stripe', 'stripe.com'],
+        ['Acme', 'acme.io'],
+        ['Café', 'xn--caf-dma.fr'],
+      ]);
+    }
+
+    // Past the first 64 KB, which the header is read from: only the check of the whole file sees it.
+    const before = await tableCounts(t);
+    const body = Array.from({ length: 5_000 }, (_, i) => `deep-${i}.com,Co ${i}`);
+    const bad = Buffer.concat([
+      Buffer.from(['domain,name', ...body].join('\n')),
+      Buffer.from('\nlatin1-caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('.com,x\n'),
+    ]);
+    const res = await upload(t.baseUrl, new File([bad], 'latin1.csv'));
+    expect(res.status).toBe(415);
+    const { error } = (await res.json()) as { error: { code: string; details: { line: number } } };
+    expect(error.code).toBe('UNSUPPORTED_ENCODING');
+    expect(error.details.line).toBe(5_002);
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
   it('reads fields sent after the file within the same upload', async () => {
     const form = new FormData();
     form.append('file', new File(['domain\nfields-after.com\n'], 'late.csv'));
