@@ -348,6 +348,27 @@ describe.each(queueKinds())('uploads read in the background (%s queue)', (queue)
     expect((await tableCounts(t)).upload_chunks).toBe(0);
   });
 
+  it('reads a file stored in several chunks back in order', async () => {
+    // ~1.4 MB: more than one stored chunk and many read slices, with quoted line breaks across them.
+    const rows = Array.from({ length: 30_000 }, (_, i) => `chunked-${i}.com,"note ${i}, line one\nline two"`);
+    const body = ['domain,note', ...rows].join('\r\n');
+    expect(body.length).toBeGreaterThan(1024 * 1024); // stored chunks are 1 MB
+    const res = await upload(t.baseUrl, new File([body], 'chunked.csv'));
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as Job;
+    await expect.poll(async () => (await getJob(t, id)).status, { timeout: 20_000 }).not.toBe('ingesting');
+    expect(await getJob(t, id)).toMatchObject({ input_rows: 30_000, total: 30_000, rejected_rows: 0 });
+    const { rows: exported } = await exportRows(t, id);
+    expect(exported).toHaveLength(30_001);
+    for (const i of [0, 1, 14_999, 29_999]) {
+      expect(exported[i + 1]!.slice(0, 3)).toEqual([
+        `chunked-${i}.com`,
+        `note ${i}, line one\nline two`,
+        `chunked-${i}.com`,
+      ]);
+    }
+  });
+
   it('fails a large file in which no row holds a usable domain, saying why, and keeps no bytes', async () => {
     const rows = Array.from({ length: 120 }, (_, i) => `user${i}@gmail.com`);
     const res = await upload(t.baseUrl, new File([['email', ...rows].join('\n')], 'personal.csv'));

@@ -2,7 +2,7 @@
  * SQL for an upload between its answer and its reading: the job in status `ingesting` and the
  * file's bytes in upload_chunks, written in order as the request arrives and read back in order.
  */
-import { and, asc, eq, gte, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
 import { type JobRow, jobs, uploadChunks } from '../db/schema';
 
@@ -60,17 +60,33 @@ export async function storeUploadChunks(
   return total;
 }
 
-/** The stored bytes of a job's upload in order, one chunk per query, so one chunk is in memory. */
+/**
+ * Read back in slices this small so that each one (sent as hex text, then decoded) stays a short-
+ * lived young-generation object: 1 MB reads left megabytes of large-object garbage per chunk,
+ * and the reader's RSS grew by hundreds of MB over a large file. Uncompressed storage (0006)
+ * lets PostgreSQL fetch just the slice.
+ */
+const READ_SLICE_BYTES = 48 * 1024;
+
+/** The stored bytes of a job's upload in order, a slice per query. */
 export async function* readUploadChunks(db: Db, jobId: string): AsyncGenerator<Uint8Array> {
   for (let seq = 0; ; seq++) {
-    const [row] = await db
-      .select({ data: uploadChunks.data })
+    const where = and(eq(uploadChunks.jobId, jobId), eq(uploadChunks.seq, seq));
+    const [chunk] = await db
+      .select({ bytes: sql<number>`length(${uploadChunks.data})` })
       .from(uploadChunks)
-      .where(and(eq(uploadChunks.jobId, jobId), gte(uploadChunks.seq, seq)))
-      .orderBy(asc(uploadChunks.seq))
-      .limit(1);
-    if (!row) return;
-    yield row.data;
+      .where(where);
+    if (!chunk) return;
+    for (let offset = 0; offset < chunk.bytes; offset += READ_SLICE_BYTES) {
+      const [slice] = await db
+        .select({
+          data: sql<Buffer>`substring(${uploadChunks.data} from ${offset + 1} for ${READ_SLICE_BYTES})`,
+        })
+        .from(uploadChunks)
+        .where(where);
+      if (!slice) return;
+      yield slice.data;
+    }
   }
 }
 
