@@ -192,8 +192,8 @@ export function createJobsService(deps: JobsServiceDeps) {
     ): Promise<UploadResult> {
       const checked = await deps.reader.check(source, file);
       let requestHash = '';
-      const accepted = await db
-        .transaction(async (tx) => {
+      const accepted = await deps
+        .copyTransaction(async (tx, _copy, copyBinary) => {
           await ensureOrganization(tx, orgId);
           const created = await insertIngestingJob(tx, {
             orgId,
@@ -201,7 +201,7 @@ export function createJobsService(deps: JobsServiceDeps) {
             filename: file.filename,
             domainColumn: file.domainColumn?.trim() ? file.domainColumn : null,
           });
-          await storeUploadChunks(tx, created.id, checked.bytes);
+          await storeUploadChunks(copyBinary, created.id, checked.bytes);
           const opts = typeof options === 'function' ? await options() : options;
           const row = await setAcceptedUpload(tx, created.id, {
             inputRows: checked.dataRows(),

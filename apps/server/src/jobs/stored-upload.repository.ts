@@ -2,12 +2,10 @@
  * SQL for an upload between its answer and its reading: the job in status `ingesting` and the
  * file's bytes in upload_chunks, written in order as the request arrives and read back in order.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
+import type { BinaryValue, CopyBinaryRows } from '../db/copy';
 import type { Db } from '../db/database';
-import { type JobRow, jobs, uploadChunks } from '../db/schema';
-
-/** Bytes per stored chunk: large enough that a 200 MB upload is 200 statements, small enough to buffer. */
-const CHUNK_BYTES = 1024 * 1024;
+import { type JobRow, jobs, UPLOAD_CHUNK_BYTES, uploadChunks } from '../db/schema';
 
 export async function insertIngestingJob(
   db: Db,
@@ -20,73 +18,52 @@ export async function insertIngestingJob(
   return row!;
 }
 
-/**
- * Stores `bytes` in order; resolves with the number of bytes once the source is read. One insert
- * is in flight while the next chunk is read and checked: PostgreSQL writes while Node reads.
- */
+/** Stores `bytes` in order, in rows of UPLOAD_CHUNK_BYTES; resolves with the number of bytes. */
 export async function storeUploadChunks(
-  db: Db,
+  copyBinary: CopyBinaryRows,
   jobId: string,
   bytes: AsyncIterable<Uint8Array>,
 ): Promise<number> {
-  let seq = 0;
   let total = 0;
-  let pending: Uint8Array[] = [];
-  let pendingBytes = 0;
-  let inFlight: Promise<unknown> = Promise.resolve();
-  const flush = async () => {
-    const data = Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    await inFlight;
-    // execute(): a query builder runs once per then(), and this one is awaited more than once.
-    inFlight = db.insert(uploadChunks).values({ jobId, seq: seq++, data }).execute();
-    // Awaited at the next flush or at the end; until then a failure must not go unhandled.
-    inFlight.catch(() => {});
-  };
-  try {
+  async function* rows(): AsyncGenerator<readonly BinaryValue[]> {
+    let seq = 0;
+    let pending: Buffer = Buffer.alloc(0);
     for await (const chunk of bytes) {
-      pending.push(chunk);
-      pendingBytes += chunk.byteLength;
       total += chunk.byteLength;
-      if (pendingBytes >= CHUNK_BYTES) await flush();
+      pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
+      let offset = 0;
+      for (; pending.length - offset >= UPLOAD_CHUNK_BYTES; offset += UPLOAD_CHUNK_BYTES) {
+        yield [jobId, seq++, pending.subarray(offset, offset + UPLOAD_CHUNK_BYTES)];
+      }
+      pending = pending.subarray(offset);
     }
-    if (pendingBytes > 0) await flush();
-  } finally {
-    // Never leave an insert running on the transaction's connection, also when the source failed.
-    await inFlight.catch(() => {});
+    if (pending.length > 0) yield [jobId, seq++, pending];
   }
-  await inFlight;
+  await copyBinary('upload_chunks', UPLOAD_CHUNK_COLUMNS, rows());
   return total;
 }
 
-/**
- * Read back in slices this small so that each one (sent as hex text, then decoded) stays a short-
- * lived young-generation object: 1 MB reads left megabytes of large-object garbage per chunk,
- * and the reader's RSS grew by hundreds of MB over a large file. Uncompressed storage (0006)
- * lets PostgreSQL fetch just the slice.
- */
-const READ_SLICE_BYTES = 48 * 1024;
+const UPLOAD_CHUNK_COLUMNS = [
+  { name: 'job_id', type: 'uuid' },
+  { name: 'seq', type: 'int4' },
+  { name: 'data', type: 'bytea' },
+] as const;
 
-/** The stored bytes of a job's upload in order, a slice per query. */
+/** Rows read per query: small enough that each (sent as hex text) stays young garbage. */
+const READ_ROWS = 6;
+
+/** The stored bytes of a job's upload in order, a few rows per query. */
 export async function* readUploadChunks(db: Db, jobId: string): AsyncGenerator<Uint8Array> {
-  for (let seq = 0; ; seq++) {
-    const where = and(eq(uploadChunks.jobId, jobId), eq(uploadChunks.seq, seq));
-    const [chunk] = await db
-      .select({ bytes: sql<number>`length(${uploadChunks.data})` })
+  for (let seq = 0; ; seq += READ_ROWS) {
+    const rows = await db
+      .select({ data: uploadChunks.data })
       .from(uploadChunks)
-      .where(where);
-    if (!chunk) return;
-    for (let offset = 0; offset < chunk.bytes; offset += READ_SLICE_BYTES) {
-      const [slice] = await db
-        .select({
-          data: sql<Buffer>`substring(${uploadChunks.data} from ${offset + 1} for ${READ_SLICE_BYTES})`,
-        })
-        .from(uploadChunks)
-        .where(where);
-      if (!slice) return;
-      yield slice.data;
-    }
+      .where(
+        and(eq(uploadChunks.jobId, jobId), gte(uploadChunks.seq, seq), lt(uploadChunks.seq, seq + READ_ROWS)),
+      )
+      .orderBy(asc(uploadChunks.seq));
+    for (const row of rows) yield row.data;
+    if (rows.length < READ_ROWS) return;
   }
 }
 
