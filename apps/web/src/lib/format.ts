@@ -66,9 +66,9 @@ export function doneCount(job: Pick<Job, 'counts'>): number {
   return c.enriched + c.not_found + c.failed + c.cancelled;
 }
 
-/** Whole percent done, 0-100; an empty job counts as done. */
-export function percentDone(job: Pick<Job, 'counts' | 'total'>): number {
-  if (job.total === 0) return 100;
+/** Whole percent done, 0-100; an empty job counts as done, one whose file is not read yet as not started. */
+export function percentDone(job: Pick<Job, 'counts' | 'total' | 'status'>): number {
+  if (job.total === 0) return job.status === 'ingesting' || job.status === 'failed' ? 0 : 100;
   const pct = Math.floor((doneCount(job) / job.total) * 100);
   // Rounding down keeps 100 % for when every company really is done.
   return Math.min(100, pct);
