@@ -15,6 +15,7 @@ import {
   readErrorDetails,
   readRetryAfterSeconds,
 } from './explorium-mapping';
+import { type HttpPost, type HttpResponse, httpPost } from './http-post';
 
 /** Explorium takes at most 50 items per match call and per bulk-enrich call. */
 export const MAX_BATCH_SIZE = 50;
@@ -47,8 +48,8 @@ export type ExploriumClientOptions = {
   logger: { warn(obj: object, msg: string): void };
   /** Called once per HTTP call, successful or not, e.g. for metrics and pacing by rate-limit headers. */
   onCall?: (info: ExploriumCallInfo) => void;
-  /** Defaults to the global fetch. */
-  fetchImpl?: typeof fetch;
+  /** Defaults to a POST over node:http(s) (see http-post.ts); the global fetch fits too. */
+  fetchImpl?: HttpPost;
 };
 
 /** The port plus Explorium's single-business enrich, which the port does not need but the API offers. */
@@ -127,7 +128,7 @@ function describeCause(err: unknown): string {
 
 export function createExploriumClient(opts: ExploriumClientOptions): ExploriumClient {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
-  const fetchImpl = opts.fetchImpl ?? fetch;
+  const fetchImpl = opts.fetchImpl ?? httpPost;
   const label = opts.name === 'sandbox' ? 'The Explorium sandbox' : 'Explorium';
   const keyHint =
     opts.name === 'sandbox'
@@ -221,7 +222,7 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
     let rateLimit: ExploriumRateLimit | null = null;
     let correlationId: string | null = null;
     try {
-      let response: Response;
+      let response: HttpResponse;
       let rawText: string;
       try {
         response = await fetchImpl(`${baseUrl}${PATHS[endpoint]}`, {
