@@ -374,11 +374,14 @@ export async function createSystem(opts: {
       if (sweeper) clearInterval(sweeper);
       if (feeder) clearInterval(feeder);
       await app?.close();
+      // A top-up started by a request or a finished upload needs the queue and the pool: let it end.
+      await dispatcher.idle();
       // Finish what is in hand while the grace lasts; whatever is still held then goes back to the
       // queue, so a stopped worker leaves no company processing.
       await queue.close({ waitMs: config.SHUTDOWN_GRACE_MS });
       const released = await enrichCompany?.releaseHeld();
       if (released) logger.info({ companies: released }, 'released companies still in hand at shutdown');
+      await dispatcher.idle();
       limiterRedis?.disconnect();
       rateLimitRedis?.disconnect();
       await database.close();

@@ -103,6 +103,10 @@ export function createDispatcher({
           logger.error({ err, org_id: orgId, job_id: jobId }, 'dispatch failed; the next top-up retries'),
       );
     },
+    /** Waits for a top-up in flight (one started by a request, say), so that stopping can close the pool. */
+    async idle(): Promise<void> {
+      await inFlight?.catch(() => {});
+    },
     /** Forget every cursor and top up again: what the queue lost, the database still knows. */
     async sweep(): Promise<number> {
       await inFlight;
