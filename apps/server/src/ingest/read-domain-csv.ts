@@ -17,12 +17,20 @@
  * - Errors thrown by `source` itself (a client disconnect, an upload size limit) pass through
  *   unchanged so the caller can tell them apart.
  */
-import { pipeline, Readable } from 'node:stream';
-import { CsvError, parse } from 'csv-parse';
 import { AppError } from '../errors';
+import {
+  type CsvEncoding,
+  countLineBreaks,
+  invalidEncodingError,
+  lineOfInvalidBytes,
+  notCsvBinary,
+  SAVE_AS_UTF8,
+  tooManyRowsError,
+} from './csv-errors';
+import { createCsvScanner } from './csv-scanner';
 import { normalizeDomain } from './normalize-domain';
 
-export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
+export { type CsvEncoding, MAX_RECORD_SIZE_BYTES } from './csv-errors';
 
 export type CsvRow = {
   /** 1-based position among data rows: header, blank lines and all-blank rows excluded. */
@@ -58,8 +66,6 @@ export type OpenDomainCsvOptions = {
 /** Enough for encoding and binary checks and for a few dozen lines to sniff the delimiter from. */
 const HEAD_SNIFF_BYTES = 64 * 1024;
 const DELIMITER_SNIFF_LINES = 50;
-/** Bounds memory when a quote is never closed: without it the rest of the file becomes one field. */
-export const MAX_RECORD_SIZE_BYTES = 1024 * 1024;
 /** Text never has this share of C0 control characters; binary formats and random bytes do. */
 const MAX_CONTROL_CHAR_RATIO = 0.05;
 /** Share of NUL bytes at odd (or even) offsets above which BOM-less UTF-16 is assumed. */
@@ -97,9 +103,6 @@ export const DOMAIN_COLUMN_ALIASES = [
   'business email',
   'e mail',
 ] as const;
-
-const SAVE_AS_UTF8 =
-  "Save it as 'CSV UTF-8 (Comma delimited)' (Excel) or export it as UTF-8 CSV, then upload it again.";
 
 type Sniffed = { encoding: CsvEncoding; bomLength: number };
 
@@ -145,10 +148,6 @@ function startsWithBytes(head: Uint8Array, bytes: readonly number[]): boolean {
   return head.length >= bytes.length && bytes.every((byte, i) => head[i] === byte);
 }
 
-export function notCsvBinary(): AppError {
-  return new AppError('NOT_CSV', 'The file contains binary data, not CSV text. Upload a .csv file.');
-}
-
 function controlCharRatio(text: string): number {
   if (text.length === 0) return 0;
   let controls = 0;
@@ -192,29 +191,6 @@ function sniffEncoding(head: Uint8Array): Sniffed {
     return { encoding: 'utf-16be', bomLength: 0 };
   }
   throw notCsvBinary();
-}
-
-/** 1-based line, within `bytes`, of the first sequence that does not decode. */
-export function lineOfInvalidBytes(bytes: Uint8Array, encoding: CsvEncoding): number {
-  // A lenient decode marks bad bytes with U+FFFD, which locates them.
-  const lenient = new TextDecoder(encoding).decode(bytes);
-  const bad = lenient.indexOf('\uFFFD');
-  return countLineBreaks(bad === -1 ? lenient : lenient.slice(0, bad)) + 1;
-}
-
-export function invalidEncodingError(encoding: CsvEncoding, line: number): AppError {
-  const where = ` (line ${line})`;
-  const what =
-    encoding === 'utf-8'
-      ? `The file is not valid UTF-8${where}; it is probably in a legacy encoding such as Windows-1252 or Latin-1.`
-      : `The file is not valid ${encoding.toUpperCase()}${where}.`;
-  return new AppError('UNSUPPORTED_ENCODING', `${what} ${SAVE_AS_UTF8}`, { encoding, line });
-}
-
-function countLineBreaks(text: string): number {
-  let count = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
-  return count;
 }
 
 /**
@@ -331,49 +307,6 @@ function findDomainColumn(header: readonly string[], requested: string | undefin
   });
 }
 
-export function unclosedQuoteError(line: number): AppError {
-  return new AppError(
-    'NOT_CSV',
-    `The file is not valid CSV: a quote opened on line ${line} or later is never closed. Check the quotes from line ${line} on.`,
-    { line, csv_error: 'CSV_QUOTE_NOT_CLOSED' },
-  );
-}
-
-export function recordTooLongError(line: number): AppError {
-  return new AppError(
-    'NOT_CSV',
-    `The file is not valid CSV: the row starting on line ${line} or later is longer than ${MAX_RECORD_SIZE_BYTES / 1024 / 1024} MiB, usually because of a quote that is never closed.`,
-    { line, csv_error: 'CSV_MAX_RECORD_SIZE' },
-  );
-}
-
-export function tooManyRowsError(maxRows: number): AppError {
-  return new AppError(
-    'TOO_MANY_ROWS',
-    `The file has more than ${maxRows.toLocaleString('en-US')} data rows, the most one upload accepts. Split it into smaller files.`,
-    { limit: maxRows },
-  );
-}
-
-function csvErrorToAppError(err: CsvError, lastRecordLine: number): AppError {
-  const after = lastRecordLine + 1;
-  if (err.code === 'CSV_QUOTE_NOT_CLOSED') return unclosedQuoteError(after);
-  if (err.code === 'CSV_MAX_RECORD_SIZE') return recordTooLongError(after);
-  const line = typeof err.lines === 'number' ? err.lines : after;
-  return new AppError('NOT_CSV', `The file is not valid CSV near line ${line}: ${err.message}`, {
-    line,
-    csv_error: err.code,
-  });
-}
-
-function isBlankRecord(record: readonly string[]): boolean {
-  return record.every((cell) => cell.trim() === '');
-}
-
-function isRecord(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((cell) => typeof cell === 'string');
-}
-
 /**
  * Opens an uploaded CSV: reads just enough of `source` to detect the encoding, delimiter, header
  * and domain column, checks there is at least one data row, and returns the rows as a lazy stream.
@@ -466,46 +399,35 @@ export async function openDomainCsv(
       }
     }
 
-    let lastRecordLine = 0;
-    const parser = parse({
-      delimiter,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      // csv-parse otherwise keeps the first line ending it sees and merges rows of files that mix
-      // them (concatenated exports), so every ending is accepted everywhere.
-      record_delimiter: ['\r\n', '\n', '\r'],
-      max_record_size: MAX_RECORD_SIZE_BYTES,
-      on_record: (record: string[], info: { lines: number }) => {
-        lastRecordLine = info.lines;
-        return record;
-      },
-    });
-    const text = Readable.from(decodedText());
-    // Failures surface through the parser's iterator below; the callback only keeps them handled.
-    pipeline(text, parser, () => {});
-    const records: AsyncIterator<unknown> = parser[Symbol.asyncIterator]();
+    // Records are taken from the scanner as its text is pulled: one chunk's records at a time.
+    const scanner = createCsvScanner({ delimiter, cells: true });
+    const text = decodedText();
+    let ready: string[][] = [];
+    let next = 0;
+    let ended = false;
     teardown = () => {
-      text.destroy();
-      parser.destroy();
+      void text.return(undefined);
     };
 
     const nextRecord = async (): Promise<string[] | null> => {
-      for (;;) {
-        let step: IteratorResult<unknown>;
+      while (next === ready.length) {
+        if (ended) return null;
+        let step: IteratorResult<string>;
         try {
-          step = await records.next();
+          step = await text.next();
         } catch (err) {
-          if (err instanceof AppError) throw err;
           if (err instanceof SourceError) throw err.original;
-          if (err instanceof CsvError) throw csvErrorToAppError(err, lastRecordLine);
-          throw new AppError('NOT_CSV', `The file could not be read as CSV after line ${lastRecordLine}.`, {
-            line: lastRecordLine + 1,
-          });
+          throw err;
         }
-        if (step.done) return null;
-        if (isRecord(step.value) && !isBlankRecord(step.value)) return step.value;
+        next = 0;
+        if (step.done) {
+          ended = true;
+          ready = scanner.end();
+        } else {
+          ready = scanner.push(step.value);
+        }
       }
+      return ready[next++]!;
     };
 
     const header = await nextRecord();
