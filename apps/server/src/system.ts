@@ -342,7 +342,10 @@ export async function createSystem(opts: {
           },
         });
         queue.startWorker(
-          { 'enrich-company': enrichCompany, 'ingest-upload': ({ jobId }) => jobs.ingestStoredUpload(jobId) },
+          {
+            'enrich-company': enrichCompany,
+            'ingest-upload': ({ orgId, jobId }) => jobs.ingestStoredUpload(orgId, jobId),
+          },
           { concurrency: config.WORKER_CONCURRENCY, fallbackRetryDelayMs: (n) => retryPolicy.delayMs(n) },
         );
         // The database repairs the queue: at start and then periodically, whatever it says is

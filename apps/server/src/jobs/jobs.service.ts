@@ -123,9 +123,9 @@ export function createJobsService(deps: JobsServiceDeps) {
    * counts and estimate, deletes its bytes, and dispatches its tasks after commit. Null when the
    * job is not `ingesting` (read already). Throws AppError when the file has no usable domain.
    */
-  async function readStoredUpload(jobId: string): Promise<JobRow | null> {
+  async function readStoredUpload(orgId: string, jobId: string): Promise<JobRow | null> {
     const read = await deps.copyTransaction(async (tx, copy) => {
-      const locked = await lockIngestingJob(tx, jobId);
+      const locked = await lockIngestingJob(tx, orgId, jobId);
       if (!locked) return null;
       // The bytes are committed: they are read on other connections while this one COPYs.
       const upload = await deps.reader.open(readUploadChunks(db, jobId), {
@@ -234,10 +234,10 @@ export function createJobsService(deps: JobsServiceDeps) {
       }
       let read: JobRow | null;
       try {
-        read = await readStoredUpload(accepted.id);
+        read = await readStoredUpload(orgId, accepted.id);
       } catch (err) {
         // Refused for its content (no usable domain): answered as a refusal, so nothing is kept.
-        if (err instanceof AppError) await deleteIngestingJob(db, accepted.id);
+        if (err instanceof AppError) await deleteIngestingJob(db, orgId, accepted.id);
         throw err;
       }
       // Null: another reader (a sweep's task) read it first.
@@ -250,12 +250,12 @@ export function createJobsService(deps: JobsServiceDeps) {
      * Reads a stored upload in the background (task `ingest-upload`). A file refused for its
      * content fails the job with the reason; anything else is thrown for the queue to retry.
      */
-    async ingestStoredUpload(jobId: string): Promise<void> {
+    async ingestStoredUpload(orgId: string, jobId: string): Promise<void> {
       try {
-        await readStoredUpload(jobId);
+        await readStoredUpload(orgId, jobId);
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
-        await failIngestingJob(db, jobId, { code: err.code, message: err.message });
+        await failIngestingJob(db, orgId, jobId, { code: err.code, message: err.message });
       }
     },
 

@@ -75,11 +75,11 @@ export async function deleteUploadChunks(db: Db, jobId: string): Promise<void> {
  * Locks a job still `ingesting` for the transaction that reads its upload; null when it is not
  * (read already, or failed). A second reader of the same job waits here, then finds it read.
  */
-export async function lockIngestingJob(db: Db, jobId: string): Promise<JobRow | null> {
+export async function lockIngestingJob(db: Db, orgId: string, jobId: string): Promise<JobRow | null> {
   const [row] = await db
     .select()
     .from(jobs)
-    .where(and(eq(jobs.id, jobId), eq(jobs.status, 'ingesting')))
+    .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId), eq(jobs.status, 'ingesting')))
     .for('update');
   return row ?? null;
 }
@@ -97,19 +97,20 @@ export async function setAcceptedUpload(
 /** A stored upload that could not be read into a job: the job says why and keeps no bytes. */
 export async function failIngestingJob(
   db: Db,
+  orgId: string,
   jobId: string,
   error: { code: string; message: string },
 ): Promise<void> {
   await db
     .update(jobs)
     .set({ status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: sql`now()` })
-    .where(and(eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
+    .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
   await deleteUploadChunks(db, jobId);
 }
 
 /** Removes a job whose upload was refused after it was stored (its chunks and key go with it). */
-export async function deleteIngestingJob(db: Db, jobId: string): Promise<void> {
-  await db.delete(jobs).where(and(eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
+export async function deleteIngestingJob(db: Db, orgId: string, jobId: string): Promise<void> {
+  await db.delete(jobs).where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
 }
 
 /**
