@@ -277,6 +277,14 @@ describe('streaming upload', () => {
     expect(await tableCounts(t)).toEqual(before);
   });
 
+  it('reads a first row longer than the bytes the header is sniffed from', async () => {
+    const long = 'x'.repeat(150 * 1024);
+    const body = `domain,notes\nfirst.com,${long}\nsecond.com,"${long}\n${long}"\nthird.com,short\n`;
+    const res = await upload(t.baseUrl, new File([body], 'long-cells.csv'));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ total: 3, input_rows: 3, rejected_rows: 0 });
+  });
+
   it('reads fields sent after the file within the same upload', async () => {
     const form = new FormData();
     form.append('file', new File(['domain\nfields-after.com\n'], 'late.csv'));

@@ -8,7 +8,7 @@ import type { Job } from '@gtm-enrich/contracts';
 import { AppError } from '../errors';
 import { createCsvCheck } from '../ingest/check-csv';
 import { normalizeDomain } from '../ingest/normalize-domain';
-import { openDomainCsv } from '../ingest/read-domain-csv';
+import { type DomainCsv, MAX_RECORD_SIZE_BYTES, openDomainCsv } from '../ingest/read-domain-csv';
 
 export type UploadRow = {
   /** 1-based among data rows (see read-domain-csv.ts). */
@@ -70,6 +70,16 @@ export type UploadResult = { job: Job; replayed: boolean };
 
 /** Enough for read-domain-csv.ts to sniff the encoding, delimiter and header and see a first row. */
 const HEAD_BYTES = 64 * 1024;
+/** A header and a first row, each at the record size limit. */
+const MAX_HEAD_BYTES = 2 * MAX_RECORD_SIZE_BYTES;
+
+/** What a head cut before the end of its first row reads as: no row yet, or a quote still open. */
+function cutOffTooSoon(err: unknown): boolean {
+  return (
+    err instanceof AppError &&
+    (err.code === 'EMPTY_FILE' || err.details?.csv_error === 'CSV_QUOTE_NOT_CLOSED')
+  );
+}
 
 /**
  * The head cut after its last line break, so that it ends neither inside a character (a UTF-8
@@ -99,24 +109,31 @@ async function checkUpload(
   let headBytes = 0;
   let ended = false;
   try {
-    while (headBytes < HEAD_BYTES) {
-      const step = await input.next();
-      if (step.done) {
-        ended = true;
-        break;
+    // The head answers for the header and the first row; the check below covers the rest. A head
+    // that ends before its first row does (a very long cell) is read further, up to two records.
+    let csv: DomainCsv;
+    for (let target = HEAD_BYTES; ; target *= 4) {
+      while (headBytes < target && !ended) {
+        const step = await input.next();
+        if (step.done) ended = true;
+        else {
+          head.push(step.value);
+          headBytes += step.value.byteLength;
+        }
       }
-      head.push(step.value);
-      headBytes += step.value.byteLength;
+      const sniffed = ended ? Buffer.concat(head) : headThroughLastLineBreak(Buffer.concat(head));
+      try {
+        csv = await openDomainCsv(
+          (async function* () {
+            yield sniffed;
+          })(),
+          { domainColumn: opts.domainColumn, maxRows: opts.maxRows },
+        );
+        break;
+      } catch (err) {
+        if (ended || target >= MAX_HEAD_BYTES || !cutOffTooSoon(err)) throw err;
+      }
     }
-    // The head alone answers for the header and the first row (a first row longer than the head
-    // would read as cut off: no real export has one); the check below covers the rest.
-    const sniffed = ended ? Buffer.concat(head) : headThroughLastLineBreak(Buffer.concat(head));
-    const csv = await openDomainCsv(
-      (async function* () {
-        yield sniffed;
-      })(),
-      { domainColumn: opts.domainColumn, maxRows: opts.maxRows },
-    );
     await csv.rows[Symbol.asyncIterator]().return?.();
     const check = createCsvCheck({ encoding: csv.encoding, delimiter: csv.delimiter, maxRows: opts.maxRows });
     let dataRows: number | null = null;
