@@ -86,6 +86,19 @@ function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * Runs one COPY FROM STDIN on `client`, fed with `chunks`. pipeline destroys the COPY stream when
+ * the source fails: it sends CopyFail and waits for PostgreSQL's answer, so the connection is
+ * usable for the ROLLBACK that follows.
+ */
+async function streamCopy(
+  client: pg.PoolClient,
+  sql: string,
+  chunks: AsyncIterable<string | Buffer>,
+): Promise<void> {
+  await pipeline(Readable.from(chunks, { objectMode: false }), client.query(copyFrom(sql)));
+}
+
 async function copyInto(
   client: pg.PoolClient,
   table: string,
@@ -105,25 +118,26 @@ async function copyInto(
     }
     if (chunk !== '') yield chunk;
   }
-  const sql = `copy ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) from stdin`;
-  // pipeline destroys the COPY stream when the source fails: it sends CopyFail and waits for
-  // PostgreSQL's answer, so the connection is usable for the ROLLBACK that follows.
-  await pipeline(Readable.from(chunks(), { objectMode: false }), client.query(copyFrom(sql)));
+  const names = columns.map(quoteIdentifier).join(', ');
+  await streamCopy(client, `copy ${quoteIdentifier(table)} (${names}) from stdin`, chunks());
   return count;
 }
 
 const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-function binaryField(type: BinaryColumn['type'], value: BinaryValue): Buffer {
-  let data: Buffer;
+function int32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(value);
+  return b;
+}
+
+/** A field's length and bytes, as parts: the value's bytes are not copied until the chunk is. */
+function binaryField(type: BinaryColumn['type'], value: BinaryValue): Buffer[] {
+  let data: Uint8Array;
   if (type === 'uuid') data = Buffer.from(String(value).replace(/-/g, ''), 'hex');
-  else if (type === 'int4') {
-    data = Buffer.alloc(4);
-    data.writeInt32BE(Number(value));
-  } else data = Buffer.from(value as Uint8Array);
-  const length = Buffer.alloc(4);
-  length.writeInt32BE(data.length);
-  return Buffer.concat([length, data]);
+  else if (type === 'int4') data = int32(Number(value));
+  else data = value as Uint8Array;
+  return [int32(data.byteLength), Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
 }
 
 async function copyBinaryInto(
@@ -133,20 +147,21 @@ async function copyBinaryInto(
   rows: AsyncIterable<readonly BinaryValue[]>,
 ): Promise<number> {
   let count = 0;
+  const fieldCount = Buffer.alloc(2);
+  fieldCount.writeInt16BE(columns.length);
   async function* chunks(): AsyncGenerator<Buffer> {
     // Signature, flags (none) and header extension length (none).
     yield Buffer.concat([BINARY_SIGNATURE, Buffer.alloc(8)]);
     let parts: Buffer[] = [];
     let size = 0;
     for await (const row of rows) {
-      const fieldCount = Buffer.alloc(2);
-      fieldCount.writeInt16BE(columns.length);
       parts.push(fieldCount);
-      size += 2;
+      size += fieldCount.length;
       for (let i = 0; i < columns.length; i++) {
-        const field = binaryField(columns[i]!.type, row[i]!);
-        parts.push(field);
-        size += field.length;
+        for (const part of binaryField(columns[i]!.type, row[i]!)) {
+          parts.push(part);
+          size += part.length;
+        }
       }
       count++;
       if (size >= COPY_CHUNK_CHARS) {
@@ -160,8 +175,7 @@ async function copyBinaryInto(
     yield Buffer.concat(parts);
   }
   const names = columns.map((c) => quoteIdentifier(c.name)).join(', ');
-  const sql = `copy ${quoteIdentifier(table)} (${names}) from stdin (format binary)`;
-  await pipeline(Readable.from(chunks(), { objectMode: false }), client.query(copyFrom(sql)));
+  await streamCopy(client, `copy ${quoteIdentifier(table)} (${names}) from stdin (format binary)`, chunks());
   return count;
 }
 
