@@ -277,6 +277,15 @@ describe('streaming upload', () => {
     expect(await tableCounts(t)).toEqual(before);
   });
 
+  it('reads a UTF-16 file longer than the bytes the header is sniffed from', async () => {
+    const rows = Array.from({ length: 4_000 }, (_, i) => `Café ${i};café-${i}.fr`);
+    const bytes = Buffer.from(`\ufeffName;Website\r\n${rows.join('\r\n')}\r\n`, 'utf16le');
+    expect(bytes.length).toBeGreaterThan(64 * 1024);
+    const res = await upload(t.baseUrl, new File([bytes], 'utf16-long.csv'));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ total: 4_000, input_rows: 4_000, rejected_rows: 0 });
+  });
+
   it('reads a first row longer than the bytes the header is sniffed from', async () => {
     const long = 'x'.repeat(150 * 1024);
     const body = `domain,notes\nfirst.com,${long}\nsecond.com,"${long}\n${long}"\nthird.com,short\n`;

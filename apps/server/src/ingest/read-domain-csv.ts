@@ -159,7 +159,7 @@ function controlCharRatio(text: string): number {
   return controls / text.length;
 }
 
-function sniffEncoding(head: Uint8Array): Sniffed {
+export function sniffEncoding(head: Uint8Array): Sniffed {
   for (const magic of MAGIC_NUMBERS) {
     if (startsWithBytes(head, magic.bytes)) throw new AppError('NOT_CSV', magic.message);
   }

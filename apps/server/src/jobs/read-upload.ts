@@ -8,7 +8,12 @@ import type { Job } from '@gtm-enrich/contracts';
 import { AppError } from '../errors';
 import { createCsvCheck } from '../ingest/check-csv';
 import { normalizeDomain } from '../ingest/normalize-domain';
-import { type DomainCsv, MAX_RECORD_SIZE_BYTES, openDomainCsv } from '../ingest/read-domain-csv';
+import {
+  type DomainCsv,
+  MAX_RECORD_SIZE_BYTES,
+  openDomainCsv,
+  sniffEncoding,
+} from '../ingest/read-domain-csv';
 
 export type UploadRow = {
   /** 1-based among data rows (see read-domain-csv.ts). */
@@ -83,13 +88,13 @@ function cutOffTooSoon(err: unknown): boolean {
 
 /**
  * The head cut after its last line break, so that it ends neither inside a character (a UTF-8
- * sequence or a UTF-16 unit) nor inside a line. UTF-16 (by its BOM, or by an ASCII first
- * character's NUL) is searched unit by unit: a 0x0A byte can be half of another character there.
+ * sequence or a UTF-16 unit) nor inside a line. UTF-16 is searched unit by unit: a 0x0A byte can
+ * be half of another character there.
  */
 function headThroughLastLineBreak(head: Buffer): Buffer {
-  const le = (head[0] === 0xff && head[1] === 0xfe) || (head[0] !== 0 && head[1] === 0);
-  const be = (head[0] === 0xfe && head[1] === 0xff) || (head[0] === 0 && head[1] !== 0);
-  if (le || be) {
+  const { encoding } = sniffEncoding(head);
+  if (encoding !== 'utf-8') {
+    const le = encoding === 'utf-16le';
     for (let i = (head.length & ~1) - 2; i >= 0; i -= 2) {
       const unit = le ? head[i]! | (head[i + 1]! << 8) : (head[i]! << 8) | head[i + 1]!;
       if (unit === 0x0a || unit === 0x0d) return head.subarray(0, i + 2);
