@@ -6,13 +6,8 @@
  * (read-domain-csv.ts, with the same scanner) can happen after the answer without finding the
  * file bad.
  */
-import {
-  type CsvEncoding,
-  invalidEncodingError,
-  lineOfInvalidBytes,
-  notCsvBinary,
-  tooManyRowsError,
-} from './csv-errors';
+import { createCsvDecoder } from './csv-decoder';
+import { type CsvEncoding, tooManyRowsError } from './csv-errors';
 import { createCsvScanner } from './csv-scanner';
 
 export type CsvCheck = {
@@ -27,7 +22,7 @@ export function createCsvCheck(opts: {
   delimiter: string;
   maxRows: number;
 }): CsvCheck {
-  const decoder = new TextDecoder(opts.encoding, { fatal: true });
+  const decode = createCsvDecoder(opts.encoding, { ignoreBOM: false });
   const scanner = createCsvScanner({
     delimiter: opts.delimiter,
     cells: false,
@@ -38,15 +33,7 @@ export function createCsvCheck(opts: {
   });
 
   const scan = (bytes: Uint8Array, stream: boolean) => {
-    let text: string;
-    try {
-      text = decoder.decode(bytes, { stream });
-    } catch {
-      throw invalidEncodingError(opts.encoding, scanner.line - 1 + lineOfInvalidBytes(bytes, opts.encoding));
-    }
-    // PostgreSQL text cannot hold NUL; text files never have one.
-    if (text.includes('\0')) throw notCsvBinary();
-    scanner.push(text);
+    scanner.push(decode(bytes, { stream, lineBreaksBefore: scanner.line - 1 }));
   };
 
   return {

@@ -33,7 +33,7 @@ export function invalidEncodingError(encoding: CsvEncoding, line: number): AppEr
   return new AppError('UNSUPPORTED_ENCODING', `${what} ${SAVE_AS_UTF8}`, { encoding, line });
 }
 
-export function countLineBreaks(text: string): number {
+function countLineBreaks(text: string): number {
   let count = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
   return count;

@@ -18,15 +18,8 @@
  *   unchanged so the caller can tell them apart.
  */
 import { AppError } from '../errors';
-import {
-  type CsvEncoding,
-  countLineBreaks,
-  invalidEncodingError,
-  lineOfInvalidBytes,
-  notCsvBinary,
-  SAVE_AS_UTF8,
-  tooManyRowsError,
-} from './csv-errors';
+import { createCsvDecoder } from './csv-decoder';
+import { type CsvEncoding, notCsvBinary, SAVE_AS_UTF8, tooManyRowsError } from './csv-errors';
 import { createCsvScanner } from './csv-scanner';
 import { normalizeDomain } from './normalize-domain';
 
@@ -356,43 +349,34 @@ export async function openDomainCsv(
     if (head.length === 0) throw new AppError('EMPTY_FILE', 'The file is empty.');
 
     const { encoding, bomLength } = sniffEncoding(head);
-    const decoder = new TextDecoder(encoding, { fatal: true, ignoreBOM: true });
+    // The BOM was sniffed and is skipped by hand; a later U+FEFF is text.
+    const decode = createCsvDecoder(encoding, { ignoreBOM: true });
     let headText: string;
     try {
-      headText = decoder.decode(head.subarray(bomLength), { stream: !inputDone });
-    } catch {
+      headText = decode(head.subarray(bomLength), { stream: !inputDone, lineBreaksBefore: 0 });
+    } catch (err) {
       if (encoding === 'utf-8' && controlCharRatio(head.toString('latin1')) > MAX_CONTROL_CHAR_RATIO) {
         throw notCsvBinary();
       }
-      throw invalidEncodingError(encoding, lineOfInvalidBytes(head.subarray(bomLength), encoding));
+      throw err;
     }
-    if (headText.includes('\0') || controlCharRatio(headText) > MAX_CONTROL_CHAR_RATIO) throw notCsvBinary();
+    if (controlCharRatio(headText) > MAX_CONTROL_CHAR_RATIO) throw notCsvBinary();
     if (inputDone && headText.trim() === '') throw new AppError('EMPTY_FILE', 'The file is empty.');
 
     const delimiter = sniffDelimiter(headText, inputDone);
+    const scanner = createCsvScanner({ delimiter, cells: true });
 
-    let linesDecoded = 0;
-    const decodeOrThrow = (chunk: Uint8Array, stream: boolean): string => {
-      try {
-        return decoder.decode(chunk, { stream });
-      } catch {
-        throw invalidEncodingError(encoding, linesDecoded + lineOfInvalidBytes(chunk, encoding));
-      }
-    };
     const headComplete = inputDone;
+    // Pulled only once the scanner has read all the text before: its line places a bad byte.
     async function* decodedText(): AsyncGenerator<string> {
       try {
-        linesDecoded += countLineBreaks(headText);
         if (headText !== '') yield headText;
         if (headComplete) return;
         for (let chunk = await pull(); chunk !== null; chunk = await pull()) {
-          const text = decodeOrThrow(chunk, true);
-          // PostgreSQL text cannot hold NUL; text files never have one.
-          if (text.includes('\0')) throw notCsvBinary();
-          linesDecoded += countLineBreaks(text);
+          const text = decode(chunk, { stream: true, lineBreaksBefore: scanner.line - 1 });
           if (text !== '') yield text;
         }
-        const tail = decodeOrThrow(new Uint8Array(0), false);
+        const tail = decode(new Uint8Array(0), { stream: false, lineBreaksBefore: scanner.line - 1 });
         if (tail !== '') yield tail;
       } finally {
         await release();
@@ -400,7 +384,6 @@ export async function openDomainCsv(
     }
 
     // Records are taken from the scanner as its text is pulled: one chunk's records at a time.
-    const scanner = createCsvScanner({ delimiter, cells: true });
     const text = decodedText();
     let ready: string[][] = [];
     let next = 0;
