@@ -4,28 +4,22 @@
  */
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, type DatabaseHandle } from '../src/db/database';
-import { migrateDatabase } from '../src/db/migrate';
-import { ensureOrganization, findJob, insertJob } from '../src/jobs/jobs.repository';
+import type { DatabaseHandle } from '../src/db/database';
+import { findJob, insertJob } from '../src/jobs/jobs.repository';
 import { CREDIT_LIMIT_REACHED, jobUsages, recordProviderCall } from '../src/jobs/ledger.repository';
-import { createTestDatabase } from './test-database';
+import { openMigratedTestDatabase } from './test-database';
 
 const ORG = 'acme';
 
 describe('credit ledger', () => {
-  let dropDb: () => Promise<void>;
   let database: DatabaseHandle;
+  let closeDb: () => Promise<void>;
 
   beforeAll(async () => {
-    const t = await createTestDatabase();
-    dropDb = t.drop;
-    database = connectDatabase(t.url, { poolSize: 4 });
-    await migrateDatabase(database);
-    await ensureOrganization(database.db, ORG);
+    ({ database, close: closeDb } = await openMigratedTestDatabase(ORG));
   });
   afterAll(async () => {
-    await database?.close();
-    await dropDb?.();
+    await closeDb?.();
   });
 
   const newJob = (maxCredits: number | null) =>

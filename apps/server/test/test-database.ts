@@ -2,6 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { connectDatabase, type DatabaseHandle } from '../src/db/database';
+import { migrateDatabase } from '../src/db/migrate';
+import { ensureOrganization } from '../src/jobs/jobs.repository';
 
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const adminUrl = inject('databaseUrl');
@@ -19,6 +22,26 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
+    },
+  };
+}
+
+/**
+ * A fresh database, migrated, with organization `orgId` made, for tests that use the repositories
+ * without a whole system; `close()` closes its pool and drops it.
+ */
+export async function openMigratedTestDatabase(
+  orgId: string,
+): Promise<{ database: DatabaseHandle; close(): Promise<void> }> {
+  const created = await createTestDatabase();
+  const database = connectDatabase(created.url, { poolSize: 4 });
+  await migrateDatabase(database);
+  await ensureOrganization(database.db, orgId);
+  return {
+    database,
+    async close() {
+      await database.close();
+      await created.drop();
     },
   };
 }

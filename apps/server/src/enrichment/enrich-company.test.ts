@@ -6,11 +6,10 @@ import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectJobInvariants } from '../../test/invariants';
-import { createTestDatabase } from '../../test/test-database';
-import { connectDatabase, type DatabaseHandle } from '../db/database';
-import { migrateDatabase } from '../db/migrate';
+import { openMigratedTestDatabase } from '../../test/test-database';
+import type { DatabaseHandle } from '../db/database';
 import { claimCompanies } from '../jobs/company-state.repository';
-import { ensureOrganization, findJob, insertCompanies, insertJob, resumeJob } from '../jobs/jobs.repository';
+import { findJob, insertCompanies, insertJob, resumeJob } from '../jobs/jobs.repository';
 import { type EnrichmentProvider, type Firmographics, ProviderError } from '../providers/provider';
 import { RetryTaskLater } from '../queue/task-queue';
 import { createEnrichCompany } from './enrich-company';
@@ -69,20 +68,15 @@ function scriptedProvider() {
 }
 
 describe('enrich-company task', () => {
-  let dropDb: () => Promise<void>;
   let database: DatabaseHandle;
+  let closeDb: () => Promise<void>;
   const policy = createRetryPolicy({ maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 });
 
   beforeAll(async () => {
-    const t = await createTestDatabase();
-    dropDb = t.drop;
-    database = connectDatabase(t.url, { poolSize: 4 });
-    await migrateDatabase(database);
-    await ensureOrganization(database.db, ORG);
+    ({ database, close: closeDb } = await openMigratedTestDatabase(ORG));
   });
   afterAll(async () => {
-    await database?.close();
-    await dropDb?.();
+    await closeDb?.();
   });
 
   async function newJob(domains: string[], opts: { forceRefresh?: boolean } = {}) {

@@ -2,10 +2,10 @@
  * The client against the sandbox as a real HTTP server on 127.0.0.1:0. Bodies the sandbox never
  * sends (broken JSON, other 429 forms, HTTP-date Retry-After) come from a fake fetch instead.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { sandboxServers } from '../../../test/sandbox-servers';
 import { isProviderError, type ProviderError } from '../provider';
 import { lookupDomain, type SandboxBusiness, singleEnrichShape } from '../sandbox/sandbox-data';
-import { type SandboxServer, type SandboxServerOptions, startSandboxServer } from '../sandbox/sandbox-server';
 import {
   createExploriumClient,
   type ExploriumCallInfo,
@@ -19,17 +19,7 @@ const API_KEY = 'test-key';
 const HEX_ID = /^[0-9a-f]{32}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const servers: SandboxServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function sandbox(opts: SandboxServerOptions = {}): Promise<SandboxServer> {
-  const server = await startSandboxServer({ apiKey: API_KEY, ...opts });
-  servers.push(server);
-  return server;
-}
+const sandbox = sandboxServers(API_KEY);
 
 function client(baseUrl: string, overrides: Partial<ExploriumClientOptions> = {}) {
   const warnings: { obj: object; msg: string }[] = [];

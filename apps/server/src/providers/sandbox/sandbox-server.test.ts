@@ -1,27 +1,13 @@
 /** The sandbox spoken to directly over HTTP, the way any Explorium client would. */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { sandboxServers } from '../../../test/sandbox-servers';
 import { lookupDomain, singleEnrichShape } from './sandbox-data';
-import {
-  type SandboxServer,
-  type SandboxServerOptions,
-  type SandboxStats,
-  startSandboxServer,
-} from './sandbox-server';
+import { type SandboxServer, type SandboxStats, startSandboxServer } from './sandbox-server';
 
 const API_KEY = 'test-key';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const servers: SandboxServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function sandbox(opts: SandboxServerOptions = {}): Promise<SandboxServer> {
-  const server = await startSandboxServer({ apiKey: API_KEY, ...opts });
-  servers.push(server);
-  return server;
-}
+const sandbox = sandboxServers(API_KEY);
 
 async function post(
   server: SandboxServer,
@@ -110,8 +96,7 @@ describe('validation', () => {
   });
 
   it('accepts any key when none is configured, but never a missing one', async () => {
-    const server = await startSandboxServer();
-    servers.push(server);
+    const server = await sandbox({ apiKey: undefined });
     const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
     expect((await post(server, MATCH, body, { api_key: 'anything' })).status).toBe(200);
     expect((await post(server, MATCH, body, {})).status).toBe(401);
@@ -203,8 +188,7 @@ describe('responses', () => {
   });
 
   it('limits keys independently', async () => {
-    const server = await startSandboxServer({ rateLimitPerMin: 1 });
-    servers.push(server);
+    const server = await sandbox({ apiKey: undefined, rateLimitPerMin: 1 });
     const body = { businesses_to_match: [{ domain: 'stripe.com' }] };
     expect((await post(server, MATCH, body, { api_key: 'one' })).status).toBe(200);
     expect((await post(server, MATCH, body, { api_key: 'one' })).status).toBe(429);
