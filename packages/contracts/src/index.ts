@@ -41,6 +41,8 @@ export const TERMINAL_COMPANY_STATUSES: readonly CompanyStatus[] = [
 ];
 /** Statuses a job never leaves on its own. */
 export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancelled', 'failed'];
+/** Statuses of a job whose file is not read into companies: no counts to show, no estimate, nothing to export. */
+export const UNREAD_JOB_STATUSES: readonly JobStatus[] = ['ingesting', 'failed'];
 
 export const ProviderName = z.enum(['explorium', 'sandbox']);
 export type ProviderName = z.infer<typeof ProviderName>;
@@ -280,6 +282,10 @@ export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
   checks: z.record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() })),
 });
+
+export function isFileRead(job: Pick<Job, 'status'>): boolean {
+  return !UNREAD_JOB_STATUSES.includes(job.status);
+}
 
 export function isJobFinished(job: Pick<Job, 'status'> | undefined): boolean {
   return job !== undefined && FINISHED_JOB_STATUSES.includes(job.status);

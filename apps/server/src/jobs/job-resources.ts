@@ -1,5 +1,5 @@
 /** Database rows as the API's resources (packages/contracts). */
-import type { Company, Job } from '@gtm-enrich/contracts';
+import { type Company, isFileRead, type Job } from '@gtm-enrich/contracts';
 import type { CompanyRow, JobRow } from '../db/schema';
 import type { JobUsage } from './ledger.repository';
 
@@ -27,15 +27,14 @@ export function toJobResource(row: JobRow, usage: JobUsage): Job {
     force_refresh: row.forceRefresh,
     max_credits: row.maxCredits,
     // Made when the file has been read: an ingesting (or unreadable) upload has none yet.
-    estimate:
-      row.status === 'ingesting' || row.status === 'failed'
-        ? null
-        : {
-            cache_hits: row.estimateCacheHits,
-            provider_calls: row.estimateProviderCalls,
-            credits: row.estimateCredits,
-            duration_seconds: row.estimateSeconds,
-          },
+    estimate: isFileRead(row)
+      ? {
+          cache_hits: row.estimateCacheHits,
+          provider_calls: row.estimateProviderCalls,
+          credits: row.estimateCredits,
+          duration_seconds: row.estimateSeconds,
+        }
+      : null,
     usage: {
       provider_calls: usage.providerCalls,
       records_billed: usage.recordsBilled,

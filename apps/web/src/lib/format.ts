@@ -1,4 +1,4 @@
-import type { CompanyStatus, Job, JobStatus } from '@gtm-enrich/contracts';
+import { type CompanyStatus, isFileRead, type Job, type JobStatus } from '@gtm-enrich/contracts';
 
 const INTEGER = new Intl.NumberFormat('en-US');
 const DATE_TIME = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' });
@@ -68,7 +68,7 @@ export function doneCount(job: Pick<Job, 'counts'>): number {
 
 /** Whole percent done, 0-100; an empty job counts as done, one whose file is not read yet as not started. */
 export function percentDone(job: Pick<Job, 'counts' | 'total' | 'status'>): number {
-  if (job.total === 0) return job.status === 'ingesting' || job.status === 'failed' ? 0 : 100;
+  if (job.total === 0) return isFileRead(job) ? 100 : 0;
   const pct = Math.floor((doneCount(job) / job.total) * 100);
   // Rounding down keeps 100 % for when every company really is done.
   return Math.min(100, pct);

@@ -1,6 +1,6 @@
 'use client';
 
-import type { Job } from '@gtm-enrich/contracts';
+import { isFileRead, type Job } from '@gtm-enrich/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
@@ -69,14 +69,14 @@ function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
       {job.provider === 'sandbox' ? <SandboxBanner /> : null}
       {job.error ? <JobErrorBanner job={job} orgId={orgId} /> : null}
       {job.status === 'ingesting' ? <IngestingCard job={job} /> : null}
-      {job.status === 'ingesting' || job.status === 'failed' ? null : (
+      {isFileRead(job) ? (
         <>
           <ProgressCard job={job} updatedAt={query.dataUpdatedAt} />
           <CostCard job={job} />
           <CompaniesTable job={job} orgId={orgId} />
           {job.rejected_rows > 0 ? <RejectedRows job={job} orgId={orgId} /> : null}
         </>
-      )}
+      ) : null}
     </div>
   );
 }
@@ -120,12 +120,12 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
       </div>
       <div className="page-header__actions">
         <JobActions job={job} orgId={orgId} />
-        {job.status === 'ingesting' || job.status === 'failed' ? null : (
+        {isFileRead(job) ? (
           <>
             <ExportButton job={job} layout="rows" />
             <ExportButton job={job} layout="companies" />
           </>
-        )}
+        ) : null}
       </div>
     </div>
   );
