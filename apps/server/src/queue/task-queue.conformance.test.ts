@@ -47,6 +47,13 @@ const noIngest = {
     throw new Error('no ingest-upload task was enqueued');
   },
 };
+/** Handlers that note each company delivered, in order. */
+const recording = (seen: string[]) => ({
+  ...noIngest,
+  'enrich-company': async (x: TaskPayload<'enrich-company'>) => {
+    seen.push(x.companyId);
+  },
+});
 
 for (const [name, factory] of adapters) {
   describe.skipIf(factory === null)(`TaskQueue conformance: ${name}`, () => {
@@ -94,15 +101,7 @@ for (const [name, factory] of adapters) {
       const other = payload();
       await queue.enqueue('enrich-company', [{ id: other.companyId, payload: other }]);
       const seen: string[] = [];
-      queue.startWorker(
-        {
-          ...noIngest,
-          'enrich-company': async (x) => {
-            seen.push(x.companyId);
-          },
-        },
-        { concurrency: 2, fallbackRetryDelayMs: noDelay },
-      );
+      queue.startWorker(recording(seen), { concurrency: 2, fallbackRetryDelayMs: noDelay });
       await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(2);
       // Give a stray duplicate the chance to show up before concluding there is none.
       await new Promise((r) => setTimeout(r, 300));
@@ -177,15 +176,7 @@ for (const [name, factory] of adapters) {
       const queue = make();
       const good = payload();
       const seen: string[] = [];
-      queue.startWorker(
-        {
-          ...noIngest,
-          'enrich-company': async (x) => {
-            seen.push(x.companyId);
-          },
-        },
-        { concurrency: 1, fallbackRetryDelayMs: noDelay },
-      );
+      queue.startWorker(recording(seen), { concurrency: 1, fallbackRetryDelayMs: noDelay });
       const bad = {
         orgId: 'acme',
         jobId: 'not-a-uuid',
