@@ -8,7 +8,8 @@
  *       latency, and the ratio to the 5,000-a-minute ceiling;
  *   (d) provider calls per 1,000 unique uncached domains;
  *   (e) provider calls for re-running the same list.
- * Sizes can be set with BENCH_COMPANIES (b), BENCH_LIMITED_COMPANIES (c), BENCH_NOOP_TASKS (a).
+ * Sizes can be set with BENCH_COMPANIES (b), BENCH_LIMITED_COMPANIES (c), BENCH_NOOP_TASKS (a);
+ * BENCH_WORKERS picks (b)'s worker counts and BENCH_SKIP_LIMITED skips (c) to (e).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +21,7 @@ import pino from 'pino';
 import { loadConfig } from '../apps/server/src/config';
 import { startSandboxServer } from '../apps/server/src/providers/sandbox/sandbox-server';
 import { createSystem, type System } from '../apps/server/src/system';
+import { cpuPerItem, cpuSnapshot } from './cpu-usage';
 import { withFreshDatabase } from './support';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -29,6 +31,8 @@ const COMPANIES = Number(process.env.BENCH_COMPANIES ?? 10_000);
 const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
 const CEILING_PER_MIN = 5_000;
+// Worker processes for (b): `BENCH_WORKERS=1` runs only the one-worker case, `BENCH_WORKERS=` none.
+const FAST_WORKERS = (process.env.BENCH_WORKERS ?? '1,2').split(',').filter(Boolean).map(Number);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const API_KEY = 'gtm_bench-admin-key-0123456789abcdefghijklmnopq';
 const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -44,7 +48,7 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
 const withDatabase = <T>(fn: (url: string) => Promise<T>) => withFreshDatabase(DATABASE_URL!, fn);
 
 /** (a) BullMQ alone: no-op tasks through one worker process (this one) at our concurrency. */
-async function bareBullmq(): Promise<number> {
+async function bareBullmq(): Promise<{ perSecond: number; cpu: string }> {
   const prefix = `bench-noop-${randomBytes(4).toString('hex')}`;
   const connection = new Redis(REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new Queue('noop', { connection, prefix });
@@ -63,6 +67,7 @@ async function bareBullmq(): Promise<number> {
     allDone = resolve;
   });
   const started = performance.now();
+  const cpuBefore = await cpuSnapshot([], connection);
   const worker = new Worker(
     'noop',
     async () => {
@@ -73,14 +78,15 @@ async function bareBullmq(): Promise<number> {
   );
   await finished;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPerItem(cpuBefore, await cpuSnapshot([], connection), NOOP_TASKS, 'this process', 'task');
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
-  return NOOP_TASKS / seconds;
+  return { perSecond: NOOP_TASKS / seconds, cpu };
 }
 
-type Run = { system: System; baseUrl: string; workers: ChildProcess[]; stop(): Promise<void> };
+type Run = { system: System; baseUrl: string; workers: ChildProcess[]; redis: Redis; stop(): Promise<void> };
 
 /** The api in this process, `workers` worker processes, a fresh database, one sandbox. */
 async function startRun(
@@ -111,17 +117,29 @@ async function startRun(
   });
   const baseUrl = (await system.start())!;
   const children = Array.from({ length: workers }, () =>
-    spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main-worker.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...common, METRICS_PORT: '0' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }),
+    spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        '--import',
+        'tsx',
+        'apps/server/src/main-worker.ts',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...common, METRICS_PORT: '0' },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    ),
   );
+  const redis = new Redis(REDIS_URL!);
   return {
     system,
     baseUrl,
     workers: children,
+    redis,
     async stop() {
+      redis.disconnect();
       for (const c of children) c.kill('SIGTERM');
       await Promise.all(
         children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
@@ -131,13 +149,22 @@ async function startRun(
   };
 }
 
-async function uploadAndWait(run: Run, domains: string[]): Promise<{ job: Job; seconds: number }> {
+async function uploadAndWait(
+  run: Run,
+  domains: string[],
+): Promise<{ job: Job; seconds: number; cpu: string }> {
   const form = new FormData();
   form.append('file', new File([['domain', ...domains].join('\n')], 'bench.csv', { type: 'text/csv' }));
   const res = await fetch(`${run.baseUrl}/api/v1/uploads`, { method: 'POST', body: form, headers: AUTH });
   if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
   const created = (await res.json()) as Job;
   const started = performance.now();
+  // The file is read before the answer (it is under UPLOAD_INLINE_MAX_ROWS): from here on, the
+  // CPU the run spends is enrichment.
+  const cpuBefore = await cpuSnapshot(
+    run.workers.map((w) => w.pid!),
+    run.redis,
+  );
   for (;;) {
     const job = (await (
       await fetch(`${run.baseUrl}/api/v1/jobs/${created.id}`, { headers: AUTH })
@@ -148,7 +175,16 @@ async function uploadAndWait(run: Run, domains: string[]): Promise<{ job: Job; s
         job.started_at && job.finished_at
           ? (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000
           : (performance.now() - started) / 1000;
-      return { job, seconds };
+      const cpu = cpuPerItem(
+        cpuBefore,
+        await cpuSnapshot(
+          run.workers.map((w) => w.pid!),
+          run.redis,
+        ),
+        job.total,
+        'api+sandbox',
+      );
+      return { job, seconds, cpu };
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -161,24 +197,27 @@ const totalCalls = (s: { calls: Record<string, number> }) =>
 async function main() {
   log(`machine: ${process.platform} ${process.arch}, node ${process.version}`);
 
-  const noop = await bareBullmq();
+  const bare = await bareBullmq();
+  const noop = bare.perSecond;
   log(
     `(a) bare BullMQ no-op tasks: ${fmt(noop)} /s (${fmt(NOOP_TASKS)} tasks, concurrency ${WORKER_CONCURRENCY})`,
   );
+  log(`    ${bare.cpu}`);
 
   const fast = await startSandboxServer({ latencyMs: 0 });
   const results: Record<string, number> = {};
-  for (const workers of process.env.BENCH_SKIP_FAST ? [] : [1, 2]) {
+  for (const workers of FAST_WORKERS) {
     await withDatabase(async (url) => {
       const run = await startRun(url, fast.url, workers, {});
       try {
-        const { job, seconds } = await uploadAndWait(run, domainsFor(`b${workers}`, COMPANIES));
+        const { job, seconds, cpu } = await uploadAndWait(run, domainsFor(`b${workers}`, COMPANIES));
         const rate = job.total / seconds;
         results[`b${workers}`] = rate;
         log(
           `(b) ${workers} worker process${workers > 1 ? 'es' : ''}: ${fmt(rate)} companies/s ` +
             `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(rate / noop, 2)} of bare BullMQ)`,
         );
+        log(`    ${cpu}`);
       } finally {
         await run.stop();
       }

@@ -218,9 +218,10 @@ export async function finishCompanies(
             error_code = i.error_code, error_message = i.error_message, fetched_at = i.fetched_at,
             enriched_at = case when i.to_status = 'enriched' then now() else null end,
             lease_expires_at = null, updated_at = now()
+        -- The input drives the join, one primary-key lookup per row. An added 'c.id = any(...)'
+        -- made the planner scan the ids first and rescan the whole input for each of them.
         from input i
-        where c.id = any(${sql.param(outcomes.map((o) => o.companyId))}::uuid[])
-          and c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
+        where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
         returning c.job_id, c.status, c.source
       ), cached as (
         insert into enrichment_cache (provider, domain, business_id, firmographics, fetched_at)
