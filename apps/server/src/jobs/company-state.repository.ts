@@ -181,17 +181,8 @@ export async function finishCompanies(
       to_status: o.to,
       source: o.source,
       business_id: o.businessId,
+      // Sent once: the statement takes the company's columns from it (see `f` below).
       firmographics: o.firmographics,
-      name: o.firmographics?.name ?? null,
-      industry: o.firmographics?.industry ?? null,
-      company_size: o.firmographics?.companySize ?? null,
-      revenue_range: o.to === 'enriched' ? (o.firmographics?.revenueRange ?? 'Unknown') : null,
-      country: o.firmographics?.country ?? null,
-      region: o.firmographics?.region ?? null,
-      city: o.firmographics?.city ?? null,
-      website: o.firmographics?.website ?? null,
-      linkedin_url: o.firmographics?.linkedinUrl ?? null,
-      description: o.firmographics?.description ?? null,
       error_code: o.error?.code ?? null,
       error_message: o.error?.message ?? null,
       fetched_at: o.fetchedAt?.toISOString() ?? null,
@@ -206,21 +197,23 @@ export async function finishCompanies(
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as i(
           id uuid, org_id text, domain text, to_status text, source text, business_id text, firmographics jsonb,
-          name text, industry text, company_size text, revenue_range text, country text, region text, city text,
-          website text, linkedin_url text, description text, error_code text, error_message text,
-          fetched_at timestamptz, cache_write boolean)
+          error_code text, error_message text, fetched_at timestamptz, cache_write boolean)
       ), moved as (
         update companies c
-        set status = i.to_status, source = i.source, business_id = i.business_id, name = i.name,
-            industry = i.industry, company_size = i.company_size, revenue_range = i.revenue_range,
-            country = i.country, region = i.region, city = i.city, website = i.website,
-            linkedin_url = i.linkedin_url, description = i.description,
+        set status = i.to_status, source = i.source, business_id = i.business_id, name = f.name,
+            industry = f.industry, company_size = f."companySize",
+            revenue_range = case when i.to_status = 'enriched' then coalesce(f."revenueRange", 'Unknown') end,
+            country = f.country, region = f.region, city = f.city, website = f.website,
+            linkedin_url = f."linkedinUrl", description = f.description,
             error_code = i.error_code, error_message = i.error_message, fetched_at = i.fetched_at,
             enriched_at = case when i.to_status = 'enriched' then now() else null end,
             lease_expires_at = null, updated_at = now()
         -- The input drives the join, one primary-key lookup per row. An added 'c.id = any(...)'
         -- made the planner scan the ids first and rescan the whole input for each of them.
         from input i
+        left join lateral jsonb_to_record(i.firmographics) as f(
+          name text, industry text, "companySize" text, "revenueRange" text, country text, region text,
+          city text, website text, "linkedinUrl" text, description text) on true
         where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
         returning c.job_id, c.status, c.source
       ), cached as (
