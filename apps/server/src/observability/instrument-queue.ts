@@ -1,12 +1,13 @@
 /**
  * Wraps a TaskQueue so that the trace of whoever enqueues (the upload request, a resume) travels
  * in each task's payload and the worker's handling of the task continues it, in another process
- * if need be: one trace from the upload through the queue to the provider call. Each task also
- * runs with its ids in the log context and is timed. Neither adapter knows about any of this.
+ * if need be: one trace from the upload through the queue to the provider call. Each task is
+ * timed, and one handled alone (not `batched`) runs with its ids in the log context. Neither
+ * adapter knows about any of this.
  */
 import { SpanKind } from '@opentelemetry/api';
 import { RetryTaskLater, type TaskContext, type TaskHandlers, type TaskQueue } from '../queue/task-queue';
-import type { TaskName, TraceCarrier } from '../queue/tasks';
+import { TASKS, type TaskName, type TraceCarrier } from '../queue/tasks';
 import { runWithLogContext } from './log-context';
 import type { Metrics, TaskResult } from './metrics';
 import { inSpan, type Tracing } from './tracing';
@@ -23,11 +24,19 @@ export function instrumentTaskQueue(
     name: TaskName,
     handler: (payload: P, ctx: TaskContext) => Promise<void>,
   ): (payload: P, ctx: TaskContext) => Promise<void> {
+    // A batched task's log context would name whichever company opened a batch on lines about
+    // all of its companies, and costs a promise hook on every await of the worker (Node 20).
+    const withContext = TASKS[name].batched
+      ? <T>(_payload: P, fn: () => T) => fn()
+      : <T>(payload: P, fn: () => T) =>
+          runWithLogContext(
+            { org_id: payload.orgId, job_id: payload.jobId, company_id: payload.companyId },
+            fn,
+          );
     return (payload, ctx) => {
-      const ids = { org_id: payload.orgId, job_id: payload.jobId, company_id: payload.companyId };
       const startedAt = performance.now();
       let result: TaskResult = 'error';
-      return runWithLogContext(ids, () =>
+      return withContext(payload, () =>
         inSpan(
           tracing.tracer,
           `task ${name}`,

@@ -27,6 +27,12 @@ export const TASKS = {
      * (companies.attempts) and ends the company before this; the cap only stops a poison message.
      */
     maxDeliveries: 25,
+    /**
+     * Handled together with other tasks of its kind (shared statements, bulk provider calls): what
+     * happens below the handler belongs to a batch, not to this company, so the task sets no log
+     * context of its own (its handler names its company on the lines about it alone).
+     */
+    batched: true,
   },
   'ingest-upload': {
     /** Reads a stored upload into its job's rows and companies (jobs.service.ts: acceptUpload). */
@@ -34,6 +40,7 @@ export const TASKS = {
     // Reading is one transaction that either commits or leaves the upload as it was; a reader
     // that keeps failing is retried by the sweep, which finds the job still `ingesting`.
     maxDeliveries: 5,
+    batched: false,
   },
 } as const;
 
