@@ -29,6 +29,7 @@ const REDIS_URL = process.env.REDIS_URL;
 const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 20_000);
 const COMPANIES = Number(process.env.BENCH_COMPANIES ?? 10_000);
 const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 0);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
 const CEILING_PER_MIN = 5_000;
 // Worker processes for (b): `BENCH_WORKERS=1` runs only the one-worker case, `BENCH_WORKERS=` none.
@@ -48,13 +49,13 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
 const withDatabase = <T>(fn: (url: string) => Promise<T>) => withFreshDatabase(DATABASE_URL!, fn);
 
 /** (a) BullMQ alone: no-op tasks through one worker process (this one) at our concurrency. */
-async function bareBullmq(): Promise<{ perSecond: number; cpu: string }> {
+async function bareBullmq(tasks: number): Promise<{ perSecond: number; cpu: string }> {
   const prefix = `bench-noop-${randomBytes(4).toString('hex')}`;
   const connection = new Redis(REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new Queue('noop', { connection, prefix });
-  for (let i = 0; i < NOOP_TASKS; i += 1_000) {
+  for (let i = 0; i < tasks; i += 1_000) {
     await queue.addBulk(
-      Array.from({ length: Math.min(1_000, NOOP_TASKS - i) }, (_, j) => ({
+      Array.from({ length: Math.min(1_000, tasks - i) }, (_, j) => ({
         name: 'noop',
         data: { i: i + j },
         opts: { removeOnComplete: true, removeOnFail: true },
@@ -72,18 +73,18 @@ async function bareBullmq(): Promise<{ perSecond: number; cpu: string }> {
     'noop',
     async () => {
       done++;
-      if (done === NOOP_TASKS) allDone();
+      if (done === tasks) allDone();
     },
     { connection: connection.duplicate(), prefix, concurrency: WORKER_CONCURRENCY },
   );
   await finished;
   const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuPerItem(cpuBefore, await cpuSnapshot([], connection), NOOP_TASKS, 'this process', 'task');
+  const cpu = cpuPerItem(cpuBefore, await cpuSnapshot([], connection), tasks, 'this process', 'task');
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
-  return { perSecond: NOOP_TASKS / seconds, cpu };
+  return { perSecond: tasks / seconds, cpu };
 }
 
 type Run = { system: System; baseUrl: string; workers: ChildProcess[]; redis: Redis; stop(): Promise<void> };
@@ -197,7 +198,8 @@ const totalCalls = (s: { calls: Record<string, number> }) =>
 async function main() {
   log(`machine: ${process.platform} ${process.arch}, node ${process.version}`);
 
-  const bare = await bareBullmq();
+  if (WARMUP > 0) await bareBullmq(WARMUP);
+  const bare = await bareBullmq(NOOP_TASKS);
   const noop = bare.perSecond;
   log(
     `(a) bare BullMQ no-op tasks: ${fmt(noop)} /s (${fmt(NOOP_TASKS)} tasks, concurrency ${WORKER_CONCURRENCY})`,
@@ -210,6 +212,7 @@ async function main() {
     await withDatabase(async (url) => {
       const run = await startRun(url, fast.url, workers, {});
       try {
+        if (WARMUP > 0) await uploadAndWait(run, domainsFor(`warm${workers}`, WARMUP));
         const { job, seconds, cpu } = await uploadAndWait(run, domainsFor(`b${workers}`, COMPANIES));
         const rate = job.total / seconds;
         results[`b${workers}`] = rate;
