@@ -8,11 +8,16 @@
  *       latency, and the ratio to the 5,000-a-minute ceiling;
  *   (d) provider calls per 1,000 unique uncached domains;
  *   (e) provider calls for re-running the same list.
- * Sizes can be set with BENCH_COMPANIES (b), BENCH_LIMITED_COMPANIES (c), BENCH_NOOP_TASKS (a);
- * BENCH_WORKERS picks (b)'s worker counts and BENCH_SKIP_LIMITED skips (c) to (e).
+ * Each measurement also prints the CPU it cost per task or company, process by process.
+ * Sizes can be set with BENCH_NOOP_TASKS (a) and BENCH_COMPANIES (b), the same by default, and
+ * BENCH_LIMITED_COMPANIES (c). BENCH_WARMUP=N first runs N no-op tasks and N companies through
+ * the same processes, to measure JIT-compiled code instead of code still being compiled.
+ * BENCH_WORKERS picks (b)'s worker counts, BENCH_SKIP_LIMITED skips (c) to (e), and
+ * BENCH_WORKER_NODE_ARGS adds node flags to the worker processes (e.g. --cpu-prof).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Job } from '@gtm-enrich/contracts';
 import { Queue, Worker } from 'bullmq';
@@ -27,7 +32,7 @@ import { withFreshDatabase } from './support';
 const DATABASE_URL = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL;
 const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 20_000);
-const COMPANIES = Number(process.env.BENCH_COMPANIES ?? 10_000);
+const COMPANIES = Number(process.env.BENCH_COMPANIES ?? NOOP_TASKS);
 const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
@@ -42,6 +47,15 @@ if (!DATABASE_URL || !REDIS_URL) {
   console.error('bench:throughput needs DATABASE_URL and REDIS_URL (a real PostgreSQL and Redis).');
   process.exit(2);
 }
+
+/** A worker process is started as `npm run start:worker` starts one: `tsx <node flags> <file>`. */
+const WORKER_ARGS = (() => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const script: string = pkg.scripts['start:worker'];
+  const [runner, ...rest] = script.split(' ');
+  if (runner !== 'tsx') throw new Error(`start:worker no longer runs tsx: ${script}`);
+  return ['--import', 'tsx', ...rest];
+})();
 
 const log = (msg: string) => console.log(msg);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
@@ -121,10 +135,9 @@ async function startRun(
     spawn(
       process.execPath,
       [
+        // Extra node flags for a measurement, e.g. --cpu-prof.
         ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
-        '--import',
-        'tsx',
-        'apps/server/src/main-worker.ts',
+        ...WORKER_ARGS,
       ],
       {
         cwd: ROOT,
