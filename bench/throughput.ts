@@ -220,20 +220,20 @@ async function main() {
   log(`    ${bare.cpu}`);
 
   const fast = await startSandboxServer({ latencyMs: 0 });
-  const results: Record<string, number> = {};
   for (const workers of FAST_WORKERS) {
     await withDatabase(async (url) => {
       const run = await startRun(url, fast.url, workers, {});
       try {
         if (WARMUP > 0) await uploadAndWait(run, domainsFor(`warm${workers}`, WARMUP));
+        fast.reset();
         const { job, seconds, cpu } = await uploadAndWait(run, domainsFor(`b${workers}`, COMPANIES));
+        const calls = totalCalls(fast.stats());
         const rate = job.total / seconds;
-        results[`b${workers}`] = rate;
         log(
           `(b) ${workers} worker process${workers > 1 ? 'es' : ''}: ${fmt(rate)} companies/s ` +
             `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(rate / noop, 2)} of bare BullMQ)`,
         );
-        log(`    ${cpu}`);
+        log(`    ${cpu}; ${fmt((calls / job.total) * 1000, 1)} provider calls per 1,000`);
       } finally {
         await run.stop();
       }
