@@ -1,4 +1,6 @@
+import type { SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import * as schema from './schema';
 
@@ -32,4 +34,18 @@ export function connectDatabase(
       await pool.end();
     },
   };
+}
+
+const dialect = new PgDialect();
+
+/**
+ * Runs `query` as the named prepared statement `name`: PostgreSQL parses and plans it once per
+ * connection instead of on every call. For the statements a worker runs for every batch (claims,
+ * outcomes, the ledger), planning cost more than some of their executions. The text must be the
+ * same on every call (values go in parameters); behind PgBouncer in transaction mode this needs
+ * its `max_prepared_statements` (docs/operations.md).
+ */
+export async function executePrepared<T>(db: Db, name: string, query: SQL): Promise<{ rows: T[] }> {
+  const prepared = db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false);
+  return (await prepared.execute()) as { rows: T[] };
 }

@@ -10,7 +10,7 @@
 
 import type { CompanyStatus } from '@gtm-enrich/contracts';
 import { type SQL, sql } from 'drizzle-orm';
-import type { Db, Transaction } from '../db/database';
+import { type Db, executePrepared, type Transaction } from '../db/database';
 import type { CompanyRow } from '../db/schema';
 import type { Firmographics } from '../providers/provider';
 import { isFreshCacheEntry } from './enrichment-cache.sql';
@@ -80,7 +80,7 @@ export async function claimCompanies(
     db,
     items.map((i) => i.jobId),
     async (tx) => {
-      const result = await tx.execute<{
+      const result = await executePrepared<{
         id: string;
         job_id: string;
         org_id: string;
@@ -90,7 +90,10 @@ export async function claimCompanies(
         cache_business_id: string | null;
         cache_firmographics: Firmographics | null;
         cache_fetched_at: string | Date | null;
-      }>(sql`
+      }>(
+        tx,
+        'claim_companies',
+        sql`
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as i(id uuid, org_id text)
       ), target as (
@@ -127,7 +130,8 @@ export async function claimCompanies(
       left join enrichment_cache ec
         on ec.provider = ${opts.provider} and ec.domain = cl.domain and not j.force_refresh
        and ${isFreshCacheEntry({ ttlMs: opts.cacheTtlMs, noMatchTtlMs: opts.noMatchCacheTtlMs })}
-    `);
+    `,
+      );
       return result.rows.map((r) => ({
         id: r.id,
         jobId: r.job_id,
@@ -193,7 +197,10 @@ export async function finishCompanies(
     db,
     outcomes.map((o) => o.jobId),
     async (tx) => {
-      const result = await tx.execute<{ id: string; org_id: string; completed_now: boolean }>(sql`
+      const result = await executePrepared<{ id: string; org_id: string; completed_now: boolean }>(
+        tx,
+        'finish_companies',
+        sql`
       with input as (
         select * from jsonb_to_recordset(${input}::jsonb) as i(
           id uuid, org_id text, domain text, to_status text, source text, business_id text, firmographics jsonb,
@@ -243,7 +250,8 @@ export async function finishCompanies(
                              then now() else j.finished_at end
       from per_job p where j.id = p.job_id
       returning j.id, j.org_id, (j.status = 'completed' and j.finished_at = now()) as completed_now
-    `);
+    `,
+      );
       return {
         completedJobs: result.rows
           .filter((r) => r.completed_now)

@@ -1,7 +1,7 @@
 /** The credit ledger: every provider call, per job it served, and the job-level views of it. */
 import { sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
-import type { Db } from '../db/database';
+import { type Db, executePrepared } from '../db/database';
 
 export type ProviderCallRecord = {
   provider: string;
@@ -88,7 +88,10 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
       })),
     ),
   );
-  const result = await db.execute<{ id: string }>(sql`
+  const result = await executePrepared<{ id: string }>(
+    db,
+    'record_provider_calls',
+    sql`
     with inserted as (
       insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, correlation_id)
       select r.org_id, r.job_id, r.provider, r.endpoint, r.items, r.credits, r.status, r.duration_ms, r.correlation_id
@@ -107,7 +110,8 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
       and j.max_credits is not null and j.status in ('queued', 'running')
       and c.credits + (select coalesce(sum(credits), 0) from provider_calls pc where pc.job_id = j.id) >= j.max_credits
     returning j.id
-  `);
+  `,
+  );
   const paused = new Set(result.rows.map((r) => r.id));
   return calls.map((call) =>
     call.perJob.filter((j) => j.credits > 0 && paused.delete(j.jobId)).map((j) => j.jobId),
