@@ -15,6 +15,7 @@ import type { Config } from './config';
 import { createCopyTransaction } from './db/copy';
 import { connectDatabase, type DatabaseHandle } from './db/database';
 import { migrateDatabase } from './db/migrate';
+import { createSessionLock, type SessionLock } from './db/session-lock';
 import { createBatchFlow } from './enrichment/batch-flow';
 import { createEnrichCompany, type EnrichCompanyHandler } from './enrichment/enrich-company';
 import { createProviderBatcher } from './enrichment/provider-batcher';
@@ -89,6 +90,8 @@ const CIRCUIT_FAILURE_THRESHOLD = 5;
 const CIRCUIT_COOLDOWN_MS = 30_000;
 // How often a worker tops the queue up from the database.
 const DISPATCH_INTERVAL_MS = 250;
+// The session advisory lock of the worker that feeds a shared queue (any constant but the migrations').
+const DISPATCH_LOCK_KEY = 7_291_004;
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/out', import.meta.url));
 const SANDBOX_API_KEY_DEFAULT = 'sandbox';
@@ -283,6 +286,7 @@ export async function createSystem(opts: {
   let sweeper: NodeJS.Timeout | null = null;
   let enrichCompany: EnrichCompanyHandler | null = null;
   let feeder: NodeJS.Timeout | null = null;
+  let dispatchLock: SessionLock | null = null;
 
   return {
     config,
@@ -356,15 +360,39 @@ export async function createSystem(opts: {
           const sent = await dispatcher.sweep();
           if (sent > 0) logger.info({ tasks: sent }, 'dispatched unfinished companies found in the database');
         };
-        await sweep();
+        // One worker at a time feeds a shared queue and sweeps: each walks the jobs with cursors of
+        // its own, so N feeders would offer every company to the queue N times. A worker that
+        // becomes the feeder (the last one stopped or died) starts with a sweep, as at start.
+        dispatchLock =
+          queue.kind === 'bullmq'
+            ? createSessionLock({
+                databaseUrl: opts.databaseUrl,
+                key: DISPATCH_LOCK_KEY,
+                onError: (err) => logger.warn({ err: err.message }, 'dispatch lock connection lost'),
+              })
+            : null;
+        let feeding = false;
+        const feeds = async (): Promise<'started' | 'feeding' | 'not'> => {
+          const was = feeding;
+          feeding = dispatchLock ? await dispatchLock.held() : true;
+          return !feeding ? 'not' : was ? 'feeding' : 'started';
+        };
+        if ((await feeds()) !== 'not') await sweep();
         sweeper = setInterval(() => {
-          sweep().catch((err: unknown) => logger.warn({ err }, 'sweep failed; the next one retries'));
+          feeds()
+            .then(async (f) => {
+              if (f !== 'not') await sweep();
+            })
+            .catch((err: unknown) => logger.warn({ err }, 'sweep failed; the next one retries'));
         }, config.SWEEP_INTERVAL_MS);
         sweeper.unref();
         // Keeps the queue fed as it drains, never more than DISPATCH_QUEUE_DEPTH deep.
         feeder = setInterval(() => {
-          dispatcher
-            .topUp()
+          feeds()
+            .then(async (f) => {
+              if (f === 'started') await sweep();
+              else if (f === 'feeding') await dispatcher.topUp();
+            })
             .catch((err: unknown) => logger.warn({ err }, 'top-up failed; the next one retries'));
         }, DISPATCH_INTERVAL_MS);
         feeder.unref();
@@ -387,6 +415,7 @@ export async function createSystem(opts: {
       await dispatcher.idle();
       limiterRedis?.disconnect();
       rateLimitRedis?.disconnect();
+      await dispatchLock?.close();
       await database.close();
       await observability.stop();
     },
