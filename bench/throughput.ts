@@ -1,7 +1,8 @@
 /**
  * `npm run bench:throughput`: how fast companies go through, and what they cost, on PostgreSQL
  * (DATABASE_URL) + Redis (REDIS_URL) with the sandbox as the provider. Prints, in one run:
- *   (a) bare BullMQ no-op tasks per second on this machine;
+ *   (a) bare BullMQ no-op tasks per second on this machine, drained from a full queue, and also
+ *       added while processed (as (b) adds its tasks);
  *   (b) our companies per second end to end, provider at 0 ms and unlimited, with 1 and 2 worker
  *       processes, and the ratio to (a);
  *   (c) companies per minute against the sandbox enforcing 200 requests a minute with 150 ms
@@ -35,6 +36,8 @@ const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 20_000);
 const COMPANIES = Number(process.env.BENCH_COMPANIES ?? NOOP_TASKS);
 const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0);
+// As in (b), whose dispatcher keeps at most DISPATCH_QUEUE_DEPTH (its default) tasks waiting.
+const QUEUE_DEPTH = loadConfig({}).DISPATCH_QUEUE_DEPTH;
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
 const CEILING_PER_MIN = 5_000;
 // Worker processes for (b): `BENCH_WORKERS=1` runs only the one-worker case, `BENCH_WORKERS=` none.
@@ -62,20 +65,28 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
 
 const withDatabase = <T>(fn: (url: string) => Promise<T>) => withFreshDatabase(DATABASE_URL!, fn);
 
-/** (a) BullMQ alone: no-op tasks through one worker process (this one) at our concurrency. */
-async function bareBullmq(tasks: number): Promise<{ perSecond: number; cpu: string }> {
+/**
+ * (a) BullMQ alone: no-op tasks through one worker process (this one) at our concurrency.
+ * `drained`: the tasks are all added first and only their processing is timed. `flowing`: they
+ * are added while the worker processes them, never more than DISPATCH_QUEUE_DEPTH waiting, as
+ * the dispatcher adds companies during (b); the time covers adding and processing.
+ */
+async function bareBullmq(
+  tasks: number,
+  mode: 'drained' | 'flowing',
+): Promise<{ perSecond: number; cpu: string }> {
   const prefix = `bench-noop-${randomBytes(4).toString('hex')}`;
   const connection = new Redis(REDIS_URL!, { maxRetriesPerRequest: null });
   const queue = new Queue('noop', { connection, prefix });
-  for (let i = 0; i < tasks; i += 1_000) {
-    await queue.addBulk(
-      Array.from({ length: Math.min(1_000, tasks - i) }, (_, j) => ({
+  const add = (from: number, count: number) =>
+    queue.addBulk(
+      Array.from({ length: count }, (_, j) => ({
         name: 'noop',
-        data: { i: i + j },
+        data: { i: from + j },
         opts: { removeOnComplete: true, removeOnFail: true },
       })),
     );
-  }
+  if (mode === 'drained') for (let i = 0; i < tasks; i += 1_000) await add(i, Math.min(1_000, tasks - i));
   let done = 0;
   let allDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
@@ -91,6 +102,13 @@ async function bareBullmq(tasks: number): Promise<{ perSecond: number; cpu: stri
     },
     { connection: connection.duplicate(), prefix, concurrency: WORKER_CONCURRENCY },
   );
+  for (let added = 0; mode === 'flowing' && added < tasks; ) {
+    const room = Math.min(QUEUE_DEPTH - (await queue.getWaitingCount()), tasks - added, 1_000);
+    if (room > 0) {
+      await add(added, room);
+      added += room;
+    } else await new Promise((r) => setTimeout(r, 5));
+  }
   await finished;
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuPerItem(cpuBefore, await cpuSnapshot([], connection), tasks, 'this process', 'task');
@@ -211,13 +229,19 @@ const totalCalls = (s: { calls: Record<string, number> }) =>
 async function main() {
   log(`machine: ${process.platform} ${process.arch}, node ${process.version}`);
 
-  if (WARMUP > 0) await bareBullmq(WARMUP);
-  const bare = await bareBullmq(NOOP_TASKS);
+  if (WARMUP > 0) await bareBullmq(WARMUP, 'drained');
+  const bare = await bareBullmq(NOOP_TASKS, 'drained');
   const noop = bare.perSecond;
   log(
     `(a) bare BullMQ no-op tasks: ${fmt(noop)} /s (${fmt(NOOP_TASKS)} tasks, concurrency ${WORKER_CONCURRENCY})`,
   );
   log(`    ${bare.cpu}`);
+  if (WARMUP > 0) await bareBullmq(WARMUP, 'flowing');
+  const flowing = await bareBullmq(NOOP_TASKS, 'flowing');
+  log(
+    `    added while processed, at most ${fmt(QUEUE_DEPTH)} waiting (as (b) adds its tasks): ${fmt(flowing.perSecond)} /s`,
+  );
+  log(`    ${flowing.cpu}`);
 
   const fast = await startSandboxServer({ latencyMs: 0 });
   for (const workers of FAST_WORKERS) {
@@ -231,7 +255,8 @@ async function main() {
         const rate = job.total / seconds;
         log(
           `(b) ${workers} worker process${workers > 1 ? 'es' : ''}: ${fmt(rate)} companies/s ` +
-            `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(rate / noop, 2)} of bare BullMQ)`,
+            `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(rate / noop, 2)} of (a); ` +
+            `${fmt(rate / flowing.perSecond, 2)} of (a) with its tasks added while processed)`,
         );
         log(`    ${cpu}; ${fmt((calls / job.total) * 1000, 1)} provider calls per 1,000`);
       } finally {
