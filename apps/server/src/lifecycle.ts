@@ -17,16 +17,28 @@ export function loadConfigOrExit(): Config {
 // Past the workers' SHUTDOWN_GRACE_MS: the time to release what they hold and close connections.
 const SHUTDOWN_MARGIN_MS = 10_000;
 
-/** Runs the stop steps in order on SIGINT/SIGTERM; a second signal or a stuck step forces exit. */
+// One request to stop often arrives twice: a terminal's Ctrl-C and `tini -g` signal the whole
+// process group, and npm also forwards the signal to the script it runs. A repeat this soon is
+// the same request; a later one is someone asking again, harder.
+const REPEATED_SIGNAL_MS = 1_000;
+
+/**
+ * Runs the stop steps in order on SIGINT/SIGTERM; a second signal (a second or more after the
+ * first) or a stuck step forces exit.
+ */
 export function stopOnSignal(
   logger: Logger,
   steps: Array<() => Promise<void>>,
   opts: { graceMs: number } = { graceMs: 0 },
 ): void {
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
+    if (stoppingSince !== null) {
+      if (Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
+      logger.warn({ signal }, 'asked again: exiting without finishing the shutdown');
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
@@ -40,6 +52,7 @@ export function stopOnSignal(
         logger.error({ err }, 'shutdown step failed');
       }
     }
+    logger.info('stopped');
     logger.flush();
     process.exit(0);
   };
