@@ -51,13 +51,13 @@ if (!DATABASE_URL || !REDIS_URL) {
   process.exit(2);
 }
 
-/** A worker process is started as `npm run start:worker` starts one: `tsx <node flags> <file>`. */
+/** A worker process is started as `npm run start:worker` starts one: `node <flags> <file>`. */
 const WORKER_ARGS = (() => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   const script: string = pkg.scripts['start:worker'];
   const [runner, ...rest] = script.split(' ');
-  if (runner !== 'tsx') throw new Error(`start:worker no longer runs tsx: ${script}`);
-  return ['--import', 'tsx', ...rest];
+  if (runner !== 'node') throw new Error(`start:worker no longer runs node: ${script}`);
+  return rest;
 })();
 
 const log = (msg: string) => console.log(msg);
