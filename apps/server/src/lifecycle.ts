@@ -23,8 +23,8 @@ const SHUTDOWN_MARGIN_MS = 10_000;
 const REPEATED_SIGNAL_MS = 1_000;
 
 /**
- * Runs the stop steps in order on SIGINT/SIGTERM; a second signal (a second or more after the
- * first) or a stuck step forces exit.
+ * Runs the stop steps in order on SIGINT, SIGTERM or SIGHUP; a second signal (a second or more
+ * after the first) or a stuck step forces exit.
  */
 export function stopOnSignal(
   logger: Logger,
@@ -56,6 +56,7 @@ export function stopOnSignal(
     logger.flush();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // SIGHUP: the terminal that ran `npm start` was closed; without a handler the process would die
+  // on the spot and leave its embedded PostgreSQL (in its own process group) running.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
 }

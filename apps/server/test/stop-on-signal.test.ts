@@ -56,6 +56,15 @@ describe('stopOnSignal', () => {
     expect(output).toContain('"msg":"stopped"');
   });
 
+  it('stops cleanly on SIGHUP too (the terminal was closed)', async () => {
+    const p = startStoppable(100);
+    await p.ready;
+    p.child.kill('SIGHUP');
+    const { code, output } = await p.exited;
+    expect(code).toBe(0);
+    expect(output).toContain('"msg":"stopped"');
+  });
+
   it('exits at once when asked again later', async () => {
     const p = startStoppable(10_000);
     await p.ready;
