@@ -6,13 +6,7 @@
 import { type Job as BullJob, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  type QueueCounts,
-  RetryTaskLater,
-  type TaskHandler,
-  type TaskHandlers,
-  type TaskQueue,
-} from './task-queue';
+import { type QueueCounts, RetryTaskLater, runTask, type TaskHandlers, type TaskQueue } from './task-queue';
 import { TASK_NAMES, TASKS, type TaskName } from './tasks';
 
 /** Also opened by the queue dashboard (observability/queue-dashboard.ts). */
@@ -59,17 +53,13 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
             log.error({ task: job.name, taskId: job.id }, 'dropped a task of an unknown kind');
             return;
           }
-          const parsed = TASKS[name].payload.safeParse(job.data);
-          if (!parsed.success) {
+          const dropped = await runTask(handlers, name, job.data, { delivery: job.attemptsMade + 1 });
+          if (dropped) {
             log.error(
-              { task: name, taskId: job.id, issues: parsed.error.issues },
+              { task: name, taskId: job.id, issues: dropped.malformed },
               'dropped a task with a malformed payload',
             );
-            return;
           }
-          // The payload was parsed with this name's schema, which TypeScript cannot follow through the lookup.
-          const handler = handlers[name] as TaskHandler<TaskName>;
-          await handler(parsed.data as never, { delivery: job.attemptsMade + 1 });
         },
         {
           connection: workerConnection,

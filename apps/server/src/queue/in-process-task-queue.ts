@@ -4,13 +4,7 @@
  * when the process starts again.
  */
 import type { Logger } from 'pino';
-import {
-  type QueueCounts,
-  RetryTaskLater,
-  type TaskHandler,
-  type TaskHandlers,
-  type TaskQueue,
-} from './task-queue';
+import { type QueueCounts, RetryTaskLater, runTask, type TaskHandlers, type TaskQueue } from './task-queue';
 import { TASKS, type TaskName } from './tasks';
 
 type Entry = { name: TaskName; id: string; payload: unknown; delivery: number };
@@ -49,23 +43,17 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
   }
 
   async function run(entry: Entry): Promise<void> {
-    const def = TASKS[entry.name];
-    const parsed = def.payload.safeParse(entry.payload);
-    if (!parsed.success) {
-      known.delete(key(entry.name, entry.id));
-      log.error(
-        { task: entry.name, taskId: entry.id, issues: parsed.error.issues },
-        'dropped a task with a malformed payload',
-      );
-      return;
-    }
     try {
-      // The payload was parsed with this name's schema, which TypeScript cannot follow through the lookup.
-      const handler = handlers![entry.name] as TaskHandler<TaskName>;
-      await handler(parsed.data as never, { delivery: entry.delivery });
+      const dropped = await runTask(handlers!, entry.name, entry.payload, { delivery: entry.delivery });
       known.delete(key(entry.name, entry.id));
+      if (dropped) {
+        log.error(
+          { task: entry.name, taskId: entry.id, issues: dropped.malformed },
+          'dropped a task with a malformed payload',
+        );
+      }
     } catch (err) {
-      if (entry.delivery >= def.maxDeliveries || closed) {
+      if (entry.delivery >= TASKS[entry.name].maxDeliveries || closed) {
         known.delete(key(entry.name, entry.id));
         if (!closed)
           log.error({ err, task: entry.name, taskId: entry.id }, 'task gave up after its last delivery');

@@ -5,7 +5,8 @@
  * Delivery is at least once. A task is identified by `id`; enqueueing an id that is already
  * waiting, delayed or running is a no-op, so re-dispatching from the database is always safe.
  */
-import type { TaskName, TaskPayload } from './tasks';
+import type { z } from 'zod';
+import { TASKS, type TaskName, type TaskPayload } from './tasks';
 
 export type TaskContext = {
   /** 1 for the first delivery of this id, then 2, 3… across retries. */
@@ -48,3 +49,21 @@ export type TaskQueue = {
    */
   close(opts?: { waitMs?: number }): Promise<void>;
 };
+
+/**
+ * Decodes a delivered payload with its kind's schema and runs that kind's handler. A malformed
+ * payload never reaches a handler: its issues are returned for the adapter to log as it drops it.
+ */
+export async function runTask(
+  handlers: TaskHandlers,
+  name: TaskName,
+  payload: unknown,
+  ctx: TaskContext,
+): Promise<{ malformed: z.core.$ZodIssue[] } | null> {
+  const parsed = TASKS[name].payload.safeParse(payload);
+  if (!parsed.success) return { malformed: parsed.error.issues };
+  // The payload was parsed with this name's schema, which TypeScript cannot follow through the lookup.
+  const handler = handlers[name] as TaskHandler<TaskName>;
+  await handler(parsed.data as never, ctx);
+  return null;
+}
