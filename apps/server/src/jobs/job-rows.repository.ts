@@ -73,7 +73,10 @@ export async function sampleRejectedRows(
   return r.rows;
 }
 
-/** Sets what the upload found on a job inserted empty before its rows were read. */
+/**
+ * Sets what the upload found on a job inserted empty before its rows were read, and queues it.
+ * Its caller refuses a file without a usable domain first, so `total` is never 0 here.
+ */
 export async function finishUploadedJob(
   db: Db,
   jobId: string,
@@ -89,7 +92,7 @@ export async function finishUploadedJob(
     .set({
       ...found,
       queuedCount: found.total,
-      status: found.total === 0 ? 'completed' : 'queued',
+      status: 'queued',
     })
     .where(eq(jobs.id, jobId))
     .returning();

@@ -18,18 +18,16 @@ export async function insertIngestingJob(
   return row!;
 }
 
-/** Stores `bytes` in order, in rows of UPLOAD_CHUNK_BYTES; resolves with the number of bytes. */
+/** Stores `bytes` in order, in rows of UPLOAD_CHUNK_BYTES. */
 export async function storeUploadChunks(
   copyBinary: CopyBinaryRows,
   jobId: string,
   bytes: AsyncIterable<Uint8Array>,
-): Promise<number> {
-  let total = 0;
+): Promise<void> {
   async function* rows(): AsyncGenerator<readonly BinaryValue[]> {
     let seq = 0;
     let pending: Buffer = Buffer.alloc(0);
     for await (const chunk of bytes) {
-      total += chunk.byteLength;
       pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk]);
       let offset = 0;
       for (; pending.length - offset >= UPLOAD_CHUNK_BYTES; offset += UPLOAD_CHUNK_BYTES) {
@@ -40,7 +38,6 @@ export async function storeUploadChunks(
     if (pending.length > 0) yield [jobId, seq++, pending];
   }
   await copyBinary('upload_chunks', UPLOAD_CHUNK_COLUMNS, rows());
-  return total;
 }
 
 const UPLOAD_CHUNK_COLUMNS = [
