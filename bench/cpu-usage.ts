@@ -64,28 +64,20 @@ export function cpuPerItem(
   benchLabel: string,
   itemLabel = 'company',
 ): string {
-  const part = (label: string, a: number | null, b: number | null) =>
-    a === null || b === null ? `${label} n/a` : `${label} ${(((b - a) * 1000) / items).toFixed(3)}`;
-  const parts = [
+  const perItem = (a: number | null, b: number | null) =>
+    a === null || b === null ? null : ((b - a) * 1000) / items;
+  const parts: Array<[string, number | null]> = [
     // A run without worker processes (bare BullMQ) has no worker part.
-    ...(before.workers === 0 && after.workers === 0 ? [] : [part('workers', before.workers, after.workers)]),
-    part('PostgreSQL', before.postgres, after.postgres),
-    part('Redis', before.redis, after.redis),
-    part(benchLabel, before.bench, after.bench),
+    ...(before.workers === 0 && after.workers === 0
+      ? []
+      : [['workers', perItem(before.workers, after.workers)] as [string, number | null]]),
+    ['PostgreSQL', perItem(before.postgres, after.postgres)],
+    ['Redis', perItem(before.redis, after.redis)],
+    [benchLabel, perItem(before.bench, after.bench)],
   ];
-  const all = [before, after].every((s) => s.workers !== null && s.postgres !== null && s.redis !== null)
-    ? `; all ${(
-        ((after.bench -
-          before.bench +
-          after.workers! -
-          before.workers! +
-          after.postgres! -
-          before.postgres! +
-          after.redis! -
-          before.redis!) *
-          1000) /
-          items
-      ).toFixed(3)}`
+  const text = parts.map(([label, ms]) => (ms === null ? `${label} n/a` : `${label} ${ms.toFixed(3)}`));
+  const all = parts.every(([, ms]) => ms !== null)
+    ? `; all ${parts.reduce((sum, [, ms]) => sum + ms!, 0).toFixed(3)}`
     : '';
-  return `CPU ms per ${itemLabel}: ${parts.join(', ')}${all}`;
+  return `CPU ms per ${itemLabel}: ${text.join(', ')}${all}`;
 }
