@@ -74,7 +74,7 @@ export async function startEmbeddedPostgres(opts: {
 
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`;
   try {
-    await waitUntilReady(adminUrl, exited);
+    await waitUntilReady(adminUrl, running);
     await ensureDatabase(adminUrl, DATABASE);
   } catch (err) {
     stopOnExit();
@@ -150,14 +150,10 @@ function refuseIfRunning(databaseDir: string): void {
   );
 }
 
-async function waitUntilReady(adminUrl: string, exited: Promise<void>): Promise<void> {
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
+async function waitUntilReady(adminUrl: string, running: () => boolean): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (gone)
+    if (!running())
       throw new Error('the embedded PostgreSQL exited while starting (LOG_LEVEL=debug shows its log)');
     const client = new pg.Client({ connectionString: adminUrl });
     try {
