@@ -122,6 +122,8 @@ export const companies = pgTable(
     /** When the provider produced the result (for a cached result: the original call). */
     fetchedAt: timestamp('fetched_at', { withTimezone: true }),
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    /** The worker process holding the claim: only it renews the lease (a lost claim is not renewed). */
+    claimToken: uuid('claim_token'),
     enrichedAt: timestamp('enriched_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
@@ -311,6 +313,17 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.orgId, t.key] })],
 );
+
+/**
+ * Roles that one process at a time plays for the whole installation (the queue feeder), held by
+ * an expiring lease that its holder renews: a process that dies, freezes or loses the database
+ * loses the role within one lease, whatever state its connections are in.
+ */
+export const roleLeases = pgTable('role_leases', {
+  role: text('role').primaryKey(),
+  holder: uuid('holder').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});
 
 export type JobRow = typeof jobs.$inferSelect;
 export type CompanyRow = typeof companies.$inferSelect;
