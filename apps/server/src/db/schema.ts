@@ -244,6 +244,31 @@ export const providerCalls = pgTable(
 );
 
 /**
+ * Credits held for a bulk-enrich call about to be made (enrichment/credit-budget.ts): a job's
+ * credits spent (provider_calls) plus those held here never exceed its max_credits. The ledger row
+ * of the call deletes its reservation in the same statement; the worker that made it renews
+ * `expires_at` while the call waits and runs, so a worker that dies stops holding credits within
+ * one expiry, and the next reservation for the job deletes lapsed rows.
+ */
+export const creditReservations = pgTable(
+  'credit_reservations',
+  {
+    id: uuid('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    credits: integer('credits').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('credit_reservations_job_idx').on(t.jobId),
+    check('credit_reservations_credits_positive', sql`${t.credits} > 0`),
+  ],
+);
+
+/**
  * API keys. Only a SHA-256 of the key is stored (see auth/api-keys.ts for why a fast hash is right
  * for random keys); `prefix` is the short visible part that names a key in lists, logs and the audit log.
  */
