@@ -11,7 +11,7 @@
  * runs, started from DATA_DIR for the command when it does not).
  */
 import { parseArgs } from 'node:util';
-import { Role } from '@gtm-enrich/contracts';
+import { escapeControlCharacters, Role } from '@gtm-enrich/contracts';
 import { type AuthService, createAuthService } from './auth/auth.service';
 import { connectDatabase, type DatabaseHandle } from './db/database';
 import { embeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres';
@@ -28,9 +28,11 @@ const USAGE = `usage: npm run cli -- <command>
 
 const config = loadConfigOrExit();
 const [group, command, ...rest] = process.argv.slice(2);
-const out = (line: string) => process.stdout.write(`${line}\n`);
+// Whatever is printed may hold stored text (names, ids, messages quoting input): a control
+// character in it is shown as an escape, never sent to the terminal as a command.
+const out = (line: string) => process.stdout.write(`${escapeControlCharacters(line)}\n`);
 const fail = (message: string, code = 1): never => {
-  process.stderr.write(`${message}\n`);
+  process.stderr.write(`${message.split('\n').map(escapeControlCharacters).join('\n')}\n`);
   process.exit(code);
 };
 
@@ -88,7 +90,9 @@ function options(args: string[], known: Record<string, { type: 'string' }>) {
   }
 }
 
-const table = (rows: string[][]) => {
+const table = (given: string[][]) => {
+  // Escaped before measuring, so that columns line up with what is shown.
+  const rows = given.map((r) => r.map(escapeControlCharacters));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows)
     out(

@@ -5,6 +5,7 @@
  */
 import { OrgId } from '@gtm-enrich/contracts';
 import { z } from 'zod';
+import { KEY_GRAMMAR, looksLikeApiKey, MIN_KEY_LENGTH } from './auth/api-keys';
 
 const optionalString = z
   .string()
@@ -59,9 +60,16 @@ export const ConfigSchema = z.object({
     ),
 
   BOOTSTRAP_API_KEY: optionalString
-    .pipe(z.string().min(32, 'BOOTSTRAP_API_KEY must be at least 32 characters').optional())
+    .pipe(
+      z
+        .string()
+        .min(MIN_KEY_LENGTH, `BOOTSTRAP_API_KEY must be at least ${MIN_KEY_LENGTH} characters`)
+        // Authentication accepts only this grammar: a key outside it would be created and then refused on every request.
+        .refine(looksLikeApiKey, `BOOTSTRAP_API_KEY must be an API key: ${KEY_GRAMMAR}`)
+        .optional(),
+    )
     .describe(
-      'An admin API key made sure to exist at start, in BOOTSTRAP_ORG_ID (compose, demos, tests); at least 32 characters, e.g. `openssl rand -base64 32`',
+      'An admin API key made sure to exist at start, in BOOTSTRAP_ORG_ID (compose, demos, tests); 32 to 256 letters, digits or _ - . ~ + / =, e.g. `openssl rand -base64 32`',
     ),
   BOOTSTRAP_ORG_ID: OrgId.default('default').describe(
     "Organization of BOOTSTRAP_API_KEY and of npm start's first-run key; created if missing",

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { visiblePrefix } from './auth/api-keys';
+import { suppliedKeyPrefix } from './auth/api-keys';
 import { type AuthService, createAuthService } from './auth/auth.service';
 import type { Config } from './config';
 import { createCopyTransaction } from './db/copy';
@@ -241,7 +241,7 @@ export async function createSystem(opts: {
   });
   if (config.BOOTSTRAP_API_KEY) {
     const outcome = await auth.ensureBootstrapKey(config.BOOTSTRAP_API_KEY, config.BOOTSTRAP_ORG_ID);
-    const prefix = visiblePrefix(config.BOOTSTRAP_API_KEY);
+    const prefix = suppliedKeyPrefix(config.BOOTSTRAP_API_KEY);
     if (outcome === 'revoked') {
       logger.warn(
         { key_prefix: prefix },

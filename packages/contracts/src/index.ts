@@ -47,6 +47,38 @@ export const UNREAD_JOB_STATUSES: readonly JobStatus[] = ['ingesting', 'failed']
 export const ProviderName = z.enum(['explorium', 'sandbox']);
 export type ProviderName = z.infer<typeof ProviderName>;
 
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides.
+ * In a terminal or a log line they are commands, not text: they move the cursor, set window
+ * titles, start forged lines, or reorder what is shown. Names and other free text refuse them.
+ */
+const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+export function hasControlCharacters(value: string): boolean {
+  return CONTROL_CHARACTERS.test(value);
+}
+
+/** Text made safe to print: each control character written as an escape (`\x1b`, `\u202e`) instead. */
+export function escapeControlCharacters(value: string): string {
+  return value.replace(new RegExp(CONTROL_CHARACTERS.source, 'gu'), (c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A name or label: trimmed, 1 to `max` characters, no control characters. */
+export const FreeText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((v) => !hasControlCharacters(v), {
+      message: 'must not contain control characters (newlines, tabs, escape sequences)',
+    });
+
 export const OrgId = z
   .string()
   .trim()
@@ -186,7 +218,7 @@ export const CompanyListQuery = z.object({
 /** Fields of the multipart upload (the file itself is the `file` part). */
 export const UploadFields = z.object({
   org_id: OrgIdParam,
-  domain_column: z.string().trim().min(1).max(200).optional(),
+  domain_column: FreeText(200).optional(),
   force_refresh: z
     .enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'force_refresh must be true or false' })
     .transform((v) => v === 'true' || v === '1' || v === 'on')
@@ -243,7 +275,7 @@ export type ApiKeyList = z.infer<typeof ApiKeyList>;
 
 export const CreateApiKeyBody = z.object({
   role: Role,
-  name: z.string().trim().min(1).max(100).optional().describe('A label, e.g. "CI" or "Dana"'),
+  name: FreeText(100).optional().describe('A label, e.g. "CI" or "Dana"; no control characters'),
 });
 
 export const CreatedApiKey = ApiKey.extend({

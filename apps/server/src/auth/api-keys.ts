@@ -12,6 +12,12 @@ const VISIBLE_PREFIX_CHARS = 12;
 export const MIN_KEY_LENGTH = 32;
 /** What a key may look like on the wire: base64url, plus the characters people use in made-up keys. */
 const KEY_SHAPE = /^[A-Za-z0-9_\-.~+/=]{16,256}$/;
+/** KEY_SHAPE in words, for the error that refuses a supplied key outside it. */
+export const KEY_GRAMMAR =
+  'letters, digits and the characters _ - . ~ + / = only (no spaces, no ":" or "#"), at most 256 characters';
+/** Tag of a supplied key's visible prefix, which comes from its hash (see suppliedKeyPrefix). */
+const SUPPLIED_PREFIX_TAG = 'sup_';
+const SUPPLIED_PREFIX_HASH_CHARS = 8;
 
 export function generateApiKey(): string {
   return `${KEY_PREFIX_TAG}${randomBytes(KEY_RANDOM_BYTES).toString('base64url')}`;
@@ -28,8 +34,18 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+/** The visible prefix of a key this server generated: the tag and 8 of its 43 random characters. */
 export function visiblePrefix(key: string): string {
   return key.slice(0, VISIBLE_PREFIX_CHARS);
+}
+
+/**
+ * The visible prefix of a key someone else chose (BOOTSTRAP_API_KEY): taken from its hash, never
+ * from the key. A supplied key may be as short as MIN_KEY_LENGTH characters, of which 12 shown in
+ * every list, log line and audit entry would be over a third of the secret.
+ */
+export function suppliedKeyPrefix(key: string): string {
+  return `${SUPPLIED_PREFIX_TAG}${hashApiKey(key).slice(0, SUPPLIED_PREFIX_HASH_CHARS)}`;
 }
 
 export function looksLikeApiKey(value: string): boolean {

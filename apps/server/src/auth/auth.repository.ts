@@ -46,6 +46,17 @@ export async function findApiKeyByPrefix(db: Db, prefix: string, orgId?: string)
   return row ?? null;
 }
 
+/** A key's visible prefix changes, and so does every place that names the key by it. */
+export async function renameKeyPrefix(db: Db, id: string, from: string, to: string): Promise<void> {
+  await db.update(apiKeys).set({ prefix: to }).where(eq(apiKeys.id, id));
+  await db.update(apiKeys).set({ createdBy: to }).where(eq(apiKeys.createdBy, from));
+  await db.update(auditLog).set({ actor: to }).where(eq(auditLog.actor, from));
+  await db
+    .update(auditLog)
+    .set({ targetId: to })
+    .where(and(eq(auditLog.targetType, 'api_key'), eq(auditLog.targetId, from)));
+}
+
 export async function listApiKeys(db: Db, orgId?: string): Promise<ApiKeyRow[]> {
   return db
     .select()

@@ -2,12 +2,19 @@
  * Organizations, API keys and the audit log: who may call the API, as which organization and
  * role, and the record of what they did. Used by the HTTP layer (http/auth.ts, routes) and the CLI.
  */
-import { type ApiKey, type AuditEntry, type AuditLogList, OrgId, type Role } from '@gtm-enrich/contracts';
+import {
+  type ApiKey,
+  type AuditEntry,
+  type AuditLogList,
+  FreeText,
+  OrgId,
+  type Role,
+} from '@gtm-enrich/contracts';
 import type { Database, Db } from '../db/database';
 import type { ApiKeyRow, AuditLogRow } from '../db/schema';
 import { AppError } from '../errors';
 import { decodeCursor, encodeCursor } from '../jobs/cursor';
-import { generateApiKey, hashApiKey, looksLikeApiKey, visiblePrefix } from './api-keys';
+import { generateApiKey, hashApiKey, looksLikeApiKey, suppliedKeyPrefix, visiblePrefix } from './api-keys';
 import {
   countActiveApiKeys,
   findApiKeyByHash,
@@ -18,6 +25,7 @@ import {
   insertOrganization,
   listApiKeys,
   listAuditEntries,
+  renameKeyPrefix,
   revokeApiKey,
   touchApiKey,
 } from './auth.repository';
@@ -97,6 +105,24 @@ export function slugifyOrgName(name: string): string {
     .slice(0, 64);
 }
 
+/** Longest organization name. */
+const ORG_NAME_MAX_CHARS = 200;
+/** Longest API key name (the API's own limit, CreateApiKeyBody). */
+const KEY_NAME_MAX_CHARS = 100;
+
+/**
+ * Names reach terminals (the CLI) and logs: the same rule for the CLI as for the API, checked
+ * here so that no way in skips it. Returns the trimmed name.
+ */
+function checkedName(what: string, value: string, max: number): string {
+  const parsed = FreeText(max).safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AppError(
+    'VALIDATION_FAILED',
+    `${what}: ${parsed.error.issues[0]?.message ?? 'not a usable name'}.`,
+  );
+}
+
 async function record(db: Db, entry: AuditRecord): Promise<void> {
   await insertAuditEntry(db, {
     orgId: entry.orgId,
@@ -132,13 +158,21 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   async function insertKey(
     tx: Db,
-    input: { orgId: string; role: Role; name?: string | null; key: string; actor: Actor },
+    input: {
+      orgId: string;
+      role: Role;
+      name?: string | null;
+      key: string;
+      /** Chosen by someone else (BOOTSTRAP_API_KEY): its visible prefix comes from its hash. */
+      supplied?: boolean;
+      actor: Actor;
+    },
   ): Promise<ApiKeyRow> {
     const row = await insertApiKey(tx, {
       orgId: input.orgId,
       role: input.role,
       name: input.name ?? null,
-      prefix: visiblePrefix(input.key),
+      prefix: input.supplied ? suppliedKeyPrefix(input.key) : visiblePrefix(input.key),
       keyHash: hashApiKey(input.key),
       createdBy: actorName(input.actor),
     });
@@ -174,7 +208,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     },
 
     async createOrganization(input: { name: string; id?: string }): Promise<{ id: string; name: string }> {
-      const id = input.id ?? slugifyOrgName(input.name);
+      const name = checkedName('Organization name', input.name, ORG_NAME_MAX_CHARS);
+      const id = input.id ?? slugifyOrgName(name);
       const valid = OrgId.safeParse(id);
       if (!valid.success) {
         throw new AppError(
@@ -182,10 +217,10 @@ export function createAuthService(deps: AuthServiceDeps) {
           `"${id}" is not a usable organization id: ${valid.error.issues[0]?.message}. Pass --id.`,
         );
       }
-      if (!(await insertOrganization(db, { id, name: input.name }))) {
+      if (!(await insertOrganization(db, { id, name }))) {
         throw new AppError('CONFLICT', `Organization ${id} already exists.`);
       }
-      return { id, name: input.name };
+      return { id, name };
     },
 
     /** A new random key; the only time the key itself is returned. */
@@ -195,9 +230,11 @@ export function createAuthService(deps: AuthServiceDeps) {
       name?: string;
       actor: Actor;
     }): Promise<{ key: string; apiKey: ApiKey }> {
+      const name =
+        input.name === undefined ? undefined : checkedName('Key name', input.name, KEY_NAME_MAX_CHARS);
       await requireOrganization(input.orgId);
       const key = generateApiKey();
-      const row = await db.transaction((tx) => insertKey(tx, { ...input, key }));
+      const row = await db.transaction((tx) => insertKey(tx, { ...input, name, key }));
       return { key, apiKey: toApiKeyResource(row) };
     },
 
@@ -229,14 +266,27 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /**
      * BOOTSTRAP_API_KEY: makes sure its organization and an admin key with exactly this value
-     * exist. A key an operator revoked stays revoked (reported, not revived).
+     * exist. A key an operator revoked stays revoked (reported, not revived). A key stored
+     * before prefixes of supplied keys came from their hash gets its new prefix here, everywhere
+     * the old one (the key's first characters) was written.
      */
     async ensureBootstrapKey(key: string, orgId: string): Promise<'created' | 'exists' | 'revoked'> {
       const existing = await findApiKeyByHash(db, hashApiKey(key));
+      const prefix = suppliedKeyPrefix(key);
+      if (existing && existing.prefix !== prefix) {
+        await db.transaction((tx) => renameKeyPrefix(tx, existing.id, existing.prefix, prefix));
+      }
       if (existing) return existing.revokedAt ? 'revoked' : 'exists';
       await db.transaction(async (tx) => {
         await insertOrganization(tx, { id: orgId, name: orgId });
-        await insertKey(tx, { orgId, role: 'admin', name: 'bootstrap', key, actor: 'bootstrap' });
+        await insertKey(tx, {
+          orgId,
+          role: 'admin',
+          name: 'bootstrap',
+          key,
+          supplied: true,
+          actor: 'bootstrap',
+        });
       });
       return 'created';
     },

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { ErrorBody, Job, UploadFields } from '@gtm-enrich/contracts';
+import { ErrorBody, hasControlCharacters, Job, UploadFields } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError } from '../../errors';
 import type { JobsService } from '../../jobs/jobs.service';
@@ -49,6 +49,10 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async 
           continue;
         }
         if (part.fieldname !== 'file') throw oneFile();
+        // The file name is shown on the page and in exports' names: text, never terminal control.
+        if (part.filename && hasControlCharacters(part.filename)) {
+          throw new AppError('VALIDATION_FAILED', 'The file name must not contain control characters.');
+        }
         // Checked before reading the file when the form sends them first, so a bad field costs nothing.
         assertSameOrganization(req.auth, parseFields(fields).org_id);
         const key = idempotencyKey(req.headers['idempotency-key']);
