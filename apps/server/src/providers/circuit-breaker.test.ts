@@ -38,7 +38,12 @@ describe('circuit breaker', () => {
     // Open: turned away without a call, and without spending the company's attempt.
     clock = 4_000;
     const turnedAway = await breaker.matchBusinesses(['a.com']).catch((e: unknown) => e);
-    expect(turnedAway).toMatchObject({ kind: 'transient', countsAsAttempt: false, retryAfterMs: 6_000 });
+    expect(turnedAway).toMatchObject({
+      kind: 'transient',
+      countsAsAttempt: false,
+      reachedProvider: false,
+      retryAfterMs: 6_000,
+    });
     expect(state.calls).toBe(3);
 
     // After the cool-down one probe goes through; it fails, so the circuit opens again.

@@ -2,7 +2,8 @@
  * When the provider fails call after call (5xx, timeouts), stop calling it for a while instead of
  * spending every company's attempts on an outage, then let one probe call through: its success
  * closes the circuit, its failure opens it again. Companies turned away meanwhile keep their
- * attempts (the error says `countsAsAttempt: false`) and retry after the cool-down.
+ * attempts (the error says `countsAsAttempt: false`) and retry after the cool-down; the refusal
+ * never reached the provider (`reachedProvider: false`), so the ledger does not record it.
  */
 import { type EnrichmentProvider, isProviderError, ProviderError } from './provider';
 
@@ -34,7 +35,11 @@ export function createCircuitBreakingProvider(
     throw new ProviderError(
       'transient',
       `The provider failed ${failures} calls in a row; calls are paused for ${Math.round(opts.cooldownMs / 1000)} s.`,
-      { retryAfterMs: Math.max(opts.cooldownMs - waited, 1_000), countsAsAttempt: false },
+      {
+        retryAfterMs: Math.max(opts.cooldownMs - waited, 1_000),
+        countsAsAttempt: false,
+        reachedProvider: false,
+      },
     );
   }
 

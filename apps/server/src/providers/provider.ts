@@ -55,6 +55,13 @@ export class ProviderError extends Error {
   readonly endpoint: string | null;
   /** False when no call reached the provider (the circuit was open): the company spent nothing. */
   readonly countsAsAttempt: boolean;
+  /**
+   * Whether the request may have reached the provider (and so may count toward its limit and
+   * bill): true when a status came back or the request was sent and no answer came in time; false
+   * when nothing left this process (circuit open, connection refused, name not resolved). The
+   * credit ledger records a call only when this is true, so it matches the provider's own count.
+   */
+  readonly reachedProvider: boolean;
 
   constructor(
     kind: ProviderErrorKind,
@@ -65,6 +72,7 @@ export class ProviderError extends Error {
       correlationId?: string | null;
       endpoint?: string | null;
       countsAsAttempt?: boolean;
+      reachedProvider?: boolean;
       cause?: unknown;
     } = {},
   ) {
@@ -76,6 +84,7 @@ export class ProviderError extends Error {
     this.correlationId = opts.correlationId ?? null;
     this.endpoint = opts.endpoint ?? null;
     this.countsAsAttempt = opts.countsAsAttempt ?? true;
+    this.reachedProvider = opts.reachedProvider ?? true;
   }
 
   /** A stable code for storing on a company or job, e.g. PROVIDER_TRANSIENT. */

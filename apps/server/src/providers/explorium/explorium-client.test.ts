@@ -283,6 +283,7 @@ describe('errors', () => {
     expect(err.status).toBe(403);
     expect(err.message).toContain('out of credits');
     expect(err.message).toContain('insufficient credits');
+    expect(err.reachedProvider).toBe(true);
     // The refused call billed nothing, so one record still fits.
     const one = await provider.enrichFirmographics(ids.slice(0, 1));
     expect(one.size).toBe(1);
@@ -297,9 +298,11 @@ describe('errors', () => {
     expect(err.kind).toBe('transient');
     expect(err.message).toContain('within 100 ms');
     expect(calls[0]?.status).toBeNull();
+    // The request was sent: the provider may have counted and billed it.
+    expect(err.reachedProvider).toBe(true);
   });
 
-  it('an unreachable host is transient', async () => {
+  it('an unreachable host is transient, and the call never reached the provider', async () => {
     const server = await sandbox();
     const url = server.url;
     await server.close();
@@ -309,6 +312,7 @@ describe('errors', () => {
 
     expect(err.kind).toBe('transient');
     expect(err.message).toContain(`Could not reach The Explorium sandbox at ${url}`);
+    expect(err.reachedProvider).toBe(false);
   });
 
   it("a caller's abort rethrows the caller's reason and is not logged as a provider failure", async () => {

@@ -116,6 +116,30 @@ function snippet(text: string): string {
     : collapsed;
 }
 
+// Failures that happen before a byte of the request is sent: the provider never saw the call.
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ERR_INVALID_URL',
+]);
+
+/**
+ * Whether a call that got no status may still have reached the provider. Connecting failed (or
+ * TLS refused the certificate): no. Anything else (a reset, a timeout) may have come after the
+ * request was sent and billed, so it counts: the ledger may then hold a call the provider did not
+ * count, never the reverse.
+ */
+function mayHaveReached(err: unknown): boolean {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const code = cause instanceof Error && 'code' in cause && typeof cause.code === 'string' ? cause.code : '';
+  if (NOT_SENT_CODES.has(code)) return false;
+  return !(code.startsWith('ERR_TLS_') || code.startsWith('CERT_') || code.includes('SELF_SIGNED'));
+}
+
 function describeCause(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause;
@@ -248,7 +272,7 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
         throw new ProviderError(
           'transient',
           `Could not reach ${label} at ${baseUrl} (${describeCause(err)}): check the network and the provider base URL`,
-          { status, endpoint, cause: err },
+          { status, endpoint, cause: err, reachedProvider: status !== null || mayHaveReached(err) },
         );
       }
       const body = parseJson(rawText);
