@@ -71,6 +71,17 @@ export const ConfigSchema = z.object({
     .describe(
       'An admin API key made sure to exist at start, in BOOTSTRAP_ORG_ID (compose, demos, tests); 32 to 256 letters, digits or _ - . ~ + / =, e.g. `openssl rand -base64 32`',
     ),
+  OPERATOR_API_KEY: optionalString
+    .pipe(
+      z
+        .string()
+        .min(MIN_KEY_LENGTH, `OPERATOR_API_KEY must be at least ${MIN_KEY_LENGTH} characters`)
+        .refine(looksLikeApiKey, `OPERATOR_API_KEY must be an API key: ${KEY_GRAMMAR}`)
+        .optional(),
+    )
+    .describe(
+      'Opens the queue dashboard (/admin/queues) on the API port too, for operators only (no organization key does); unset = the dashboard is served only on the private METRICS_PORT listener',
+    ),
   BOOTSTRAP_ORG_ID: OrgId.default('default').describe(
     "Organization of BOOTSTRAP_API_KEY and of npm start's first-run key; created if missing",
   ),

@@ -316,6 +316,7 @@ export async function createSystem(opts: {
                 ...report,
               });
               for (const jobId of paused)
+        operatorKey: config.OPERATOR_API_KEY,
                 logger.warn({ job_id: jobId }, 'job paused: it reached its max_credits');
             } catch (err) {
               // The ledger must not fail a company whose provider call succeeded.

@@ -66,7 +66,13 @@ async function waitForJob(t: TestSystem, id: string, key: string): Promise<Job> 
   );
 }
 
-describe('every route × every caller', () => {
+/** The operator's key: opens the queue dashboard on the API port, and nothing else. */
+const OPERATOR_KEY = 'operator-key-0123456789-abcdefghijklmnopqrstuv';
+const basic = (password: string) => ({
+  authorization: `Basic ${Buffer.from(`anyone:${password}`).toString('base64')}`,
+});
+
+describe.each(queueKinds())('every route × every caller on the %s queue', (queue) => {
   let t: TestSystem;
   const logLines: string[] = [];
   const keys = { viewer: '', member: '', admin: TEST_ADMIN_KEY, other: '', revoked: '' };
@@ -81,6 +87,8 @@ describe('every route × every caller', () => {
 
   beforeAll(async () => {
     t = await startTestSystem({
+      queue,
+      env: { OPERATOR_API_KEY: OPERATOR_KEY },
       logDestination: new Writable({
         write(chunk, _enc, done) {
           logLines.push(chunk.toString('utf8'));
@@ -146,6 +154,8 @@ describe('every route × every caller', () => {
 
   function expected(caller: Caller, access: Access, jobScoped: boolean): 'ok' | number {
     if (access === 'public') return 'ok';
+    // No /api route is the operator's: it would need a caller of its own.
+    if (access === 'operator') throw new Error('an /api route for operators');
     if (['none', 'malformed', 'unknown', 'revoked'].includes(caller.kind)) return 401;
     if (caller.kind === 'other-org') return jobScoped ? 404 : 'ok';
     return RANK[caller.kind as keyof typeof RANK] >= RANK[access] ? 'ok' : 403;
@@ -213,6 +223,60 @@ describe('every route × every caller', () => {
     }
     expect(failures).toEqual([]);
   }, 60_000);
+
+  it('opens the queue dashboard to operators only: on the operations listener, and on the API port with the operator key', async () => {
+    const dashboardPaths = ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/api/redis/stats'];
+    const hasDashboard = queue === 'bullmq';
+    const dashboardCallers: Array<{ kind: string; headers: Record<string, string> }> = [
+      ...callers(),
+      // Every organization key, also in the Basic form a browser sends.
+      { kind: 'admin', headers: basic(keys.admin) },
+      { kind: 'other-org', headers: basic(keys.other) },
+      { kind: 'unknown', headers: basic(`gtm_${'C'.repeat(43)}`) },
+      { kind: 'operator', headers: basic(OPERATOR_KEY) },
+      { kind: 'operator', headers: bearer(OPERATOR_KEY) },
+    ];
+    const failures: string[] = [];
+    for (const path of dashboardPaths) {
+      for (const caller of dashboardCallers) {
+        const res = await fetch(`${t.baseUrl}${path}`, { headers: caller.headers });
+        const body = await res.text();
+        const cell = `API port ${path} as ${caller.kind} (${caller.headers.authorization?.slice(0, 12) ?? 'no header'}): ${res.status} ${body.slice(0, 120)}`;
+        const want = !hasDashboard
+          ? 404
+          : caller.kind === 'operator'
+            ? 200
+            : ['none', 'malformed', 'unknown', 'revoked'].includes(caller.kind)
+              ? 401
+              : 403;
+        if (res.status !== want) failures.push(`expected ${want}: ${cell}`);
+        if (want === 401 && !/^Basic realm=/.test(res.headers.get('www-authenticate') ?? '')) {
+          failures.push(`401 without a Basic challenge: ${cell}`);
+        }
+        if (res.status >= 400 && caller.kind !== 'operator') {
+          for (const marker of [acmeJob.id, globexJob.id, 'globex', 'redis_version', '"queues"'])
+            if (body.includes(marker)) failures.push(`leaks ${marker}: ${cell}`);
+        }
+      }
+      // The operations listener is private (never published): the network is its guard.
+      const ops = await fetch(`${t.system.observability.metricsUrl}${path}`);
+      const opsBody = await ops.text();
+      if (ops.status !== (hasDashboard ? 200 : 404)) {
+        failures.push(`operations listener ${path}: ${ops.status} ${opsBody.slice(0, 120)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    if (hasDashboard) {
+      const listed = await fetch(`${t.system.observability.metricsUrl}/admin/queues/api/queues`);
+      expect(await listed.json()).toHaveProperty('queues');
+    }
+    // /metrics and /healthz are on the operations listener, never on the API port.
+    expect((await fetch(`${t.system.observability.metricsUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${t.system.observability.metricsUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${t.baseUrl}/metrics`, { headers: bearer(keys.admin) })).status).toBe(404);
+    // The operator key is no organization's key.
+    expect((await fetch(`${t.baseUrl}/api/v1/me`, { headers: bearer(OPERATOR_KEY) })).status).toBe(401);
+  });
 
   it('keeps health, readiness, the docs and the OpenAPI document public', async () => {
     for (const path of ['/healthz', '/readyz', '/docs', '/openapi.json']) {

@@ -47,6 +47,11 @@ export type AppDeps = {
   observability?: HttpObservability;
   /** API keys, roles and the audit log: every /api route needs a key (see auth.ts). */
   auth: AuthService;
+  /**
+   * OPERATOR_API_KEY: the queue dashboard is served on this port too, behind this key only. Absent:
+   * not at all here (it is on the private operations listener, METRICS_PORT).
+   */
+  operatorKey?: string | null;
   limits: {
     /** Requests a minute per API key; 0 = none. */
     rateLimitPerMinute: number;
@@ -97,12 +102,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimitPerMinute: deps.limits.rateLimitPerMinute,
     rateLimitRedis: deps.limits.rateLimitRedis,
     rateLimitNamespace: deps.limits.rateLimitNamespace,
+    operatorKey: deps.operatorKey,
   });
   registerAudit(app, deps.auth);
   if (deps.observability) await instrumentHttp(app, deps.observability);
 
   await app.register(fastifySwagger, {
     openapi: {
+  // Every organization's tasks and the Redis server itself: for operators, never for a tenant's key.
+  const dashboard = deps.observability?.queueDashboard;
+  if (dashboard && deps.operatorKey) await app.register(dashboard.plugin, { prefix: dashboard.prefix });
       openapi: '3.1.0',
       info: {
         title: 'GTM Enrich API',

@@ -7,7 +7,12 @@
  *   onRequest (app)    resolve the key: req.authResult (never throws)
  *   onRequest (route)  rate limit (@fastify/rate-limit): per key, else per address
  *   onRequest (route)  enforce the route's access: 401, 403, or the org_id check
+ *
+ * The queue dashboard (/admin/) is for operators, not tenants: it shows every organization's
+ * tasks and the Redis server itself. On this port it opens only with OPERATOR_API_KEY, and no
+ * organization's key, whatever its role, opens it.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 import fastifyRateLimit from '@fastify/rate-limit';
 import { type Role, roleAllows } from '@gtm-enrich/contracts';
@@ -17,8 +22,8 @@ import type { AuthContext, AuthResult, AuthService } from '../auth/auth.service'
 import { AppError, isAppError } from '../errors';
 import { STATUS_BY_CODE } from './errors';
 
-/** `public`: anyone; a role: a key with at least that role. */
-export type Access = 'public' | Role;
+/** `public`: anyone; a role: a key with at least that role; `operator`: OPERATOR_API_KEY only. */
+export type Access = 'public' | 'operator' | Role;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,23 +38,25 @@ declare module 'fastify' {
      * rely on it; read anywhere else without a key, it answers 401.
      */
     readonly auth: AuthContext;
+    /** The request carries the operator key (OPERATOR_API_KEY); it is then no organization's. */
+    operator: boolean;
   }
 }
 
 export const BEARER_CHALLENGE = 'Bearer realm="gtm-enrich"';
 /** The queue dashboard is a browser page: browsers prompt for Basic credentials, never for a Bearer key. */
 export const DASHBOARD_CHALLENGE =
-  'Basic realm="GTM Enrich queue dashboard (user: anything, password: an admin API key)", charset="UTF-8"';
+  'Basic realm="GTM Enrich queue dashboard (user: anything, password: the operator key)", charset="UTF-8"';
 const DASHBOARD_PREFIX = '/admin/';
 
 /**
  * The one table of who may call what: a route's own `config.access` when it declares one; else
  * /api reads need a viewer, exports and every other /api method a member; /admin (the queue
- * dashboard) an admin; everything else (health, readiness, docs, the page) is public.
+ * dashboard) the operator; everything else (health, readiness, docs, the page) is public.
  */
 export function routeAccess(method: string, url: string, declared?: Access): Access {
   if (declared) return declared;
-  if (url.startsWith(DASHBOARD_PREFIX)) return 'admin';
+  if (url.startsWith(DASHBOARD_PREFIX)) return 'operator';
   if (!url.startsWith('/api/')) return 'public';
   const read = method === 'GET' || method === 'HEAD';
   if (read && !url.endsWith('/export.csv')) return 'viewer';
@@ -61,7 +68,13 @@ const FAILURE_MESSAGES = {
   malformed: 'The Authorization header is not "Bearer <key>" with a well-formed key.',
   unknown: 'The API key is not valid. Check it, or ask an admin of your organization for a new one.',
   revoked: 'The API key has been revoked. Ask an admin of your organization for a new one.',
+  operator:
+    'The queue dashboard is for operators: it opens with the operator key (OPERATOR_API_KEY) as the password.',
 } as const;
+const NOT_FOR_TENANTS =
+  "The queue dashboard is for operators: it opens with the operator key (OPERATOR_API_KEY), never with an organization's API key.";
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
 function presentedKey(req: FastifyRequest): string | { malformed: true } | null {
   const header = req.headers.authorization;
@@ -80,6 +93,8 @@ function presentedKey(req: FastifyRequest): string | { malformed: true } | null 
 
 export type AuthOptions = {
   auth: AuthService;
+  /** OPERATOR_API_KEY: opens /admin/ (the queue dashboard) and nothing else; absent = nobody opens it here. */
+  operatorKey?: string | null;
   /** Requests a minute per key (per address without a key); 0 = no limit. */
   rateLimitPerMinute: number;
   /** Shares the rate limit between API processes (distributed mode); absent = per process. */
@@ -89,6 +104,9 @@ export type AuthOptions = {
 
 export async function registerAuth(app: FastifyInstance, opts: AuthOptions): Promise<void> {
   app.decorateRequest('authResult', null);
+  app.decorateRequest('operator', false);
+  // Compared as digests in constant time: the comparison says nothing about how much matched.
+  const operatorDigest = opts.operatorKey ? digest(opts.operatorKey) : null;
   app.decorateRequest('auth', {
     getter(this: FastifyRequest): AuthContext {
       if (this.authResult?.ok) return this.authResult.auth;
@@ -99,6 +117,12 @@ export async function registerAuth(app: FastifyInstance, opts: AuthOptions): Pro
   app.addHook('onRequest', async (req) => {
     const key = presentedKey(req);
     if (key === null) return;
+    if (operatorDigest && typeof key === 'string' && req.url.startsWith(DASHBOARD_PREFIX)) {
+      if (timingSafeEqual(digest(key), operatorDigest)) {
+        req.operator = true;
+        return;
+      }
+    }
     req.authResult =
       typeof key === 'string' ? await opts.auth.authenticate(key) : { ok: false, failure: 'malformed' };
   });
@@ -155,13 +179,16 @@ export async function registerAuth(app: FastifyInstance, opts: AuthOptions): Pro
   });
 }
 
-function enforceAccess(req: FastifyRequest, reply: FastifyReply, needed: Role): void {
+function enforceAccess(req: FastifyRequest, reply: FastifyReply, needed: Exclude<Access, 'public'>): void {
   const result = req.authResult;
+  if (needed === 'operator') {
+    if (req.operator) return;
+    if (result?.ok) throw new AppError('FORBIDDEN', NOT_FOR_TENANTS);
+    reply.header('www-authenticate', DASHBOARD_CHALLENGE);
+    throw new AppError('UNAUTHENTICATED', FAILURE_MESSAGES.operator);
+  }
   if (!result?.ok) {
-    reply.header(
-      'www-authenticate',
-      req.url.startsWith(DASHBOARD_PREFIX) ? DASHBOARD_CHALLENGE : BEARER_CHALLENGE,
-    );
+    reply.header('www-authenticate', BEARER_CHALLENGE);
     throw new AppError('UNAUTHENTICATED', FAILURE_MESSAGES[result ? result.failure : 'missing']);
   }
   const { auth } = result;

@@ -1,7 +1,7 @@
 /**
- * The HTTP side of observability: a server span and a duration sample per request, and the
- * queue dashboard when there is one. /metrics is not on the API's port (which faces users) but
- * on every process's METRICS_PORT listener (metrics-server.ts), which compose does not publish.
+ * The HTTP side of observability: a server span and a duration sample per request. /metrics is
+ * not on the API's port (which faces users) but on every process's METRICS_PORT listener
+ * (metrics-server.ts), which compose does not publish.
  */
 import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -11,7 +11,10 @@ import type { Tracing } from './tracing';
 export type HttpObservability = {
   metrics: Metrics;
   tracing: Tracing;
-  /** bull-board at /admin/queues (distributed mode only). */
+  /**
+   * bull-board at /admin/queues (distributed mode only): always on the operations listener, and
+   * on the API port only behind OPERATOR_API_KEY (see app.ts).
+   */
   queueDashboard?: { prefix: string; plugin: FastifyPluginAsync } | null;
 };
 
@@ -62,8 +65,4 @@ export async function instrumentHttp(app: FastifyInstance, deps: HttpObservabili
     if (reply.statusCode >= 500) t.span.setStatus({ code: SpanStatusCode.ERROR });
     t.span.end();
   });
-
-  if (deps.queueDashboard) {
-    await app.register(deps.queueDashboard.plugin, { prefix: deps.queueDashboard.prefix });
-  }
 }

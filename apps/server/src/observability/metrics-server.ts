@@ -1,9 +1,13 @@
 /**
- * A worker has no HTTP server of its own; this small listener gives Prometheus its /metrics and
- * the container runtime a /healthz to probe.
+ * The operations listener on METRICS_PORT: Prometheus's /metrics, the container runtime's
+ * /healthz, and the queue dashboard (/admin/queues) where this process has one. It faces
+ * operators, never users: compose does not publish it, `npm start` binds it to loopback. The
+ * dashboard lives here because it shows every organization's tasks and the Redis server itself,
+ * which no tenant's key may open (on the API port it needs OPERATOR_API_KEY).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 
 export type MetricsServer = { url: string; close(): Promise<void> };
@@ -13,9 +17,26 @@ export async function startMetricsServer(opts: {
   host: string;
   /** 0 = any free port. */
   port: number;
+  /** bull-board, served under its prefix (distributed API only). */
+  dashboard?: { prefix: string; plugin: FastifyPluginAsync } | null;
 }): Promise<MetricsServer> {
+  // A Fastify instance with no server of its own: requests under the dashboard's prefix are handed to its router.
+  const dashboard = opts.dashboard ? Fastify({ logger: false }) : null;
+  if (dashboard && opts.dashboard) {
+    await dashboard.register(opts.dashboard.plugin, { prefix: opts.dashboard.prefix });
+    await dashboard.ready();
+  }
+  const dashboardPrefix = opts.dashboard?.prefix;
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0];
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (
+      dashboard &&
+      dashboardPrefix &&
+      (path === dashboardPrefix || path.startsWith(`${dashboardPrefix}/`))
+    ) {
+      dashboard.routing(req, res);
+      return;
+    }
     if (req.method === 'GET' && path === '/metrics') {
       opts.registry.metrics().then(
         (body) => {
@@ -35,7 +56,9 @@ export async function startMetricsServer(opts: {
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: this listener serves /metrics and /healthz\n');
+    res.end(
+      `not found: this listener serves /metrics and /healthz${dashboardPrefix ? ` and ${dashboardPrefix}` : ''}\n`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -45,10 +68,12 @@ export async function startMetricsServer(opts: {
   const hostForUrl = address.includes(':') ? `[${address}]` : address;
   return {
     url: `http://${hostForUrl}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close() {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await dashboard?.close();
+    },
   };
 }

@@ -20,9 +20,9 @@ export type Observability = {
   tracing: Tracing;
   /** bull-board, when this process serves the API on BullMQ. */
   queueDashboard: QueueDashboard | null;
-  /** This process's metrics listener (/metrics, /healthz on METRICS_PORT), once started. */
+  /** This process's operations listener (/metrics, /healthz, /admin/queues on METRICS_PORT), once started. */
   readonly metricsUrl: string | null;
-  /** Every process listens on METRICS_PORT for /metrics and /healthz (never on the API's port). */
+  /** Every process listens on METRICS_PORT for /metrics, /healthz and the queue dashboard (never on the API's port). */
   startMetricsListener(): Promise<void>;
   stop(): Promise<void>;
 };
@@ -67,6 +67,7 @@ export async function createObservability(opts: {
         registry: metrics.registry,
         host: config.HOST,
         port: config.METRICS_PORT,
+        dashboard: queueDashboard,
       });
     },
     async stop() {

@@ -1,7 +1,9 @@
 /**
- * bull-board at /admin/queues, for the distributed mode's BullMQ queue. Read-only: there is no
- * authentication yet, and a dashboard that can delete or promote tasks must not be open to
- * whoever reaches the API. PostgreSQL, not the queue, holds each company's outcome; finished and
+ * bull-board at /admin/queues, for the distributed mode's BullMQ queue. It shows every
+ * organization's tasks (org, job and company ids) and the Redis server's own statistics, so it is
+ * an operator's tool: served on the private operations listener (metrics-server.ts), and on the
+ * API port only behind OPERATOR_API_KEY (http/auth.ts). Read-only all the same: a dashboard that
+ * can delete or promote tasks is a larger thing to lose. PostgreSQL, not the queue, holds each company's outcome; finished and
  * failed tasks are removed from Redis at once, so the board shows what is waiting, active and delayed.
  */
 import { createBullBoard } from '@bull-board/api';
