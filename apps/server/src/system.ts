@@ -4,7 +4,7 @@
  * database and provider are; everything else is decided here, once.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -15,9 +15,13 @@ import type { Config } from './config';
 import { createCopyTransaction } from './db/copy';
 import { connectDatabase, type DatabaseHandle } from './db/database';
 import { migrateDatabase } from './db/migrate';
-import { createSessionLock, type SessionLock } from './db/session-lock';
+import { createRoleLease, type RoleLease } from './db/role-lease';
 import { createBatchFlow } from './enrichment/batch-flow';
+import { createClaimGuardedProvider } from './enrichment/claim-guarded-provider';
+import { createCreditBudget } from './enrichment/credit-budget';
+import { createDatabaseGate } from './enrichment/database-gate';
 import { createEnrichCompany, type EnrichCompanyHandler } from './enrichment/enrich-company';
+import { createHeldClaims } from './enrichment/held-claims';
 import { createProviderBatcher } from './enrichment/provider-batcher';
 import { createRetryPolicy, type RetryPolicy } from './enrichment/retry-policy';
 import { buildApp } from './http/app';
@@ -33,6 +37,7 @@ import { createObservability, type Observability } from './observability/observa
 import { createCircuitBreakingProvider } from './providers/circuit-breaker';
 import { createExploriumClient } from './providers/explorium/explorium-client';
 import type { EnrichmentProvider } from './providers/provider';
+import { exhaustedWindowPauseMs } from './providers/rate-limit/exhausted-window';
 import { createRateLimitedProvider } from './providers/rate-limit/rate-limited-provider';
 import {
   createInProcessRateLimiter,
@@ -90,8 +95,10 @@ const CIRCUIT_FAILURE_THRESHOLD = 5;
 const CIRCUIT_COOLDOWN_MS = 30_000;
 // How often a worker tops the queue up from the database.
 const DISPATCH_INTERVAL_MS = 250;
-// The session advisory lock of the worker that feeds a shared queue (any constant but the migrations').
-const DISPATCH_LOCK_KEY = 7_291_004;
+// The feeder role outlives its holder's last renewal by this much: a frozen feeder is replaced within it.
+const FEEDER_LEASE_MS = 5_000;
+// While the database cannot be reached, how often a worker asks whether it is back.
+const DATABASE_PROBE_INTERVAL_MS = 500;
 
 const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/out', import.meta.url));
 const SANDBOX_API_KEY_DEFAULT = 'sandbox';
@@ -120,6 +127,9 @@ export async function resolveProvider(config: Config, logger: Logger): Promise<P
     latencyMs: config.SANDBOX_LATENCY_MS,
     errorRate: config.SANDBOX_ERROR_RATE,
     rateLimitPerMin: config.SANDBOX_RATE_LIMIT_PER_MIN,
+    rateLimitUnit: config.SANDBOX_RATE_LIMIT_UNIT,
+    rateLimitReset: config.SANDBOX_RATE_LIMIT_RESET,
+    omitEmptyLists: config.SANDBOX_OMIT_EMPTY_LISTS,
     apiKey: config.SANDBOX_API_KEY,
   });
   return { name: 'sandbox', baseUrl: sandbox.url, apiKey, stop: () => sandbox.close() };
@@ -135,6 +145,8 @@ export async function createSystem(opts: {
   queue?: TaskQueue;
 }): Promise<System> {
   const { config, logger, roles } = opts;
+  // This process, as the holder of its claims and of the feeder role.
+  const processId = randomUUID();
   const database = connectDatabase(opts.databaseUrl, {
     poolSize: config.DATABASE_POOL_SIZE,
     onError: (err) => logger.warn({ err: err.message }, 'database connection lost; the pool reconnects'),
@@ -157,6 +169,26 @@ export async function createSystem(opts: {
     observability,
   );
   const observeCall = observeProviderCalls(opts.provider.name, observability.metrics);
+  const gate = createDatabaseGate({
+    ping: () => database.ping(),
+    probeIntervalMs: DATABASE_PROBE_INTERVAL_MS,
+    onDown: (err) =>
+      logger.error({ err }, 'database unreachable: provider calls paused, results held until it is back'),
+    onUp: (ms) => logger.info({ down_ms: Math.round(ms) }, 'database reachable again: writing held results'),
+  });
+  const held = createHeldClaims({
+    db: database.db,
+    gate,
+    token: processId,
+    leaseMs: config.CLAIM_LEASE_MS,
+    renewIntervalMs: config.CLAIM_RENEW_INTERVAL_MS,
+    onLost: (c) =>
+      logger.warn(
+        { org_id: c.orgId, job_id: c.jobId, company_id: c.id },
+        'lost the claim on a company (taken over while this worker was frozen or cut off); dropped it',
+      ),
+    onRenewFailed: (err) => logger.warn({ err }, 'could not renew claim leases; the next tick retries'),
+  });
 
   const rateLimit = providerRateLimit(config, opts.provider);
   // The limit is per key: every process using this key, on any machine, spends from one budget.
@@ -169,8 +201,13 @@ export async function createSystem(opts: {
   const limiter: RateLimiter = !rateLimit
     ? UNLIMITED
     : limiterRedis
-      ? createRedisRateLimiter({ redis: limiterRedis, key: limiterKey, perMinute: rateLimit.perMinute })
-      : createInProcessRateLimiter({ perMinute: rateLimit.perMinute });
+      ? createRedisRateLimiter({
+          redis: limiterRedis,
+          key: limiterKey,
+          perMinute: rateLimit.perMinute,
+          windowLimit: rateLimit.limit,
+        })
+      : createInProcessRateLimiter({ perMinute: rateLimit.perMinute, windowLimit: rateLimit.limit });
   const client = createExploriumClient({
     baseUrl: opts.provider.baseUrl,
     apiKey: opts.provider.apiKey,
@@ -179,18 +216,25 @@ export async function createSystem(opts: {
     logger,
     onCall: (info) => {
       observeCall(info);
-      // The provider's own count is the truth: when it says the window is spent, everyone waits.
-      if (info.rateLimit && info.rateLimit.remaining <= 0) {
-        void limiter.pauseFor(info.rateLimit.resetAtMs - Date.now());
+      // The provider says its window is full: everyone waits one pacing interval, or until the
+      // reset when sooner (see exhausted-window.ts for why never a whole reset).
+      const pauseMs = exhaustedWindowPauseMs(info, rateLimit, Date.now());
+      if (pauseMs > 0) {
+        limiter
+          .pauseFor(pauseMs)
+          .catch((err: unknown) => logger.warn({ err }, 'could not pause the shared rate limiter'));
       }
     },
   });
+  // Innermost, so that it decides after any rate-limit wait, right before the call leaves.
+  const guardedClient = createClaimGuardedProvider(client, held);
   const limitedProvider = rateLimit
-    ? createRateLimitedProvider(client, {
+    ? createRateLimitedProvider(guardedClient, {
         limiter: observeRateLimiter(limiter, opts.provider.name, observability.metrics),
         unit: rateLimit.unit,
+        limit: rateLimit.limit,
       })
-    : client;
+    : guardedClient;
   // One breaker per process: an outage seen by this worker stops its calls until a probe succeeds.
   const provider = createCircuitBreakingProvider(limitedProvider, {
     failureThreshold: CIRCUIT_FAILURE_THRESHOLD,
@@ -272,6 +316,7 @@ export async function createSystem(opts: {
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
         observability,
         auth,
+        operatorKey: config.OPERATOR_API_KEY,
         limits: {
           rateLimitPerMinute: config.API_RATE_LIMIT_PER_MIN,
           rateLimitRedis,
@@ -286,7 +331,7 @@ export async function createSystem(opts: {
   let sweeper: NodeJS.Timeout | null = null;
   let enrichCompany: EnrichCompanyHandler | null = null;
   let feeder: NodeJS.Timeout | null = null;
-  let dispatchLock: SessionLock | null = null;
+  let feederLease: RoleLease | null = null;
 
   return {
     config,
@@ -309,14 +354,18 @@ export async function createSystem(opts: {
           maxWaitMs: config.PROVIDER_BATCH_WINDOW_MS * BATCH_MAX_WAIT_WINDOWS,
           flow,
           rateLimited: () => limiter.waiting() > 0,
+          // Credits are reserved before each bulk-enrich call, so max_credits is a cap (credit-budget.ts).
+          budget: createCreditBudget({
+            db: database.db,
+            onError: (err, what) => logger.warn({ err }, `could not ${what} credit reservations`),
+          }),
           onCall: async (report) => {
             try {
-              const paused = await recordProviderCall(database.db, {
-                provider: opts.provider.name,
-                ...report,
-              });
+              // A call that reached the provider is recorded, however long the database is away.
+              const paused = await gate.retryUntilWritten(() =>
+                recordProviderCall(database.db, { provider: opts.provider.name, ...report }),
+              );
               for (const jobId of paused)
-        operatorKey: config.OPERATOR_API_KEY,
                 logger.warn({ job_id: jobId }, 'job paused: it reached its max_credits');
             } catch (err) {
               // The ledger must not fail a company whose provider call succeeded.
@@ -331,6 +380,8 @@ export async function createSystem(opts: {
           logger,
           writeWindowMs: WRITE_WINDOW_MS,
           flow,
+          held,
+          gate,
           onCompanyFinished: (outcome, source) => observability.metrics.companyFinished(outcome, source),
           onJobCompleted: (orgId, jobId) => {
             jobs.get(orgId, jobId).then(
@@ -341,11 +392,13 @@ export async function createSystem(opts: {
           },
           claim: {
             provider: opts.provider.name,
+            token: processId,
             leaseMs: config.CLAIM_LEASE_MS,
             cacheTtlMs: cache.ttlMs,
             noMatchCacheTtlMs: cache.noMatchTtlMs,
           },
         });
+        held.start();
         queue.startWorker(
           {
             'enrich-company': enrichCompany,
@@ -362,20 +415,23 @@ export async function createSystem(opts: {
           if (sent > 0) logger.info({ tasks: sent }, 'dispatched unfinished companies found in the database');
         };
         // One worker at a time feeds a shared queue and sweeps: each walks the jobs with cursors of
-        // its own, so N feeders would offer every company to the queue N times. A worker that
-        // becomes the feeder (the last one stopped or died) starts with a sweep, as at start.
-        dispatchLock =
+        // its own, so N feeders would offer every company to the queue N times. The role is an
+        // expiring lease (ADR 0005): a feeder that dies or freezes loses it within seconds, and
+        // the worker that takes it over starts with a sweep, as at start.
+        feederLease =
           queue.kind === 'bullmq'
-            ? createSessionLock({
-                databaseUrl: opts.databaseUrl,
-                key: DISPATCH_LOCK_KEY,
-                onError: (err) => logger.warn({ err: err.message }, 'dispatch lock connection lost'),
+            ? createRoleLease({
+                db: database.db,
+                role: 'feeder',
+                holder: processId,
+                ttlMs: FEEDER_LEASE_MS,
+                onError: (err) => logger.warn({ err }, 'could not renew or take the feeder role'),
               })
             : null;
         let feeding = false;
         const feeds = async (): Promise<'started' | 'feeding' | 'not'> => {
           const was = feeding;
-          feeding = dispatchLock ? await dispatchLock.held() : true;
+          feeding = feederLease ? await feederLease.held() : true;
           return !feeding ? 'not' : was ? 'feeding' : 'started';
         };
         if ((await feeds()) !== 'not') await sweep();
@@ -413,10 +469,12 @@ export async function createSystem(opts: {
       await queue.close({ waitMs: config.SHUTDOWN_GRACE_MS });
       const released = await enrichCompany?.releaseHeld();
       if (released) logger.info({ companies: released }, 'released companies still in hand at shutdown');
+      held.stop();
       await dispatcher.idle();
       limiterRedis?.disconnect();
       rateLimitRedis?.disconnect();
-      await dispatchLock?.close();
+      await feederLease?.release();
+      gate.close();
       await database.close();
       await observability.stop();
     },
@@ -430,14 +488,19 @@ export async function createSystem(opts: {
 function providerRateLimit(
   config: Config,
   provider: ProviderEndpoint,
-): { perMinute: number; unit: RateLimitUnit } | null {
+): { perMinute: number; unit: RateLimitUnit; limit: number } | null {
   if (provider.name === 'explorium') {
     return {
       perMinute: config.EXPLORIUM_RATE_LIMIT * RATE_LIMIT_HEADROOM,
       unit: config.EXPLORIUM_RATE_LIMIT_UNIT,
+      limit: config.EXPLORIUM_RATE_LIMIT,
     };
   }
   return config.SANDBOX_RATE_LIMIT_PER_MIN > 0
-    ? { perMinute: config.SANDBOX_RATE_LIMIT_PER_MIN * RATE_LIMIT_HEADROOM, unit: 'request' }
+    ? {
+        perMinute: config.SANDBOX_RATE_LIMIT_PER_MIN * RATE_LIMIT_HEADROOM,
+        unit: config.SANDBOX_RATE_LIMIT_UNIT,
+        limit: config.SANDBOX_RATE_LIMIT_PER_MIN,
+      }
     : null;
 }

@@ -126,7 +126,14 @@ export const Job = z
       .nullable()
       .describe('Job-level problem, e.g. the provider rejected the API key'),
     force_refresh: z.boolean().describe('The enrichment cache is ignored for this job'),
-    max_credits: z.number().int().nullable().describe('The job pauses when its credits reach this'),
+    max_credits: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'The most credits the job may spend: credits are reserved before each call, and the job pauses when ' +
+          'none are left (raise or remove it with PATCH, then resume)',
+      ),
     estimate: z
       .object({
         cache_hits: z.number().int().describe('Companies whose result is already in the enrichment cache'),
@@ -138,8 +145,17 @@ export const Job = z
       .describe('What the job was expected to cost before it ran; null while `ingesting`'),
     usage: z
       .object({
-        provider_calls: z.number().int().describe('Provider calls that carried companies of this job'),
-        records_billed: z.number().int().describe('Items of this job sent to the provider'),
+        provider_calls: z
+          .number()
+          .int()
+          .describe(
+            'Provider calls that carried companies of this job and reached the provider (failed ones too; ' +
+              'not those never sent, e.g. while the circuit breaker was open)',
+          ),
+        records_billed: z
+          .number()
+          .int()
+          .describe('Items of this job in calls the provider answered successfully (failed calls bill none)'),
         credits: z.number().int().describe('Estimated credits: records the provider returned data for'),
         cache_hits: z.number().int().describe('Companies answered from the enrichment cache'),
       })
@@ -322,6 +338,21 @@ export function isFileRead(job: Pick<Job, 'status'>): boolean {
 export function isJobFinished(job: Pick<Job, 'status'> | undefined): boolean {
   return job !== undefined && FINISHED_JOB_STATUSES.includes(job.status);
 }
+
+export const UpdateJobBody = z
+  .strictObject({
+    max_credits: z
+      .number({ message: 'max_credits must be a whole number, or null for no limit' })
+      .int('max_credits must be a whole number')
+      .min(1, 'max_credits must be at least 1')
+      .nullable()
+      .describe(
+        'Pause the job when its credits reach this; null removes the limit. It must be above the credits ' +
+          'already spent. A job paused at its limit stays paused: resume it after raising the limit.',
+      ),
+  })
+  .describe('What may change on a job that is still running or paused');
+export type UpdateJobBody = z.infer<typeof UpdateJobBody>;
 
 export const RetryBody = z
   .object({

@@ -1,10 +1,19 @@
 /**
- * The worker's view of the provider: one company at a time in, bulk calls out, each call
- * recorded in the credit ledger against the jobs whose companies it carried.
+ * The worker's view of the provider: one company at a time in, bulk calls out, each call that
+ * reached the provider recorded in the credit ledger against the jobs whose companies it carried.
+ * Before a bulk-enrich call, credits are reserved per job and the batch is cut to what each job
+ * may still spend (credit-budget.ts).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
 import { isProviderError } from '../providers/provider';
 import type { BatchFlow } from './batch-flow';
+import {
+  CREDIT_RESERVATION_TTL_MS,
+  type CreditBudget,
+  CreditBudgetExhausted,
+  CreditBudgetHeld,
+} from './credit-budget';
 import { createMicroBatcher } from './micro-batcher';
 
 export type CallerRef = { orgId: string; jobId: string };
@@ -15,26 +24,93 @@ export type ProviderCallReport = {
   durationMs: number;
   correlationId: string | null;
   perJob: Array<CallerRef & { items: number; credits: number }>;
+  /** Credit reservations the call's ledger row settles (deletes). */
+  reservationIds: string[];
 };
 
 export type ProviderBatcher = {
   match(domain: string, caller: CallerRef): Promise<MatchResult>;
+  /** Rejects with CreditBudgetExhausted when the company's job has no credit left to spend. */
   enrich(businessId: string, caller: CallerRef): Promise<Firmographics | null>;
 };
 
-/** Items per job in one call; `billed(i)` says whether item i cost a credit. */
-function perJob(metas: CallerRef[][], billed: (i: number) => boolean): ProviderCallReport['perJob'] {
+// How often an item whose job's credits are all held by calls in flight asks again, and for how
+// long in all: held credits settle when those calls are recorded, or lapse with their reservation.
+const HELD_RETRY_MS = 100;
+const HELD_MAX_WAIT_MS = 2 * CREDIT_RESERVATION_TTL_MS;
+
+/**
+ * Items per job in one call; `payer(i)` is the job item i is charged to and `billed(i)` whether it
+ * cost a credit. A key several jobs asked for at once is one item of the call.
+ */
+function perJob(
+  metas: CallerRef[][],
+  payer: (i: number) => string,
+  billed: (i: number) => boolean,
+): ProviderCallReport['perJob'] {
   const byJob = new Map<string, CallerRef & { items: number; credits: number }>();
   metas.forEach((callers, i) => {
-    // A key several jobs asked for at once is one item of the call: charged to the first asker.
     for (const c of new Map(callers.map((x) => [x.jobId, x])).values()) {
       const entry = byJob.get(c.jobId) ?? { ...c, items: 0, credits: 0 };
       entry.items++;
-      if (billed(i) && c.jobId === callers[0]!.jobId) entry.credits++;
+      if (billed(i) && c.jobId === payer(i)) entry.credits++;
       byJob.set(c.jobId, entry);
     }
   });
   return [...byJob.values()];
+}
+
+/** What a bulk-enrich batch may send once credits are reserved. */
+type BudgetPlan = {
+  /** Indexes of the items to send, in order. */
+  send: number[];
+  /** Job charged for item i (by index in the batch). */
+  payer: Map<number, string>;
+  /** Items not sent, with why. */
+  cut: Map<number, Error>;
+  reservationIds: string[];
+};
+
+/**
+ * Reserves, per job, one credit per item it asked for (the most the call can bill), then gives
+ * each item to the first of its askers with a credit left. An item nobody can pay for is cut: its
+ * jobs are out of credits (CreditBudgetExhausted), or their credits are held by calls in flight
+ * (CreditBudgetHeld: ask again). A job asking for a key another job pays for reserves a credit it
+ * then does not use; the ledger row gives it back.
+ */
+async function planBudget(budget: CreditBudget, metas: CallerRef[][]): Promise<BudgetPlan> {
+  const wanted = new Map<string, CallerRef & { credits: number }>();
+  for (const callers of metas) {
+    for (const c of new Map(callers.map((x) => [x.jobId, x])).values()) {
+      const w = wanted.get(c.jobId) ?? { orgId: c.orgId, jobId: c.jobId, credits: 0 };
+      w.credits++;
+      wanted.set(c.jobId, w);
+    }
+  }
+  const grants = await budget.reserve([...wanted.values()]);
+  const left = new Map(grants.map((g) => [g.jobId, g.granted]));
+  const held = new Map(grants.map((g) => [g.jobId, g.heldByOthers]));
+  const plan: BudgetPlan = {
+    send: [],
+    payer: new Map(),
+    cut: new Map(),
+    reservationIds: grants.flatMap((g) => (g.reservationId ? [g.reservationId] : [])),
+  };
+  metas.forEach((callers, i) => {
+    const payer = callers.find((c) => (left.get(c.jobId) ?? 0) > 0);
+    if (payer) {
+      left.set(payer.jobId, left.get(payer.jobId)! - 1);
+      plan.payer.set(i, payer.jobId);
+      plan.send.push(i);
+      return;
+    }
+    const waiting = callers.find((c) => (held.get(c.jobId) ?? 0) > 0);
+    plan.cut.set(
+      i,
+      waiting ? new CreditBudgetHeld(waiting.jobId) : new CreditBudgetExhausted(callers[0]!.jobId),
+    );
+  });
+  return plan;
 }
 
 export function createProviderBatcher(
@@ -47,6 +123,8 @@ export function createProviderBatcher(
     /** True while calls wait for the provider's rate limit: a partial batch then keeps filling. */
     rateLimited?: () => boolean;
     onCall?: (report: ProviderCallReport) => Promise<void>;
+    /** Reserves credits before each bulk-enrich call; without it, batches are never cut. */
+    budget?: CreditBudget;
   },
 ): ProviderBatcher {
   const flowing = {
@@ -55,33 +133,55 @@ export function createProviderBatcher(
     holdWhile: opts.rateLimited,
     onWaitingChange: opts.flow?.waiting,
   };
+  const { budget } = opts;
+
+  /**
+   * Makes one call and records it in the ledger, settling its reservations, if the request
+   * reached the provider: a call the circuit breaker turned away, that could not connect, or that
+   * never left because our own rate limiter failed was neither counted nor billed by the provider,
+   * so it gets no ledger row, and its reserved credits go back.
+   */
   async function timed<T>(
     endpoint: ProviderCallReport['endpoint'],
     metas: CallerRef[][],
+    reservationIds: string[],
+    payer: (i: number) => string,
     call: () => Promise<T>,
     billed: (result: T, i: number) => boolean,
   ): Promise<T> {
     const started = performance.now();
+    const record = async (report: Omit<ProviderCallReport, 'endpoint' | 'durationMs' | 'reservationIds'>) => {
+      if (!opts.onCall) {
+        await budget?.release(reservationIds);
+        return;
+      }
+      try {
+        await opts.onCall({ endpoint, durationMs: performance.now() - started, reservationIds, ...report });
+      } finally {
+        budget?.settled(reservationIds);
+      }
+    };
+    let result: T;
     try {
-      const result = await call();
-      await opts.onCall?.({
-        endpoint,
-        status: 200,
-        durationMs: performance.now() - started,
-        correlationId: null,
-        perJob: perJob(metas, (i) => billed(result, i)),
-      });
-      return result;
+      result = await call();
     } catch (err) {
-      await opts.onCall?.({
-        endpoint,
-        status: isProviderError(err) ? err.status : null,
-        durationMs: performance.now() - started,
-        correlationId: isProviderError(err) ? err.correlationId : null,
-        perJob: perJob(metas, () => false),
-      });
+      if (isProviderError(err) && err.reachedProvider) {
+        await record({
+          status: err.status,
+          correlationId: err.correlationId,
+          perJob: perJob(metas, payer, () => false),
+        });
+      } else {
+        await budget?.release(reservationIds);
+      }
       throw err;
     }
+    await record({
+      status: 200,
+      correlationId: null,
+      perJob: perJob(metas, payer, (i) => billed(result, i)),
+    });
+    return result;
   }
 
   const matcher = createMicroBatcher<string, MatchResult, CallerRef>({
@@ -93,6 +193,8 @@ export function createProviderBatcher(
       const results = await timed(
         'match',
         metas,
+        [],
+        (i) => metas[i]![0]!.jobId,
         () => provider.matchBusinesses(domains),
         () => false,
       );
@@ -104,19 +206,52 @@ export function createProviderBatcher(
     windowMs: opts.windowMs,
     ...flowing,
     async runBatch(ids, metas) {
+      const plan: BudgetPlan = budget
+        ? await planBudget(budget, metas)
+        : {
+            send: ids.map((_, i) => i),
+            payer: new Map(metas.map((callers, i) => [i, callers[0]!.jobId])),
+            cut: new Map(),
+            reservationIds: [],
+          };
+      const results = new Map<string, Firmographics | null | Error>();
+      for (const [i, err] of plan.cut) results.set(ids[i]!, err);
+      if (plan.send.length === 0) {
+        await budget?.release(plan.reservationIds);
+        return results;
+      }
+      const sent = plan.send.map((i) => ids[i]!);
       const byId = await timed(
         'bulk_enrich',
-        metas,
-        () => provider.enrichFirmographics(ids),
-        (result, i) => (result.get(ids[i]!) ?? null) !== null,
+        plan.send.map((i) => metas[i]!),
+        plan.reservationIds,
+        (k) => plan.payer.get(plan.send[k]!)!,
+        () => provider.enrichFirmographics(sent),
+        (result, k) => (result.get(sent[k]!) ?? null) !== null,
       );
       // A matched business the provider returns no row for is known to exist but has no data.
-      return new Map(ids.map((id) => [id, byId.get(id) ?? null]));
+      for (const id of sent) results.set(id, byId.get(id) ?? null);
+      return results;
     },
   });
   opts.flow?.onIdle(() => {
     matcher.flush();
     enricher.flush();
   });
-  return { match: (d, c) => matcher.load(d, c), enrich: (id, c) => enricher.load(id, c) };
+  return {
+    match: (d, c) => matcher.load(d, c),
+    async enrich(id, caller) {
+      const started = Date.now();
+      for (;;) {
+        try {
+          return await enricher.load(id, caller);
+        } catch (err) {
+          if (!(err instanceof CreditBudgetHeld)) throw err;
+          // Held credits settle or lapse within a reservation's life; past that, call it spent.
+          if (Date.now() - started > HELD_MAX_WAIT_MS) throw new CreditBudgetExhausted(caller.jobId);
+          await delay(HELD_RETRY_MS);
+        }
+      }
+    },
+  };
 }

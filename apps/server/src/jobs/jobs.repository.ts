@@ -219,11 +219,17 @@ export async function pauseJob(
   return rows.length > 0;
 }
 
+/**
+ * Continues a paused job. A job whose companies all finished while it was paused (the last ones
+ * in flight when it paused) has nothing left to run: it completes here, since no outcome will.
+ */
 export async function resumeJob(db: Db, orgId: string, jobId: string): Promise<boolean> {
+  const nothingLeft = sql`${jobs.queuedCount} = 0 and ${jobs.processingCount} = 0`;
   const rows = await db
     .update(jobs)
     .set({
-      status: sql`case when ${jobs.startedAt} is null then 'queued' else 'running' end`,
+      status: sql`case when ${nothingLeft} then 'completed' when ${jobs.startedAt} is null then 'queued' else 'running' end`,
+      finishedAt: sql`case when ${nothingLeft} then now() else ${jobs.finishedAt} end`,
       errorCode: null,
       errorMessage: null,
     })

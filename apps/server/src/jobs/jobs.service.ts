@@ -5,7 +5,7 @@ import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
 import { AppError } from '../errors';
 import type { TaskQueue } from '../queue/task-queue';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
 import { estimateJob, type RateLimitSetting } from './estimate';
 import type { FileRow } from './export-csv';
@@ -32,7 +32,7 @@ import {
   resumeJob,
   setJobEstimate,
 } from './jobs.repository';
-import { jobUsages, NO_USAGE } from './ledger.repository';
+import { CREDIT_LIMIT_REACHED, jobCredits, jobUsages, NO_USAGE, setJobMaxCredits } from './ledger.repository';
 import type { UploadOpenOptions, UploadReader, UploadResult } from './read-upload';
 import {
   deleteIngestingJob,
@@ -74,14 +74,6 @@ const ANALYZE_AFTER_COMPANIES = 1_000;
 const REJECTION_SAMPLE_ROWS = 10;
 
 const ingestTask = (orgId: string, jobId: string) => ({ id: `ingest-${jobId}`, payload: { orgId, jobId } });
-
-type JobCursor = { t: string; id: string };
-const isJobCursor = (v: unknown): v is JobCursor =>
-  typeof v === 'object' &&
-  v !== null &&
-  typeof (v as JobCursor).t === 'string' &&
-  typeof (v as JobCursor).id === 'string';
-const isRowCursor = (v: unknown): v is number => Number.isInteger(v);
 
 export function createJobsService(deps: JobsServiceDeps) {
   const { db, dispatcher, provider } = deps;
@@ -406,7 +398,11 @@ export function createJobsService(deps: JobsServiceDeps) {
       return job!;
     },
 
-    /** Continues a job paused by a provider problem (bad key, no credits) once it is fixed. */
+    /**
+     * Continues a job paused by a provider problem (bad key, no credits) or by its credit limit
+     * once that is fixed; a job with nothing left to run completes. A job still at its limit is
+     * refused: it would pause again at once.
+     */
     async resume(orgId: string, jobId: string): Promise<Job> {
       const row = await getRow(orgId, jobId);
       if (row.status !== 'paused') {
@@ -415,8 +411,46 @@ export function createJobsService(deps: JobsServiceDeps) {
           `Job ${jobId} is ${row.status}, not paused: there is nothing to resume.`,
         );
       }
+      const workLeft = row.queuedCount + row.processingCount > 0;
+      if (workLeft && row.errorCode === CREDIT_LIMIT_REACHED && row.maxCredits !== null) {
+        const { spent } = await jobCredits(db, jobId);
+        if (spent >= row.maxCredits) {
+          throw new AppError(
+            'CONFLICT',
+            `Job ${jobId} has spent ${spent} of its ${row.maxCredits} credits (max_credits): raise or remove the limit first (PATCH /api/v1/jobs/${jobId} with {"max_credits": …}), then resume it.`,
+            { credits_spent: spent, max_credits: row.maxCredits },
+          );
+        }
+      }
       await resumeJob(db, orgId, jobId);
       dispatcher.dispatchJobInBackground(orgId, jobId);
+      const [job] = await present([await getRow(orgId, jobId)]);
+      return job!;
+    },
+
+    /**
+     * Raises, lowers or removes (null) a job's max_credits while it can still spend. A limit must
+     * stay above the credits already spent and cover those held by calls in flight. A job paused
+     * at its limit stays paused until resumed.
+     */
+    async updateLimits(orgId: string, jobId: string, limits: { maxCredits: number | null }): Promise<Job> {
+      const row = await getRow(orgId, jobId);
+      const finished = `Job ${jobId} is ${row.status}: it spends nothing more, so its credit limit cannot change.`;
+      if (row.status === 'completed' || row.status === 'cancelled' || row.status === 'failed') {
+        throw new AppError('CONFLICT', finished);
+      }
+      const result = await setJobMaxCredits(db, orgId, jobId, limits.maxCredits);
+      if (!result) throw new AppError('CONFLICT', finished);
+      if (!result.updated) {
+        const { spent, held } = result;
+        throw new AppError(
+          'CREDIT_LIMIT_TOO_LOW',
+          held > 0 && limits.maxCredits! > spent
+            ? `max_credits ${limits.maxCredits} is below the ${spent} credits job ${jobId} has spent plus the ${held} held by its calls in flight: set at least ${spent + held}, or try again in a few seconds.`
+            : `max_credits ${limits.maxCredits} is not above the ${spent} credits job ${jobId} has already spent: set more than ${spent}, or null for no limit.`,
+          { credits_spent: spent, credits_held: held },
+        );
+      }
       const [job] = await present([await getRow(orgId, jobId)]);
       return job!;
     },

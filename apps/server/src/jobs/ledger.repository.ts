@@ -1,4 +1,7 @@
-/** The credit ledger: every provider call, per job it served, and the job-level views of it. */
+/**
+ * The credit ledger: every provider call that reached the provider, per job it served, the credit
+ * reservations held for calls about to be made, and the job-level views of both.
+ */
 import { sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
 import { type Db, executePrepared } from '../db/database';
@@ -10,9 +13,16 @@ export type ProviderCallRecord = {
   durationMs: number;
   correlationId: string | null;
   perJob: ReadonlyArray<{ orgId: string; jobId: string; items: number; credits: number }>;
+  /** Credit reservations this call settles: deleted in the statement that writes its rows. */
+  reservationIds?: readonly string[];
 };
 
 export const CREDIT_LIMIT_REACHED = 'CREDIT_LIMIT_REACHED';
+
+/** What a job paused at its max_credits says, and how to go on. */
+export const CREDIT_LIMIT_MESSAGE =
+  'The job reached its credit limit (max_credits). To continue, raise or remove the limit ' +
+  '(PATCH /api/v1/jobs/{id} with {"max_credits": …}, or "Raise the limit" on the job page), then resume it.';
 
 type PendingCall = {
   call: ProviderCallRecord;
@@ -35,7 +45,10 @@ const writers = new WeakMap<Db, { pending: PendingCall[]; writing: boolean }>();
  * is written at once. Inside a transaction the call is written in it, alone.
  */
 export function recordProviderCall(db: Db, call: ProviderCallRecord): Promise<string[]> {
-  if (call.perJob.length === 0) return Promise.resolve([]);
+  if (call.perJob.length === 0) {
+    const ids = call.reservationIds ?? [];
+    return ids.length === 0 ? Promise.resolve([]) : releaseCredits(db, ids).then(() => []);
+  }
   if (db instanceof PgTransaction) return writeCalls(db, [call]).then((paused) => paused[0]!);
   let writer = writers.get(db);
   if (!writer) {
@@ -88,11 +101,16 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
       })),
     ),
   );
+  const settled = JSON.stringify(calls.flatMap((call) => call.reservationIds ?? []));
   const result = await executePrepared<{ id: string }>(
     db,
     'record_provider_calls',
     sql`
-    with inserted as (
+    with settled as (
+      -- The call's credits are now in its rows: what was held for it is no longer held.
+      delete from credit_reservations
+      where id in (select value::uuid from jsonb_array_elements_text(${settled}::jsonb))
+    ), inserted as (
       insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, correlation_id)
       select r.org_id, r.job_id, r.provider, r.endpoint, r.items, r.credits, r.status, r.duration_ms, r.correlation_id
       from jsonb_to_recordset(${rows}::jsonb) as r(
@@ -104,7 +122,7 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
     )
     update jobs j
     set status = 'paused', error_code = ${CREDIT_LIMIT_REACHED},
-        error_message = 'The job reached its credit limit (max_credits). Raise the limit or resume to continue.'
+        error_message = ${CREDIT_LIMIT_MESSAGE}
     from charged c
     where j.id = c.job_id
       and j.max_credits is not null and j.status in ('queued', 'running')
@@ -122,11 +140,16 @@ export type JobUsage = { providerCalls: number; recordsBilled: number; credits: 
 
 export const NO_USAGE: JobUsage = { providerCalls: 0, recordsBilled: 0, credits: 0 };
 
-/** Jobs' provider usage so far: sums over their calls (about one row per 50 companies). */
+/**
+ * Jobs' provider usage so far: sums over their calls (about one row per 50 companies). Only calls
+ * that reached the provider have rows; of those, only the items of answered calls (2xx) count as
+ * records billed: a 401, 429 or 5xx billed nothing.
+ */
 export async function jobUsages(db: Db, jobIds: readonly string[]): Promise<Map<string, JobUsage>> {
   if (jobIds.length === 0) return new Map();
   const r = await db.execute<{ job_id: string; calls: number; records: number; credits: number }>(sql`
-    select job_id, count(*)::int as calls, coalesce(sum(items), 0)::int as records,
+    select job_id, count(*)::int as calls,
+           coalesce(sum(items) filter (where status between 200 and 299), 0)::int as records,
            coalesce(sum(credits), 0)::int as credits
     from provider_calls
     where job_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(jobIds)}::jsonb))
@@ -138,4 +161,143 @@ export async function jobUsages(db: Db, jobIds: readonly string[]): Promise<Map<
       { providerCalls: row.calls, recordsBilled: row.records, credits: row.credits },
     ]),
   );
+}
+
+/** A two-int advisory lock space, apart from the one-bigint locks (migrations, dispatch). */
+const CREDIT_LOCK_CLASS = 7_291_005;
+
+export type CreditRequest = { orgId: string; jobId: string; credits: number };
+
+export type CreditGrant = {
+  jobId: string;
+  /** Null when nothing was granted (no row is held). */
+  reservationId: string | null;
+  granted: number;
+  /** Credits other calls of this job hold now: they may come back when those calls settle. */
+  heldByOthers: number;
+};
+
+/**
+ * Holds up to `credits` for each job's part of one call: all of them for a job without
+ * max_credits, else what its limit leaves after the credits spent and those held by calls in
+ * flight. Jobs' reservations are serialized by an advisory lock per job, taken in job order (so
+ * two workers never both see the same credits left), in a transaction of its own: a statement
+ * reads the table as it was when it started, so the lock is taken by one statement and the budget
+ * read by the next. The lock is not a row lock on `jobs`, which the outcome writes update.
+ * Lapsed reservations (their worker died) of these jobs are deleted on the way.
+ */
+export async function reserveCredits(
+  db: Db,
+  requests: readonly CreditRequest[],
+  opts: { ttlMs: number; newId: () => string },
+): Promise<CreditGrant[]> {
+  if (requests.length === 0) return [];
+  const rows = requests.map((r) => ({
+    id: opts.newId(),
+    org_id: r.orgId,
+    job_id: r.jobId,
+    credits: r.credits,
+  }));
+  const jobIds = [...new Set(requests.map((r) => r.jobId))].sort();
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`
+      select pg_advisory_xact_lock(${CREDIT_LOCK_CLASS}, hashtext(j::uuid::text))
+      from unnest(${`{${jobIds.join(',')}}`}::text[]) as j
+    `);
+    const r = await tx.execute<{ id: string; job_id: string; granted: number; held: number }>(sql`
+      with req as (
+        select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          as r(id uuid, org_id text, job_id uuid, credits int)
+      ), lapsed as (
+        delete from credit_reservations cr using req
+        where cr.job_id = req.job_id and cr.expires_at <= now()
+      ), budget as (
+        select req.id, req.org_id, req.job_id, req.credits, j.max_credits,
+               (select coalesce(sum(cr.credits), 0) from credit_reservations cr
+                where cr.job_id = req.job_id and cr.expires_at > now())::int as held,
+               -- Only a limited job needs its spending summed (CASE does not evaluate the other branch).
+               case when j.max_credits is null then 0
+                    else (select coalesce(sum(pc.credits), 0) from provider_calls pc where pc.job_id = req.job_id)::int
+               end as spent
+        from req join jobs j on j.id = req.job_id and j.org_id = req.org_id
+      ), granted as (
+        select id, org_id, job_id, held,
+               case when max_credits is null then credits
+                    else greatest(0, least(credits, max_credits - spent - held)) end as granted
+        from budget
+      ), inserted as (
+        insert into credit_reservations (id, org_id, job_id, credits, expires_at)
+        select id, org_id, job_id, granted, now() + make_interval(secs => ${opts.ttlMs / 1000})
+        from granted where granted > 0
+      )
+      select id, job_id, granted, held from granted
+    `);
+    const byId = new Map(r.rows.map((row) => [row.id, row]));
+    return rows.map((req) => {
+      const row = byId.get(req.id);
+      // A job of another organization, or deleted: nothing to spend on it.
+      if (!row) return { jobId: req.job_id, reservationId: null, granted: 0, heldByOthers: 0 };
+      return {
+        jobId: req.job_id,
+        reservationId: row.granted > 0 ? req.id : null,
+        granted: row.granted,
+        heldByOthers: row.held,
+      };
+    });
+  });
+}
+
+/** Keeps reservations alive while their calls wait and run; lapsed ones stay lapsed. */
+export async function renewCredits(db: Db, ids: readonly string[], ttlMs: number): Promise<void> {
+  if (ids.length === 0) return;
+  await db.execute(sql`
+    update credit_reservations set expires_at = now() + make_interval(secs => ${ttlMs / 1000})
+    where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
+      and expires_at > now()
+  `);
+}
+
+/** Gives reserved credits back: their call never reached the provider. */
+export async function releaseCredits(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.execute(sql`
+    delete from credit_reservations
+    where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))
+  `);
+}
+
+/** A job's credits spent (ledger) and held now (live reservations). */
+export async function jobCredits(db: Db, jobId: string): Promise<{ spent: number; held: number }> {
+  const r = await db.execute<{ spent: number; held: number }>(sql`
+    select (select coalesce(sum(credits), 0) from provider_calls where job_id = ${jobId})::int as spent,
+           (select coalesce(sum(credits), 0) from credit_reservations
+            where job_id = ${jobId} and expires_at > now())::int as held
+  `);
+  return r.rows[0] ?? { spent: 0, held: 0 };
+}
+
+/**
+ * Sets or removes a job's max_credits under the job's reservation lock, so no reservation is
+ * granted against the old limit meanwhile. Refuses (returns the figures) a limit below the
+ * credits spent and held. Null when the job is not this organization's or has finished.
+ */
+export async function setJobMaxCredits(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  maxCredits: number | null,
+): Promise<{ updated: boolean; spent: number; held: number } | null> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${CREDIT_LOCK_CLASS}, hashtext(${jobId}::uuid::text))`);
+    const { spent, held } = await jobCredits(tx, jobId);
+    if (maxCredits !== null && (maxCredits <= spent || maxCredits < spent + held)) {
+      return { updated: false, spent, held };
+    }
+    const r = await tx.execute<{ id: string }>(sql`
+      update jobs set max_credits = ${maxCredits}
+      where id = ${jobId} and org_id = ${orgId} and status not in ('completed', 'cancelled', 'failed')
+      returning id
+    `);
+    return r.rows.length > 0 ? { updated: true, spent, held } : null;
+  });
 }

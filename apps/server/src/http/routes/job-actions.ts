@@ -1,9 +1,28 @@
-import { ErrorBody, Job, JobParams, OrgQuery, RetryBody } from '@gtm-enrich/contracts';
+import { ErrorBody, Job, JobParams, OrgQuery, RetryBody, UpdateJobBody } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { JobsService } from '../../jobs/jobs.service';
 
-/** What a person does to a job after it started: stop it, or re-drive its dead letters. */
+/** What a person does to a job after it started: change its limit, stop it, or re-drive its dead letters. */
 export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
+  app.patch(
+    '/jobs/:jobId',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Raise, lower or remove the credit limit (max_credits) of a job that has not finished',
+        description:
+          'A job paused at its limit (error code `CREDIT_LIMIT_REACHED`) stays paused: raise or remove the ' +
+          'limit here, then `POST /jobs/{id}/resume`. 409 for a finished job; 422 for a limit that is not above ' +
+          'the credits already spent (plus those held by calls in flight).',
+        params: JobParams,
+        querystring: OrgQuery,
+        body: UpdateJobBody,
+        response: { 200: Job, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+      },
+    },
+    (req) => jobs.updateLimits(req.auth.orgId, req.params.jobId, { maxCredits: req.body.max_credits }),
+  );
+
   app.post(
     '/jobs/:jobId/cancel',
     {

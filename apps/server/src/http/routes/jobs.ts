@@ -96,7 +96,10 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     {
       schema: {
         tags: ['jobs'],
-        summary: 'Continue a job paused by a provider problem (bad key, no credits) once fixed',
+        summary: 'Continue a paused job once its problem is fixed (bad key, no credits, credit limit raised)',
+        description:
+          'A job paused at its credit limit (`CREDIT_LIMIT_REACHED`) needs the limit raised or removed first ' +
+          '(`PATCH /jobs/{id}`), else 409. A job whose companies have all finished completes.',
         params: JobParams,
         querystring: OrgQuery,
         response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
