@@ -163,11 +163,14 @@ export const ConfigSchema = z.object({
   DISPATCH_QUEUE_DEPTH: int(2_000)
     .pipe(z.number().min(1))
     .describe('Most tasks waiting in the queue; the dispatcher tops it up fairly across jobs'),
-  CLAIM_LEASE_MS: int(10 * 60_000)
+  CLAIM_LEASE_MS: int(30_000)
     .pipe(z.number().min(1_000))
     .describe(
-      'How long a worker holds a company before another may take it over (its worker died); longer than the slowest attempt, rate-limit waits included',
+      'How long a claim on a company outlives its worker: the worker renews it while it runs, so after a crash or freeze another takes the company over within this',
     ),
+  CLAIM_RENEW_INTERVAL_MS: int(10_000)
+    .pipe(z.number().min(100))
+    .describe('How often a worker renews the leases of the companies it holds; well under CLAIM_LEASE_MS'),
   SHUTDOWN_GRACE_MS: int(20_000)
     .pipe(z.number().min(0))
     .describe(
@@ -225,6 +228,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = ConfigSchema.safeParse(known);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  // A lease renewed no more often than it lasts would lapse under a live worker.
+  if (parsed.data.CLAIM_RENEW_INTERVAL_MS * 2 > parsed.data.CLAIM_LEASE_MS) {
+    throw new ConfigError([
+      `CLAIM_RENEW_INTERVAL_MS: must be at most half of CLAIM_LEASE_MS (${parsed.data.CLAIM_LEASE_MS} ms), got ${parsed.data.CLAIM_RENEW_INTERVAL_MS}`,
+    ]);
   }
   return parsed.data;
 }

@@ -32,13 +32,14 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
  */
 export async function openMigratedTestDatabase(
   orgId: string,
-): Promise<{ database: DatabaseHandle; close(): Promise<void> }> {
+): Promise<{ database: DatabaseHandle; url: string; close(): Promise<void> }> {
   const created = await createTestDatabase();
   const database = connectDatabase(created.url, { poolSize: 4 });
   await migrateDatabase(database);
   await ensureOrganization(database.db, orgId);
   return {
     database,
+    url: created.url,
     async close() {
       await database.close();
       await created.drop();

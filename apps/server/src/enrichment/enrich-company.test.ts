@@ -2,22 +2,64 @@
  * The task handler against a real PostgreSQL. The provider is scripted at its port (the edge of
  * the world), so each failure kind can be produced exactly when wanted.
  */
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectJobInvariants } from '../../test/invariants';
+import { startTcpProxy } from '../../test/tcp-proxy';
 import { openMigratedTestDatabase } from '../../test/test-database';
-import type { DatabaseHandle } from '../db/database';
+import { connectDatabase, type DatabaseHandle, type Db } from '../db/database';
 import { claimCompanies } from '../jobs/company-state.repository';
 import { findJob, insertCompanies, insertJob, resumeJob } from '../jobs/jobs.repository';
 import { type EnrichmentProvider, type Firmographics, ProviderError } from '../providers/provider';
 import { RetryTaskLater } from '../queue/task-queue';
+import { createClaimGuardedProvider } from './claim-guarded-provider';
+import { createDatabaseGate } from './database-gate';
 import { createEnrichCompany } from './enrich-company';
+import { createHeldClaims } from './held-claims';
 import { createProviderBatcher } from './provider-batcher';
 import { createRetryPolicy } from './retry-policy';
 
 const ORG = 'acme';
-const CLAIM = { provider: 'sandbox', leaseMs: 60_000, cacheTtlMs: 86_400_000, noMatchCacheTtlMs: 3_600_000 };
+const CLAIM = {
+  provider: 'sandbox',
+  token: randomUUID(),
+  leaseMs: 60_000,
+  cacheTtlMs: 86_400_000,
+  noMatchCacheTtlMs: 3_600_000,
+};
+
+/** The handler as a worker wires it: held claims, the database gate, the guard before each call. */
+function wireHandler(
+  db: Db,
+  ping: () => Promise<void>,
+  provider: EnrichmentProvider,
+  opts: { leaseMs?: number; renewIntervalMs?: number; retryPolicy: ReturnType<typeof createRetryPolicy> },
+  onJobCompleted?: (orgId: string, jobId: string) => void,
+) {
+  const claim = { ...CLAIM, leaseMs: opts.leaseMs ?? CLAIM.leaseMs };
+  const gate = createDatabaseGate({ ping, probeIntervalMs: 50 });
+  const held = createHeldClaims({
+    db,
+    gate,
+    token: claim.token,
+    leaseMs: claim.leaseMs,
+    renewIntervalMs: opts.renewIntervalMs ?? 10_000,
+  });
+  const handler = createEnrichCompany({
+    db,
+    batcher: createProviderBatcher(createClaimGuardedProvider(provider, held), { windowMs: 5 }),
+    retryPolicy: opts.retryPolicy,
+    logger: pino({ level: 'silent' }),
+    writeWindowMs: 5,
+    claim,
+    held,
+    gate,
+    onJobCompleted,
+  });
+  return { handler, gate, held };
+}
 
 async function claimOne(db: DatabaseHandle['db'], jobId: string, companyId: string) {
   const [claimed] = await claimCompanies(db, CLAIM, [{ orgId: ORG, jobId, companyId }]);
@@ -39,7 +81,13 @@ const FIRMO: Firmographics = {
 /** A provider whose next answers the test decides. */
 function scriptedProvider() {
   const state = {
-    matchError: null as ProviderError | null,
+    matchError: null as Error | null,
+    enrichError: null as Error | null,
+    enrichCalls: 0,
+    enrichedIds: [] as string[],
+    /** Runs inside each call, before it answers (a fault injected mid-call). */
+    duringEnrich: null as (() => Promise<void>) | null,
+    duringMatch: null as (() => Promise<void>) | null,
     unmatched: new Set<string>(),
     itemErrors: new Set<string>(),
     matchCalls: 0,
@@ -50,6 +98,7 @@ function scriptedProvider() {
     maxBatchSize: 50,
     async matchBusinesses(domains) {
       state.matchCalls++;
+      await state.duringMatch?.();
       if (state.matchError) throw state.matchError;
       state.matchedDomains.push(...domains);
       return domains.map((domain) =>
@@ -61,6 +110,10 @@ function scriptedProvider() {
       );
     },
     async enrichFirmographics(ids) {
+      state.enrichCalls++;
+      await state.duringEnrich?.();
+      if (state.enrichError) throw state.enrichError;
+      state.enrichedIds.push(...ids);
       return new Map(ids.map((id) => [id, FIRMO]));
     },
   };
@@ -69,11 +122,12 @@ function scriptedProvider() {
 
 describe('enrich-company task', () => {
   let database: DatabaseHandle;
+  let databaseUrl: string;
   let closeDb: () => Promise<void>;
   const policy = createRetryPolicy({ maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 });
 
   beforeAll(async () => {
-    ({ database, close: closeDb } = await openMigratedTestDatabase(ORG));
+    ({ database, url: databaseUrl, close: closeDb } = await openMigratedTestDatabase(ORG));
   });
   afterAll(async () => {
     await closeDb?.();
@@ -108,7 +162,8 @@ describe('enrich-company task', () => {
       error_code: string | null;
       source: string | null;
       name: string | null;
-    }>(sql`select status, attempts, error_code, source, name from companies where id = ${id}`);
+      business_id: string | null;
+    }>(sql`select status, attempts, error_code, source, name, business_id from companies where id = ${id}`);
     return r.rows[0]!;
   }
 
@@ -118,15 +173,13 @@ describe('enrich-company task', () => {
   beforeEach(() => {
     scripted = scriptedProvider();
     completed = [];
-    handler = createEnrichCompany({
-      db: database.db,
-      batcher: createProviderBatcher(scripted.provider, { windowMs: 5 }),
-      retryPolicy: policy,
-      logger: pino({ level: 'silent' }),
-      writeWindowMs: 5,
-      claim: CLAIM,
-      onJobCompleted: (_org, jobId) => completed.push(jobId),
-    });
+    ({ handler } = wireHandler(
+      database.db,
+      () => database.ping(),
+      scripted.provider,
+      { retryPolicy: policy },
+      (_org, jobId) => completed.push(jobId),
+    ));
   });
 
   it('enriches, completes the job once, and ignores a second delivery', async () => {
@@ -340,5 +393,100 @@ describe('enrich-company task', () => {
     expect(err).toBeInstanceOf(RetryTaskLater);
     expect((err as RetryTaskLater).delayMs).toBeGreaterThanOrEqual(20_000);
     expect(await company(companyIds[0]!)).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+  it('keeps the business id when the enrichment fails, so the retry enriches without matching again', async () => {
+    const { jobId, companyIds } = await newJob(['keep-match.com']);
+    const companyId = companyIds[0]!;
+    scripted.state.enrichError = new ProviderError('transient', 'Explorium answered 503', { status: 503 });
+    const matchCalls = scripted.state.matchCalls;
+    const err = await handler({ orgId: ORG, jobId, companyId }, { delivery: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryTaskLater);
+    expect(await company(companyId)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      business_id: 'a'.repeat(32),
+    });
+    scripted.state.enrichError = null;
+    await handler({ orgId: ORG, jobId, companyId }, { delivery: 2 });
+    expect(scripted.state.matchCalls).toBe(matchCalls + 1);
+    expect(await company(companyId)).toMatchObject({ status: 'enriched', attempts: 2, name: 'Stripe' });
+  });
+
+  it.each([
+    [
+      'a 429',
+      new ProviderError('rate_limited', 'Explorium answered 429', { status: 429, retryAfterMs: 1_000 }),
+    ],
+    ['our own infrastructure (Redis down)', new Error('Connection is closed.')],
+  ])('does not spend an attempt on %s', async (_what, failure) => {
+    const { jobId, companyIds } = await newJob([`uncharged-${randomUUID()}.com`]);
+    scripted.state.matchError = failure;
+    for (let delivery = 1; delivery <= policy.maxAttempts + 2; delivery++) {
+      const err = await handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(RetryTaskLater);
+    }
+    // More deliveries than the company has attempts, and none spent: it is still queued.
+    expect(await company(companyIds[0]!)).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+
+  it('holds a paid result while PostgreSQL is unreachable, writes it once it is back, and calls the provider for nothing meanwhile', async () => {
+    const url = new URL(databaseUrl);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.host = `127.0.0.1:${proxy.port}`;
+    const cutOff = connectDatabase(url.toString(), { poolSize: 4 });
+    try {
+      const { jobId, companyIds } = await newJob(['held-1.com', 'held-2.com']);
+      const wired = wireHandler(cutOff.db, () => cutOff.ping(), scripted.provider, { retryPolicy: policy });
+      // The provider answers the first company's enrichment, and PostgreSQL goes away right then.
+      scripted.state.duringEnrich = async () => {
+        scripted.state.duringEnrich = null;
+        proxy.cut();
+      };
+      const first = wired.handler({ orgId: ORG, jobId, companyId: companyIds[0]! }, { delivery: 1 });
+      await expect.poll(() => wired.gate.isUp(), { timeout: 5_000, interval: 20 }).toBe(false);
+      const callsWhileDown = scripted.state.matchCalls + scripted.state.enrichCalls;
+      // A task delivered while the database is away neither claims nor calls the provider.
+      const second = wired.handler({ orgId: ORG, jobId, companyId: companyIds[1]! }, { delivery: 1 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(scripted.state.matchCalls + scripted.state.enrichCalls).toBe(callsWhileDown);
+      expect(await company(companyIds[0]!)).toMatchObject({ status: 'processing' });
+
+      proxy.restore();
+      await Promise.all([first, second]);
+      expect(await company(companyIds[0]!)).toMatchObject({ status: 'enriched', name: 'Stripe' });
+      expect(await company(companyIds[1]!)).toMatchObject({ status: 'enriched' });
+      // Each business was enriched (paid) once.
+      expect(scripted.state.enrichedIds.filter((id) => id === 'a'.repeat(32))).toHaveLength(2);
+      expect(scripted.state.enrichCalls).toBe(2);
+      await expectJobInvariants(database.db);
+    } finally {
+      await cutOff.close();
+      await proxy.close();
+    }
+  });
+
+  it('does not pay for a company taken over while this worker was frozen', async () => {
+    const { jobId, companyIds } = await newJob(['frozen.com']);
+    const companyId = companyIds[0]!;
+    const wired = wireHandler(database.db, () => database.ping(), scripted.provider, {
+      retryPolicy: policy,
+      leaseMs: 1_000,
+      renewIntervalMs: 200,
+    });
+    // Between the match and the enrichment, this worker stops renewing (frozen; its renewal timer
+    // is not started here) and another worker takes the company over after the lease ran out.
+    scripted.state.duringMatch = async () => {
+      scripted.state.duringMatch = null;
+      await database.db.execute(
+        sql`update companies set claim_token = ${randomUUID()}, lease_expires_at = now() + interval '1 minute' where id = ${companyId}`,
+      );
+      await new Promise((r) => setTimeout(r, 900));
+    };
+    await wired.handler({ orgId: ORG, jobId, companyId }, { delivery: 1 });
+    expect(scripted.state.enrichCalls).toBe(0);
+    // Left to its new holder, untouched.
+    expect(await company(companyId)).toMatchObject({ status: 'processing', attempts: 1 });
   });
 });

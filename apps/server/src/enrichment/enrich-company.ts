@@ -18,6 +18,8 @@ import { pauseJob } from '../jobs/jobs.repository';
 import { isProviderError } from '../providers/provider';
 import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
 import type { BatchFlow } from './batch-flow';
+import type { DatabaseGate } from './database-gate';
+import type { HeldClaim, HeldClaims } from './held-claims';
 import { createMicroBatcher } from './micro-batcher';
 import type { ProviderBatcher } from './provider-batcher';
 import type { RetryPolicy } from './retry-policy';
@@ -28,6 +30,10 @@ export type EnrichCompanyDeps = {
   retryPolicy: RetryPolicy;
   logger: Logger;
   claim: ClaimOptions;
+  /** The companies this process holds, with their leases (shared with the provider's last step). */
+  held: HeldClaims;
+  /** Holds outcomes and waits while the database is unreachable. */
+  gate: DatabaseGate;
   /** How long claims and outcomes wait to share one statement. */
   writeWindowMs: number;
   /** Tells the provider batches how many tasks are in flight (see batch-flow.ts). */
@@ -52,9 +58,7 @@ export type EnrichCompanyHandler = TaskHandler<'enrich-company'> & {
 };
 
 export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandler {
-  const { db, batcher, retryPolicy } = deps;
-  // Companies claimed by this process and not yet written back.
-  const held = new Map<string, ClaimedCompany>();
+  const { db, batcher, retryPolicy, held, gate } = deps;
 
   // Keyed by delivery, not by company: two deliveries of one company in a batch must not both
   // receive the claim. The statement claims each company once; the first delivery gets it.
@@ -68,6 +72,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     windowMs: deps.writeWindowMs,
     async runBatch(keys, metas) {
       const requests = metas.map((m) => m[0]!);
+      await gate.ready();
       const claimed = new Map((await claimCompanies(db, deps.claim, requests)).map((c) => [c.id, c]));
       return new Map(
         keys.map((key, i) => {
@@ -84,7 +89,11 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     windowMs: deps.writeWindowMs,
     async runBatch(ids, metas) {
       const batch = metas.map((m) => m[0]!);
-      const { completedJobs } = await finishCompanies(db, deps.claim.provider, batch);
+      // These results may be paid for: a database that cannot be reached is waited out, never
+      // a reason to drop them (the write is conditional on 'processing', so repeating it is safe).
+      const { completedJobs } = await gate.retryUntilWritten(() =>
+        finishCompanies(db, deps.claim.provider, batch),
+      );
       for (const o of batch) deps.onCompanyFinished?.(o.to, o.source);
       for (const { orgId, jobId } of completedJobs) {
         deps.logger.info({ org_id: orgId, job_id: jobId }, 'job completed');
@@ -117,18 +126,27 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     cacheWrite: false,
   });
 
-  /** Back to the queue without spending the attempt its claim counted: the failure was not the company's. */
-  function releaseUncharged(company: ClaimedCompany) {
+  /**
+   * Back to the queue without spending the attempt its claim counted: the failure was not the
+   * company's. A business id already matched is kept, so the next attempt only enriches.
+   */
+  function releaseUncharged(claim: HeldClaim) {
     return transitionCompany(db, {
-      orgId: company.orgId,
-      companyId: company.id,
+      orgId: claim.orgId,
+      companyId: claim.id,
       from: 'processing',
       to: 'queued',
       refundAttempt: true,
+      fields: { businessId: claim.businessId },
     });
   }
 
-  async function handleFailure(company: ClaimedCompany, err: unknown): Promise<void> {
+  async function handleFailure(
+    company: ClaimedCompany,
+    claim: HeldClaim,
+    err: unknown,
+    delivery: number,
+  ): Promise<void> {
     const log = deps.logger.child({ org_id: company.orgId, job_id: company.jobId, company_id: company.id });
     const kind = isProviderError(err) ? err.kind : 'transient';
     const code = isProviderError(err) ? err.code : 'INTERNAL';
@@ -138,34 +156,41 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       if (await pauseJob(db, company.orgId, company.jobId, { code, message: errorMessage(err) })) {
         log.error({ err }, 'job paused: the provider refused the key or has no credits left');
       }
-      await releaseUncharged(company);
+      await releaseUncharged(claim);
       return;
     }
     if (kind === 'permanent') {
       await finish(company, failWith(code, errorMessage(err)));
       return;
     }
-    if (isProviderError(err) && !err.countsAsAttempt) {
-      // Turned away before any call (the circuit is open): not this company's attempt.
-      await releaseUncharged(company);
-      throw new RetryTaskLater(retryPolicy.delayMs(1, err.retryAfterMs), err.message, { cause: err });
+    if (!isProviderError(err) || kind === 'rate_limited' || !err.countsAsAttempt) {
+      // Not this company's failure: turned away before any call (the circuit is open), told to
+      // wait by the rate limit, or a failure of our own (database, Redis, a bug). Its attempts
+      // are for the provider failing on it; this one is given back.
+      if (!isProviderError(err)) log.error({ err }, 'enrichment failed unexpectedly; retrying');
+      await releaseUncharged(claim);
+      // Backs off by deliveries, so a failure that lasts (Redis down) is not retried in a tight loop.
+      const delayMs = retryPolicy.delayMs(delivery, isProviderError(err) ? err.retryAfterMs : null);
+      throw new RetryTaskLater(delayMs, errorMessage(err), { cause: err });
     }
-    // transient, rate_limited, or a failure of our own (database, bug): retry while attempts last.
+    // A transient provider failure (5xx, timeout): retry while attempts last.
     if (!retryPolicy.hasAttemptsLeft(company.attempts)) {
       log.warn({ err, attempts: company.attempts }, 'company failed after its last attempt');
       await finish(company, failWith(code, errorMessage(err)));
       return;
     }
-    const retryAfterMs = isProviderError(err) ? err.retryAfterMs : null;
-    const delayMs = retryPolicy.delayMs(company.attempts, retryAfterMs);
+    const delayMs = retryPolicy.delayMs(company.attempts, err.retryAfterMs);
     await transitionCompany(db, {
       orgId: company.orgId,
       companyId: company.id,
       from: 'processing',
       to: 'queued',
-      fields: { errorCode: code, errorMessage: errorMessage(err) },
+      fields: {
+        errorCode: code,
+        errorMessage: errorMessage(err),
+        businessId: claim.businessId,
+      },
     });
-    if (!isProviderError(err)) log.error({ err }, 'enrichment failed unexpectedly; retrying');
     throw new RetryTaskLater(delayMs, `attempt ${company.attempts} failed: ${errorMessage(err)}`, {
       cause: err,
     });
@@ -186,7 +211,12 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       return;
     }
     const caller = { orgId: company.orgId, jobId: company.jobId };
-    const match = await batcher.match(company.domain, caller);
+    const claim = held.get(company.id);
+    // Matched by an earlier attempt: only the enrichment is left to do.
+    const match = company.businessId
+      ? { domain: company.domain, businessId: company.businessId }
+      : await batcher.match(company.domain, caller);
+    if (claim?.lost) return;
     if ('error' in match) {
       await finish(
         company,
@@ -206,7 +236,9 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       });
       return;
     }
+    if (claim) claim.businessId = match.businessId;
     const firmographics = await batcher.enrich(match.businessId, caller);
+    if (claim?.lost) return;
     await finish(company, {
       to: 'enriched',
       source: 'provider',
@@ -218,20 +250,27 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     });
   }
 
-  const handle: TaskHandler<'enrich-company'> = async ({ orgId, jobId, companyId }) => {
+  const handle: TaskHandler<'enrich-company'> = async ({ orgId, jobId, companyId }, ctx) => {
     deps.flow?.taskStarted();
     try {
       const company = await claims.load(delivery++, { orgId, jobId, companyId });
       // Already finished, claimed by another worker, or its job is paused or cancelled: a
       // duplicate or stale delivery, which changes nothing.
       if (!company) return;
-      held.set(company.id, company);
+      const claim = held.add({
+        id: company.id,
+        orgId: company.orgId,
+        jobId: company.jobId,
+        domain: company.domain,
+        businessId: company.businessId,
+      });
       try {
         await enrich(company);
       } catch (err) {
-        await handleFailure(company, err);
+        // Taken over elsewhere while this process was cut off or frozen: the new holder decides.
+        if (!claim.lost) await handleFailure(company, claim, err, ctx.delivery);
       } finally {
-        held.delete(company.id);
+        held.remove(company.id);
       }
     } finally {
       deps.flow?.taskEnded();
@@ -240,10 +279,12 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
 
   return Object.assign(handle, {
     async releaseHeld() {
-      const companies = [...held.values()];
-      held.clear();
-      // A task that finishes after this finds its company queued again and writes nothing.
-      const released = await Promise.all(companies.map((c) => releaseUncharged(c)));
+      const claims = held.all().filter((c) => !c.lost);
+      held.stop();
+      // A task that finishes after this finds its company queued again and writes nothing; its
+      // provider call, if not sent yet, is not sent (the company is no longer wanted).
+      for (const c of claims) c.lost = true;
+      const released = await Promise.all(claims.map(releaseUncharged));
       return released.filter((r) => r.moved).length;
     },
   });

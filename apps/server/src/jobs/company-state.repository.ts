@@ -36,6 +36,8 @@ export type ClaimedCompany = {
   orgId: string;
   domain: string;
   attempts: number;
+  /** Matched by an earlier attempt: a retry enriches it instead of matching again. */
+  businessId: string | null;
   /** A fresh enrichment-cache entry for the domain, unless the job forces a refresh. */
   cached: CachedResult | null;
 };
@@ -43,6 +45,8 @@ export type ClaimedCompany = {
 export type ClaimOptions = {
   /** Provider whose cache entries count (results of one provider are not another's). */
   provider: string;
+  /** This worker process: its claims carry it, and only it renews their leases. */
+  token: string;
   leaseMs: number;
   cacheTtlMs: number;
   noMatchCacheTtlMs: number;
@@ -86,6 +90,7 @@ export async function claimCompanies(
         org_id: string;
         domain: string;
         attempts: number;
+        business_id: string | null;
         cache_hit: boolean;
         cache_business_id: string | null;
         cache_firmographics: Firmographics | null;
@@ -110,9 +115,10 @@ export async function claimCompanies(
       ), claimed as (
         update companies c
         set status = 'processing', attempts = c.attempts + 1, updated_at = now(),
-            lease_expires_at = now() + make_interval(secs => ${opts.leaseMs / 1000})
+            lease_expires_at = now() + make_interval(secs => ${opts.leaseMs / 1000}),
+            claim_token = ${opts.token}::uuid
         from target t where c.id = t.id
-        returning c.id, c.job_id, c.org_id, c.domain, c.attempts, t.old_status
+        returning c.id, c.job_id, c.org_id, c.domain, c.attempts, c.business_id, t.old_status
       ), per_job as (
         select job_id, (count(*) filter (where old_status = 'queued'))::int as n from claimed group by job_id
       ), bumped as (
@@ -122,7 +128,7 @@ export async function claimCompanies(
         from per_job p where j.id = p.job_id
         returning j.id
       )
-      select cl.id, cl.job_id, cl.org_id, cl.domain, cl.attempts,
+      select cl.id, cl.job_id, cl.org_id, cl.domain, cl.attempts, cl.business_id,
              ec.domain is not null as cache_hit, ec.business_id as cache_business_id,
              ec.firmographics as cache_firmographics, ec.fetched_at as cache_fetched_at
       from claimed cl
@@ -138,6 +144,7 @@ export async function claimCompanies(
         orgId: r.org_id,
         domain: r.domain,
         attempts: r.attempts,
+        businessId: r.business_id,
         cached: r.cache_hit
           ? {
               businessId: r.cache_business_id,
@@ -214,7 +221,7 @@ export async function finishCompanies(
             linkedin_url = f."linkedinUrl", description = f.description,
             error_code = i.error_code, error_message = i.error_message, fetched_at = i.fetched_at,
             enriched_at = case when i.to_status = 'enriched' then now() else null end,
-            lease_expires_at = null, updated_at = now()
+            lease_expires_at = null, claim_token = null, updated_at = now()
         -- The input drives the join, one primary-key lookup per row. An added 'c.id = any(...)'
         -- made the planner scan the ids first and rescan the whole input for each of them.
         from input i
@@ -261,7 +268,30 @@ export async function finishCompanies(
   );
 }
 
-export type CompanyFields = Partial<Pick<CompanyRow, 'errorCode' | 'errorMessage'>>;
+/**
+ * Extends the leases of the companies this worker still holds; returns the ids it still holds.
+ * A company missing from the answer was taken over (its lease ran out while this process was
+ * frozen or cut off) or finished elsewhere: this worker must not spend anything more on it.
+ */
+export async function renewLeases(
+  db: Db,
+  opts: { token: string; leaseMs: number },
+  companyIds: readonly string[],
+): Promise<Set<string>> {
+  if (companyIds.length === 0) return new Set();
+  const result = await executePrepared<{ id: string }>(
+    db,
+    'renew_leases',
+    sql`
+    update companies set lease_expires_at = now() + make_interval(secs => ${opts.leaseMs / 1000})
+    where id = any(${sql.param(companyIds)}::uuid[]) and status = 'processing' and claim_token = ${opts.token}::uuid
+    returning id
+  `,
+  );
+  return new Set(result.rows.map((r) => r.id));
+}
+
+export type CompanyFields = Partial<Pick<CompanyRow, 'errorCode' | 'errorMessage' | 'businessId'>>;
 
 /**
  * One company from `from` to `to` (a release back to queued, for a retry or a paused job). When
@@ -279,7 +309,13 @@ export async function transitionCompany(
     refundAttempt?: boolean;
   },
 ): Promise<{ moved: boolean; jobCompleted: boolean }> {
-  const sets: SQL[] = [sql`status = ${t.to}`, sql`updated_at = now()`, sql`lease_expires_at = null`];
+  const sets: SQL[] = [
+    sql`status = ${t.to}`,
+    sql`updated_at = now()`,
+    sql`lease_expires_at = null`,
+    sql`claim_token = null`,
+  ];
+  if (t.fields && 'businessId' in t.fields) sets.push(sql`business_id = ${t.fields.businessId}`);
   if (t.fields && 'errorCode' in t.fields) sets.push(sql`error_code = ${t.fields.errorCode}`);
   if (t.fields && 'errorMessage' in t.fields) sets.push(sql`error_message = ${t.fields.errorMessage}`);
   if (t.refundAttempt) sets.push(sql`attempts = greatest(attempts - 1, 0)`);

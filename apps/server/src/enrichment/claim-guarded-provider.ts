@@ -1,0 +1,37 @@
+/**
+ * The last step before a provider call leaves: it waits while the database is unreachable (a
+ * result that could not be written would only be held), and it sends only the items that a
+ * company this worker still holds wants (see held-claims.ts). Items dropped here are answered
+ * as if unknown; their companies are no longer held, so nothing is written for them.
+ */
+import type { EnrichmentProvider, MatchResult } from '../providers/provider';
+import type { HeldClaims } from './held-claims';
+
+export function createClaimGuardedProvider(
+  provider: EnrichmentProvider,
+  claims: Pick<HeldClaims, 'stillWanted'>,
+): EnrichmentProvider {
+  return {
+    name: provider.name,
+    maxBatchSize: provider.maxBatchSize,
+    async matchBusinesses(domains, signal) {
+      const wanted = await claims.stillWanted('match', domains);
+      const sent = domains.filter((d) => wanted.has(d));
+      const results = sent.length > 0 ? await provider.matchBusinesses(sent, signal) : [];
+      const byDomain = new Map(sent.map((d, i) => [d, results[i]!]));
+      return domains.map(
+        (domain): MatchResult =>
+          byDomain.get(domain) ?? {
+            domain,
+            businessId: null,
+            error: { type: 'claim_lost', message: 'Not sent: this worker no longer holds the company.' },
+          },
+      );
+    },
+    async enrichFirmographics(businessIds, signal) {
+      const wanted = await claims.stillWanted('enrich', businessIds);
+      const sent = businessIds.filter((id) => wanted.has(id));
+      return sent.length > 0 ? provider.enrichFirmographics(sent, signal) : new Map();
+    },
+  };
+}
