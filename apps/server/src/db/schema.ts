@@ -297,11 +297,14 @@ export const apiKeys = pgTable(
   ],
 );
 
-/** Who did what to what, and when: key changes, uploads, job actions, exports. Append-only. */
+/** Who did what to what, and when: key changes, uploads, job actions, exports, refused requests. Append-only. */
 export const auditLog = pgTable(
   'audit_log',
   {
+    /** Internal only: one sequence for every organization, so its gaps would tell one about the others. */
     id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** The entry's id in the API: random, so it says nothing about other organizations' activity. */
+    publicId: uuid('public_id').notNull().defaultRandom(),
     orgId: text('org_id').notNull(),
     /** The acting key's prefix, or `cli` / `bootstrap`. Never a key. */
     actor: text('actor').notNull(),
@@ -310,10 +313,12 @@ export const auditLog = pgTable(
     targetId: text('target_id'),
     details: jsonb('details'),
     requestId: text('request_id'),
+    /** The client's address as TRUST_PROXY lets the server see it; null for the CLI and start-up. */
+    clientIp: text('client_ip'),
     createdAt: createdAt(),
   },
-  // Keyset pages walk an organization's log newest first.
-  (t) => [index('audit_log_org_id_idx').on(t.orgId, t.id.desc())],
+  // Keyset pages walk an organization's log newest first, by time and then the random id.
+  (t) => [index('audit_log_org_time_idx').on(t.orgId, t.createdAt.desc(), t.publicId.desc())],
 );
 
 /**
