@@ -18,6 +18,7 @@ import { pauseJob } from '../jobs/jobs.repository';
 import { isProviderError } from '../providers/provider';
 import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
 import type { BatchFlow } from './batch-flow';
+import { isCreditBudgetExhausted } from './credit-budget';
 import type { DatabaseGate } from './database-gate';
 import type { HeldClaim, HeldClaims } from './held-claims';
 import { createMicroBatcher } from './micro-batcher';
@@ -150,6 +151,16 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     const log = deps.logger.child({ org_id: company.orgId, job_id: company.jobId, company_id: company.id });
     const kind = isProviderError(err) ? err.kind : 'transient';
     const code = isProviderError(err) ? err.code : 'INTERNAL';
+
+    if (isCreditBudgetExhausted(err)) {
+      // The job spent its max_credits: it pauses, and the company waits, unpaid and uncharged,
+      // for the limit to be raised (or removed) and the job resumed.
+      if (await pauseJob(db, company.orgId, company.jobId, { code: err.code, message: err.message })) {
+        log.warn('job paused: it reached its max_credits');
+      }
+      await releaseUncharged(claim);
+      return;
+    }
 
     if (kind === 'auth' || kind === 'quota') {
       // A configuration problem, the same for every company: stop the job once, fail no company.
