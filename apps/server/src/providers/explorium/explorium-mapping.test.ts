@@ -160,6 +160,22 @@ describe('parseMatchResponse', () => {
     expect(parsed).toEqual({ ok: false, problem: 'match response has 0 results for 1 domains' });
   });
 
+  it('reads an answer without matched_businesses (optional in the published schema) as no match', () => {
+    const expected = {
+      ok: true,
+      value: [
+        { domain: 'a.com', businessId: null },
+        { domain: 'b.com', businessId: null },
+      ],
+    };
+    expect(parseMatchResponse({ response_context: {}, total_results: 2 }, ['a.com', 'b.com'])).toEqual(
+      expected,
+    );
+    expect(parseMatchResponse({ total_results: 2, matched_businesses: null }, ['a.com', 'b.com'])).toEqual(
+      expected,
+    );
+  });
+
   it('rejects a structurally wrong body', () => {
     expect(parseMatchResponse({ matched_businesses: 'nope' }, ['a.com']).ok).toBe(false);
     expect(parseMatchResponse({ matched_businesses: [{ business_id: 7 }] }, ['a.com']).ok).toBe(false);
@@ -203,6 +219,18 @@ describe('parseBulkEnrichResponse', () => {
     );
     if (!parsed.ok) throw new Error(parsed.problem);
     expect(Object.fromEntries(parsed.value)).toEqual({ [STRIPE_ID]: null, [OTHER_ID]: null });
+  });
+
+  it('reads an answer without data (optional in the published schema) as no rows', () => {
+    const parsed = parseBulkEnrichResponse({ response_context: {}, total_results: 0 }, [STRIPE_ID]);
+    expect(parsed.ok && parsed.value.size).toBe(0);
+    const nulled = parseBulkEnrichResponse({ total_results: 0, data: null }, [STRIPE_ID]);
+    expect(nulled.ok && nulled.value.size).toBe(0);
+  });
+
+  it('rejects a body with neither data nor any field the schema requires', () => {
+    const parsed = parseBulkEnrichResponse({ rows: [] }, [STRIPE_ID]);
+    expect(parsed.ok ? null : parsed.problem).toContain('no data');
   });
 
   it('rejects rows that cannot be joined', () => {

@@ -6,10 +6,14 @@
  * - Unknown keys pass through everywhere; Explorium adds fields without notice.
  * - A firmographics field of the wrong type becomes null instead of failing the body: one odd
  *   field must not cost the other 49 companies of a batch.
- * - The envelope is strict: `matched_businesses` / `data` must be arrays, a bulk row must carry
- *   its `business_id`, a match `business_id` must be a string or null. Without these we cannot
- *   tell which company an answer belongs to, and guessing would write one company's data on
- *   another.
+ * - The envelope is strict where it is present: `matched_businesses` / `data` must be arrays, a
+ *   bulk row must carry its `business_id`, a match `business_id` must be a string or null. Without
+ *   these we cannot tell which company an answer belongs to, and guessing would write one
+ *   company's data on another.
+ * - An absent `matched_businesses` / `data` is empty: the published schema makes both optional
+ *   (it requires only `response_context` and `total_results`), so an answer without them means
+ *   "nothing matched" / "nothing known", not a broken answer. A body with neither of the required
+ *   fields either is not taken for such an answer: it is more likely something else's JSON.
  *
  * How a broken body is classified (applied in explorium-client.ts):
  * - status 2xx, body not JSON at all → `transient`. A truncated transfer or a proxy's HTML page
@@ -56,21 +60,26 @@ const FirmographicsPayloadSchema = z
   .union([ExploriumFirmographicsSchema, z.array(ExploriumFirmographicsSchema)])
   .nullish();
 
+/** The fields the published schema requires of every answer; see `envelopeOf`. */
+const ENVELOPE_FIELDS = ['response_context', 'total_results'] as const;
+
 export const MatchResponseSchema = z.looseObject({
   response_context: ResponseContextSchema,
-  matched_businesses: z.array(
-    z.looseObject({
-      input: z.looseObject({ domain: lenientString }).nullish().catch(null),
-      business_id: z.string().nullish(),
-      error: z.unknown().optional(),
-      error_type: z.unknown().optional(),
-    }),
-  ),
+  matched_businesses: z
+    .array(
+      z.looseObject({
+        input: z.looseObject({ domain: lenientString }).nullish().catch(null),
+        business_id: z.string().nullish(),
+        error: z.unknown().optional(),
+        error_type: z.unknown().optional(),
+      }),
+    )
+    .nullish(),
 });
 
 export const BulkEnrichResponseSchema = z.looseObject({
   response_context: ResponseContextSchema,
-  data: z.array(z.looseObject({ business_id: z.string(), data: FirmographicsPayloadSchema })),
+  data: z.array(z.looseObject({ business_id: z.string(), data: FirmographicsPayloadSchema })).nullish(),
 });
 
 export const EnrichResponseSchema = z.looseObject({
@@ -79,6 +88,20 @@ export const EnrichResponseSchema = z.looseObject({
 });
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+/**
+ * The list an answer carries under `key`, `[]` when it leaves the optional key out (or sends null), or a problem
+ * when the body has neither the key nor any field the published schema requires.
+ */
+function envelopeOf<T>(body: unknown, key: string, list: T[] | null | undefined): Parsed<T[]> {
+  if (list !== undefined && list !== null) return { ok: true, value: list };
+  const fields = typeof body === 'object' && body !== null ? Object.keys(body) : [];
+  if (ENVELOPE_FIELDS.some((f) => fields.includes(f))) return { ok: true, value: [] };
+  return {
+    ok: false,
+    problem: `the body has no ${key}, and none of ${ENVELOPE_FIELDS.join(', ')} either: not an answer of this API`,
+  };
+}
 
 function describeIssues(error: z.ZodError): string {
   const shown = error.issues.slice(0, 3).map((issue) => {
@@ -160,7 +183,13 @@ export function parseMatchResponse(body: unknown, domains: readonly string[]): P
   const parsed = MatchResponseSchema.safeParse(body);
   if (!parsed.success)
     return { ok: false, problem: `unexpected match response: ${describeIssues(parsed.error)}` };
-  const items = parsed.data.matched_businesses;
+  const envelope = envelopeOf(body, 'matched_businesses', parsed.data.matched_businesses);
+  if (!envelope.ok) return { ok: false, problem: `unexpected match response: ${envelope.problem}` };
+  // A list left out is empty, not short: nothing matched, every domain is a miss.
+  if (parsed.data.matched_businesses == null) {
+    return { ok: true, value: domains.map((domain) => ({ domain, businessId: null })) };
+  }
+  const items = envelope.value;
   if (items.length !== domains.length) {
     return {
       ok: false,
@@ -204,8 +233,10 @@ export function parseBulkEnrichResponse(
   if (!parsed.success) {
     return { ok: false, problem: `unexpected bulk_enrich response: ${describeIssues(parsed.error)}` };
   }
+  const envelope = envelopeOf(body, 'data', parsed.data.data);
+  if (!envelope.ok) return { ok: false, problem: `unexpected bulk_enrich response: ${envelope.problem}` };
   const rows = new Map<string, Firmographics | null>();
-  for (const row of parsed.data.data) {
+  for (const row of envelope.value) {
     const key = row.business_id.trim().toLowerCase();
     // A duplicated row must not replace data with nothing.
     if (rows.get(key)) continue;
