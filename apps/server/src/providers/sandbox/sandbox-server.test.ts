@@ -1,5 +1,5 @@
 /** The sandbox spoken to directly over HTTP, the way any Explorium client would. */
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sandboxServers } from '../../../test/sandbox-servers';
 import { lookupDomain, singleEnrichShape } from './sandbox-data';
 import { type SandboxServer, type SandboxStats, startSandboxServer } from './sandbox-server';
@@ -253,6 +253,98 @@ describe('stats', () => {
     expect(statuses).toEqual([500, 200, 200, 503]);
     expect(server.stats().calls.match).toBe(4);
     expect(server.stats().items.match).toBe(2);
+  });
+});
+
+describe('readings that differ', () => {
+  const domains = (n: number, prefix = 'r') =>
+    Array.from({ length: n }, (_, i) => ({ domain: `${prefix}-${i}.com` }));
+
+  it('counts records when told to: each item of a call spends one', async () => {
+    const server = await sandbox({ rateLimitPerMin: 60, rateLimitUnit: 'record' });
+    const first = await post(server, MATCH, { businesses_to_match: domains(50) });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit')).toBe('60');
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('10');
+
+    // 20 more would overfill the window: refused whole, counted not at all.
+    const refused = await post(server, MATCH, { businesses_to_match: domains(20) });
+    expect(refused.status).toBe(429);
+    expect(refused.body.message).toContain('60 records per minute');
+    // Room for 20 comes back only when the 50-record call leaves the window.
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(55);
+
+    const last = await post(server, BULK, { business_ids: ['0'.repeat(32)] });
+    expect(last.status).toBe(200);
+    expect(last.headers.get('x-ratelimit-remaining')).toBe('9');
+  });
+
+  it('never admits a call of more records than the limit', async () => {
+    const server = await sandbox({ rateLimitPerMin: 30, rateLimitUnit: 'record' });
+    const res = await post(server, MATCH, { businesses_to_match: domains(31) });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('60');
+    expect((await post(server, MATCH, { businesses_to_match: domains(30) })).status).toBe(200);
+  });
+
+  it('counts a call once by default, whatever it carries', async () => {
+    const server = await sandbox({ rateLimitPerMin: 2 });
+    const res = await post(server, MATCH, { businesses_to_match: domains(50) });
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('1');
+  });
+
+  describe('X-RateLimit-Reset', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    // Only Date is faked: the HTTP round trips run on real timers.
+    async function resetsAfterTwoCalls(rateLimitReset: 'oldest' | 'window'): Promise<number[]> {
+      const server = await sandbox({ rateLimitPerMin: 10, rateLimitReset });
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const t0 = 1_800_000_000_000;
+      vi.setSystemTime(t0);
+      const first = await post(server, MATCH, { businesses_to_match: domains(1) });
+      vi.setSystemTime(t0 + 30_000);
+      const second = await post(server, MATCH, { businesses_to_match: domains(1) });
+      return [first, second].map((r) => Number(r.headers.get('x-ratelimit-reset')) - t0 / 1000);
+    }
+
+    it('says when the oldest counted call leaves the window, by default', async () => {
+      expect(await resetsAfterTwoCalls('oldest')).toEqual([60, 60]);
+    });
+
+    it('says a full window from now when told to', async () => {
+      expect(await resetsAfterTwoCalls('window')).toEqual([60, 90]);
+    });
+  });
+
+  describe('empty lists left out (optional in the published schema)', () => {
+    it('leaves out matched_businesses when nothing matched, and data when no row came back', async () => {
+      const server = await sandbox({ omitEmptyLists: true });
+      const miss = await post(server, MATCH, { businesses_to_match: [{ domain: 'nomatch-acme.com' }] });
+      expect(miss.status).toBe(200);
+      expect(miss.body).toMatchObject({ total_results: 1, total_matches: 0 });
+      expect(miss.body).not.toHaveProperty('matched_businesses');
+
+      const none = await post(server, BULK, { business_ids: ['0'.repeat(32)] });
+      expect(none.status).toBe(200);
+      expect(none.body).toMatchObject({ total_results: 0 });
+      expect(none.body).not.toHaveProperty('data');
+    });
+
+    it('keeps the lists that carry something: a match, a per-item error, a row', async () => {
+      const server = await sandbox({ omitEmptyLists: true });
+      const hit = await post(server, MATCH, {
+        businesses_to_match: [{ domain: 'stripe.com' }, { domain: 'nomatch-acme.com' }],
+      });
+      expect(hit.body.matched_businesses).toHaveLength(2);
+      const error = await post(server, MATCH, { businesses_to_match: [{ name: null }] });
+      expect(error.body.matched_businesses).toMatchObject([{ error_type: 'missing_identifier' }]);
+      const [id] = await matchIds(server, ['stripe.com']);
+      const row = await post(server, BULK, { business_ids: [id] });
+      expect(row.body.data).toHaveLength(1);
+    });
   });
 });
 

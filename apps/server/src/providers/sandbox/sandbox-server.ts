@@ -5,7 +5,9 @@
  * It follows /work/shared/explorium-api.md: the same routes, request validation (400 for
  * non-JSON, 422 with `{ detail: [{ loc, msg, type }] }` for the rest), error bodies, rate-limit
  * headers and 50-item batches. Faults can be switched on: latency, a share of 5xx answers, a
- * per-key rate limit and a credit limit.
+ * per-key rate limit and a credit limit. Where Explorium's pages read two ways, each reading is an
+ * option: what the limit counts (requests or records), what `X-RateLimit-Reset` says (the oldest
+ * counted call + 60 s, or now + 60 s), and whether an empty list is sent or left out.
  *
  * Control routes (no api key needed, not counted): `GET /_sandbox/stats`, `POST /_sandbox/reset`.
  */
@@ -16,6 +18,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createSandboxDirectory, type SandboxBusiness, singleEnrichShape } from './sandbox-data';
 
 export type SandboxEndpoint = 'match' | 'enrich' | 'bulk_enrich';
+export type SandboxRateLimitUnit = 'request' | 'record';
+export type SandboxRateLimitReset = 'oldest' | 'window';
 
 export type SandboxStats = {
   /** Requests received per endpoint, whatever the outcome (401, 429, 5xx and 422 included). */
@@ -41,8 +45,25 @@ export type SandboxServerOptions = {
   latencyMs?: number;
   /** Share of API calls (0..1) answered 500 or 503 with Explorium's error body. Default 0. */
   errorRate?: number;
-  /** Requests per sliding 60 s window per API key; 0 turns limiting off. Default 0. */
+  /** Requests (or records, see `rateLimitUnit`) per sliding 60 s window per API key; 0 turns limiting off. Default 0. */
   rateLimitPerMin?: number;
+  /**
+   * What the limit counts: each call once (`request`, the default) or each item of a call
+   * (`record`, as Explorium's current rate-limit page reads). Counted in records, a call of more
+   * items than the limit is never admitted.
+   */
+  rateLimitUnit?: SandboxRateLimitUnit;
+  /**
+   * What `X-RateLimit-Reset` says: when the oldest counted call leaves the window (`oldest`, the
+   * default), or the end of a full window from now (`window`). Both are readings of "when the
+   * window resets" for a sliding window.
+   */
+  rateLimitReset?: SandboxRateLimitReset;
+  /**
+   * Leave `matched_businesses` out of a match answer that matched nothing, and `data` out of a
+   * bulk_enrich answer without rows: the published schema makes both optional. Default false.
+   */
+  omitEmptyLists?: boolean;
   /** When set, any other key gets 401. A missing `api_key` header always gets 401. */
   apiKey?: string;
   /** Billed records (rows returned with data) allowed before calls get 403. Default: unlimited. */
@@ -219,6 +240,47 @@ async function readBody(req: IncomingMessage): Promise<{ ok: true; text: string 
   return { ok: true, text: Buffer.concat(chunks).toString('utf8') };
 }
 
+/**
+ * Seconds until enough of the window's oldest calls leave it for `units` more to fit; a whole
+ * window when they never can (more records in one call than the limit).
+ */
+function retryAfterSeconds(
+  window: readonly { at: number; units: number }[],
+  used: number,
+  units: number,
+  limit: number,
+  now: number,
+): number {
+  let left = used;
+  for (const call of window) {
+    left -= call.units;
+    if (left + units <= limit) return Math.max(1, Math.ceil((call.at + RATE_WINDOW_MS - now) / 1000));
+  }
+  return RATE_WINDOW_MS / 1000;
+}
+
+/** Items a call carries, for a limit counted in records: a body that is not a valid call counts 1. */
+function itemsIn(body: unknown): number {
+  if (!isPlainObject(body)) return 1;
+  const list = body.businesses_to_match ?? body.business_ids;
+  return Array.isArray(list) ? Math.max(1, Math.min(list.length, MAX_BATCH_SIZE)) : 1;
+}
+
+type ParsedBody =
+  | { kind: 'json'; value: unknown }
+  | { kind: 'too_large' }
+  | { kind: 'invalid'; reason: string };
+
+async function parseBody(req: IncomingMessage): Promise<ParsedBody> {
+  const raw = await readBody(req);
+  if (!raw.ok) return { kind: 'too_large' };
+  try {
+    return { kind: 'json', value: JSON.parse(raw.text) };
+  } catch (err) {
+    return { kind: 'invalid', reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 function emptyStats(): SandboxStats {
   return {
     calls: { match: 0, enrich: 0, bulk_enrich: 0 },
@@ -255,33 +317,42 @@ export async function startSandboxServer(opts: SandboxServerOptions = {}): Promi
   const latencyMs = opts.latencyMs ?? 0;
   const errorRate = opts.errorRate ?? 0;
   const rateLimitPerMin = opts.rateLimitPerMin ?? 0;
+  const rateLimitUnit = opts.rateLimitUnit ?? 'request';
+  const rateLimitReset = opts.rateLimitReset ?? 'oldest';
   const random = opts.random ?? Math.random;
   const directory = createSandboxDirectory();
-  const windows = new Map<string, number[]>();
+  // Per key, the calls of the last 60 s and what each counted (1, or its items), oldest first.
+  const windows = new Map<string, { at: number; units: number }[]>();
   const closing = new AbortController();
   let stats = emptyStats();
   // Kept apart from stats: reset() clears counters for the next test, not the account's balance.
   let creditsUsed = 0;
 
-  /** Records this request in the key's sliding window unless it is over the limit. */
+  /**
+   * Records this call in the key's sliding window unless it would take the window over the limit.
+   * `items` is what the call carries; it counts as 1 or as `items` by `rateLimitUnit`.
+   */
   function admit(
     apiKey: string,
     now: number,
+    items: number,
   ): { allowed: boolean; headers: Record<string, string>; retryAfterS: number } {
     const limit = rateLimitPerMin > 0 ? rateLimitPerMin : UNLIMITED_RATE_LIMIT_PER_MIN;
-    const window = (windows.get(apiKey) ?? []).filter((at) => at > now - RATE_WINDOW_MS);
-    const allowed = rateLimitPerMin === 0 || window.length < rateLimitPerMin;
-    if (allowed) window.push(now);
+    const units = rateLimitUnit === 'record' ? Math.max(1, items) : 1;
+    const window = (windows.get(apiKey) ?? []).filter((call) => call.at > now - RATE_WINDOW_MS);
+    const used = window.reduce((sum, call) => sum + call.units, 0);
+    const allowed = rateLimitPerMin === 0 || used + units <= limit;
+    if (allowed) window.push({ at: now, units });
     windows.set(apiKey, window);
-    const oldest = window[0] ?? now;
-    const retryAfterS = Math.max(1, Math.ceil((oldest + RATE_WINDOW_MS - now) / 1000));
+    const oldest = window[0]?.at ?? now;
+    const resetAt = rateLimitReset === 'window' ? now + RATE_WINDOW_MS : oldest + RATE_WINDOW_MS;
     return {
       allowed,
-      retryAfterS,
+      retryAfterS: allowed ? 0 : retryAfterSeconds(window, used, units, limit, now),
       headers: {
         'x-ratelimit-limit': String(limit),
-        'x-ratelimit-remaining': String(Math.max(0, limit - window.length)),
-        'x-ratelimit-reset': String(Math.ceil((oldest + RATE_WINDOW_MS) / 1000)),
+        'x-ratelimit-remaining': String(Math.max(0, limit - used - (allowed ? units : 0))),
+        'x-ratelimit-reset': String(Math.ceil(resetAt / 1000)),
       },
     };
   }
@@ -327,13 +398,15 @@ export async function startSandboxServer(opts: SandboxServerOptions = {}): Promi
         error_type: 'missing_identifier',
       };
     });
+    // Only a list of plain misses is left out: per-item errors must still reach the caller.
+    const omit = opts.omitEmptyLists === true && matches === 0 && matched.every((m) => !('error' in m));
     return {
       status: 200,
       body: {
         request_status: matches > 0 ? 'success' : 'miss',
         total_results: items.length,
         total_matches: matches,
-        matched_businesses: matched,
+        ...(omit ? {} : { matched_businesses: matched }),
       },
     };
   }
@@ -373,7 +446,7 @@ export async function startSandboxServer(opts: SandboxServerOptions = {}): Promi
       body: {
         request_status: rows.some((row) => 'data' in row) ? 'success' : 'miss',
         total_results: rows.length,
-        data: rows,
+        ...(opts.omitEmptyLists === true && rows.length === 0 ? {} : { data: rows }),
       },
     };
   }
@@ -407,14 +480,16 @@ export async function startSandboxServer(opts: SandboxServerOptions = {}): Promi
         headers: idleRateHeaders(now),
       };
     }
-    const admission = admit(apiKey, now);
+    // Read before admission: a limit counted in records needs the call's item count.
+    const body = await parseBody(req);
+    const admission = admit(apiKey, now, body.kind === 'json' ? itemsIn(body.value) : 1);
     if (!admission.allowed) {
       return {
         status: 429,
         headers: { ...admission.headers, 'retry-after': String(admission.retryAfterS) },
         body: {
           error: 'rate_limit_exceeded',
-          message: `Rate limit of ${rateLimitPerMin} requests per minute exceeded`,
+          message: `Rate limit of ${rateLimitPerMin} ${rateLimitUnit}s per minute exceeded`,
           retry_after: admission.retryAfterS,
         },
       };
@@ -432,33 +507,29 @@ export async function startSandboxServer(opts: SandboxServerOptions = {}): Promi
       );
     }
 
-    const raw = await readBody(req);
-    if (!raw.ok) return withRate({ status: 413, body: errorBody('Request body too large', correlationId) });
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.text);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+    if (body.kind === 'too_large')
+      return withRate({ status: 413, body: errorBody('Request body too large', correlationId) });
+    if (body.kind === 'invalid') {
       return withRate({
         status: 400,
-        body: errorBody(`Request body is not valid JSON: ${reason}`, correlationId),
+        body: errorBody(`Request body is not valid JSON: ${body.reason}`, correlationId),
       });
     }
 
     try {
       if (endpoint === 'match') {
-        const items = validateMatch(body);
+        const items = validateMatch(body.value);
         const reply = handleMatch(items);
         stats.items.match += items.length;
         return withRate(reply);
       }
       if (endpoint === 'bulk_enrich') {
-        const ids = validateBulkEnrich(body);
+        const ids = validateBulkEnrich(body.value);
         const reply = handleBulkEnrich(ids, correlationId);
         if (reply.status === 200) stats.items.bulk_enrich += ids.length;
         return withRate(reply);
       }
-      const id = validateEnrich(body);
+      const id = validateEnrich(body.value);
       const reply = handleEnrich(id, correlationId);
       if (reply.status === 200) stats.items.enrich += 1;
       return withRate(reply);
