@@ -4,10 +4,19 @@ import type { RateLimiter, RateLimitUnit } from './rate-limiter';
 /**
  * The provider, paced by the shared limiter: every call first spends its units, and a 429 makes
  * every caller wait out its Retry-After, not only the one that got it.
+ *
+ * Counted in records, a limit under the provider's batch size could never admit a full batch:
+ * batches are cut to the limit (`limit` 30 a minute: calls of at most 30 items), so a job moves at
+ * the limit instead of waiting for a window that never has room.
  */
 export function createRateLimitedProvider(
   provider: EnrichmentProvider,
-  opts: { limiter: RateLimiter; unit: RateLimitUnit },
+  opts: {
+    limiter: RateLimiter;
+    unit: RateLimitUnit;
+    /** The provider's limit in `unit`s a minute, when known: no call carries more records. */
+    limit?: number;
+  },
 ): EnrichmentProvider {
   const units = (items: number) => (opts.unit === 'request' ? 1 : items);
   async function guarded<T>(items: number, call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -23,7 +32,10 @@ export function createRateLimitedProvider(
   }
   return {
     name: provider.name,
-    maxBatchSize: provider.maxBatchSize,
+    maxBatchSize:
+      opts.unit === 'record' && opts.limit !== undefined
+        ? Math.max(1, Math.min(provider.maxBatchSize, Math.floor(opts.limit)))
+        : provider.maxBatchSize,
     matchBusinesses: (domains, signal) =>
       guarded(domains.length, () => provider.matchBusinesses(domains, signal), signal),
     enrichFirmographics: (ids, signal) =>
