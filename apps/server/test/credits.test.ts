@@ -1,11 +1,13 @@
 /**
  * Credits are money: counted through the sandbox's own call counts, over real HTTP.
- * Bulk calls, the enrichment cache across jobs, the estimate before a job runs, max_credits.
+ * Bulk calls, the enrichment cache across jobs, the estimate before a job runs, and max_credits as
+ * a cap: credits are reserved before each call, so the sandbox never bills a job past its limit.
  */
 import type { Company, CompanyList, Job } from '@gtm-enrich/contracts';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectJobInvariants } from './invariants';
-import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
+import { apiFetch, csvFile, queueKinds, startTestSystem, type TestSystem, upload } from './test-system';
 
 async function getJob(t: TestSystem, id: string): Promise<Job> {
   return (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}?org_id=acme`)).json()) as Job;
@@ -92,18 +94,6 @@ describe('credits', () => {
     expect(calls(t) - before).toBeGreaterThanOrEqual(2);
   });
 
-  it('pauses a job that reaches its max_credits', async () => {
-    const fresh = Array.from({ length: 600 }, (_, i) => `credit-cap-${i}.com`);
-    const job = await runJob(t, ['domain', ...fresh], { max_credits: '100' });
-    expect(job.status).toBe('paused');
-    expect(job.max_credits).toBe(100);
-    expect(job.error?.code).toBe('CREDIT_LIMIT_REACHED');
-    expect(job.usage.credits).toBeGreaterThanOrEqual(100);
-    expect(job.counts.enriched).toBeLessThan(600);
-    expect(job.counts.failed).toBe(0);
-    await expectJobInvariants(t.system.database.db);
-  });
-
   it('rejects a malformed max_credits or force_refresh with a clear message', async () => {
     for (const fields of [
       { max_credits: 'lots' },
@@ -118,5 +108,183 @@ describe('credits', () => {
       const body = (await res.json()) as { error: { message: string } };
       expect(body.error.message).toMatch(/max_credits|force_refresh/);
     }
+  });
+});
+
+/** Waits until the job stops (paused or completed) with nothing in flight: no call can still bill it. */
+async function settled(t: TestSystem, id: string): Promise<Job> {
+  await expect
+    .poll(
+      async () => {
+        const job = await getJob(t, id);
+        return job.status !== 'running' && job.status !== 'queued' && job.counts.processing === 0;
+      },
+      { timeout: 60_000, interval: 100 },
+    )
+    .toBe(true);
+  return getJob(t, id);
+}
+
+async function start(t: TestSystem, lines: string[], fields: Record<string, string>): Promise<Job> {
+  const res = await upload(t.baseUrl, csvFile(lines), { org_id: 'acme', ...fields });
+  expect(res.status).toBe(202);
+  return (await res.json()) as Job;
+}
+
+const patchJob = (t: TestSystem, id: string, body: unknown, headers: Record<string, string> = {}) =>
+  apiFetch(`${t.baseUrl}/api/v1/jobs/${id}?org_id=acme`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+const resume = (t: TestSystem, id: string) =>
+  apiFetch(`${t.baseUrl}/api/v1/jobs/${id}/resume?org_id=acme`, { method: 'POST' });
+
+describe('max_credits is a cap', () => {
+  let t: TestSystem;
+  beforeAll(async () => {
+    // A sandbox of its own: its billed count is this describe's alone.
+    t = await startTestSystem({ env: { PROVIDER_BATCH_WINDOW_MS: '100' } });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  for (const limit of [10, 100, 500]) {
+    it(`bills exactly max_credits=${limit} and pauses, the ledger equal to the sandbox's count`, async () => {
+      const billedBefore = t.sandbox.stats().creditsUsed;
+      const fresh = Array.from({ length: limit + 300 }, (_, i) => `cap-${limit}-${i}.com`);
+      const job = await settled(t, (await start(t, ['domain', ...fresh], { max_credits: String(limit) })).id);
+      const billed = t.sandbox.stats().creditsUsed - billedBefore;
+      expect(billed).toBe(limit);
+      expect(job.usage.credits).toBe(billed);
+      expect(job.status).toBe('paused');
+      expect(job.error?.code).toBe('CREDIT_LIMIT_REACHED');
+      expect(job.error?.message).toMatch(/raise or remove the limit.*PATCH.*then resume/);
+      expect(job.counts.failed).toBe(0);
+      expect(job.counts.queued).toBeGreaterThan(0);
+      await expectJobInvariants(t.system.database.db);
+    });
+  }
+
+  it('goes on after the limit is raised and resumed, and completes once it is removed', async () => {
+    const billedBefore = t.sandbox.stats().creditsUsed;
+    const fresh = Array.from({ length: 150 }, (_, i) => `raise-${i}.com`);
+    let job = await settled(t, (await start(t, ['domain', ...fresh], { max_credits: '10' })).id);
+    expect(job.usage.credits).toBe(10);
+
+    // Still at its limit: resuming would pause again at once.
+    const early = await resume(t, job.id);
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { error: { message: string } }).error.message).toMatch(
+      /raise or remove the limit first/,
+    );
+
+    const raised = await patchJob(t, job.id, { max_credits: 40 });
+    expect(raised.status).toBe(200);
+    expect(((await raised.json()) as Job).max_credits).toBe(40);
+    expect((await resume(t, job.id)).status).toBe(200);
+    job = await settled(t, job.id);
+    expect(job.status).toBe('paused');
+    expect(job.usage.credits).toBe(40);
+    expect(t.sandbox.stats().creditsUsed - billedBefore).toBe(40);
+
+    expect((await patchJob(t, job.id, { max_credits: null })).status).toBe(200);
+    expect((await resume(t, job.id)).status).toBe(200);
+    job = await settled(t, job.id);
+    expect(job.status).toBe('completed');
+    expect(job.max_credits).toBeNull();
+    expect(job.counts.enriched + job.counts.not_found).toBe(150);
+    expect(job.usage.credits).toBe(t.sandbox.stats().creditsUsed - billedBefore);
+
+    // Finished: the limit cannot change any more.
+    const late = await patchJob(t, job.id, { max_credits: 1000 });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as { error: { code: string } }).error.code).toBe('CONFLICT');
+    await expectJobInvariants(t.system.database.db);
+  });
+
+  it('refuses a limit not above what is spent (422), a bad body (400), a viewer (403), another organization (404)', async () => {
+    const fresh = Array.from({ length: 100 }, (_, i) => `refuse-${i}.com`);
+    const job = await settled(t, (await start(t, ['domain', ...fresh], { max_credits: '10' })).id);
+
+    const low = await patchJob(t, job.id, { max_credits: 10 });
+    expect(low.status).toBe(422);
+    const lowBody = (await low.json()) as { error: { code: string; message: string; details: unknown } };
+    expect(lowBody.error).toMatchObject({
+      code: 'CREDIT_LIMIT_TOO_LOW',
+      details: { credits_spent: 10, credits_held: 0 },
+    });
+    expect(lowBody.error.message).toMatch(/not above the 10 credits/);
+
+    for (const body of [{ max_credits: 0 }, { max_credits: 2.5 }, { max_credits: '20' }, {}, { limit: 5 }]) {
+      const res = await patchJob(t, job.id, body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+    }
+
+    const viewer = await t.keyFor('acme', 'viewer');
+    expect(
+      (await patchJob(t, job.id, { max_credits: 50 }, { authorization: `Bearer ${viewer}` })).status,
+    ).toBe(403);
+    const member = await t.keyFor('acme', 'member');
+    expect(
+      (await patchJob(t, job.id, { max_credits: 50 }, { authorization: `Bearer ${member}` })).status,
+    ).toBe(200);
+    const other = await t.keyFor('other-org');
+    const foreign = await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}?org_id=other-org`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${other}` },
+      body: JSON.stringify({ max_credits: 5000 }),
+    });
+    expect(foreign.status).toBe(404);
+    expect((await getJob(t, job.id)).max_credits).toBe(50);
+  });
+
+  it('completes on resume a paused job whose companies all finished', async () => {
+    const job = await settled(t, (await start(t, ['domain', 'done-1.com', 'done-2.com'], {})).id);
+    expect(job.status).toBe('completed');
+    // The state a job is left in when it pauses while its last companies are in flight.
+    await t.system.database.db.execute(
+      sql`update jobs set status = 'paused', finished_at = null, error_code = 'CREDIT_LIMIT_REACHED' where id = ${job.id}`,
+    );
+    const res = await resume(t, job.id);
+    expect(res.status).toBe(200);
+    const resumed = (await res.json()) as Job;
+    expect(resumed.status).toBe('completed');
+    expect(resumed.finished_at).not.toBeNull();
+    expect(resumed.error).toBeNull();
+  });
+});
+
+describe.runIf(queueKinds().includes('bullmq'))('max_credits across two workers', () => {
+  let api: TestSystem;
+  let workers: TestSystem[] = [];
+  beforeAll(async () => {
+    api = await startTestSystem({ queue: 'bullmq', roles: { api: true, worker: false } });
+    workers = await Promise.all(
+      [0, 1].map(() =>
+        startTestSystem({
+          queue: 'bullmq',
+          roles: { api: false, worker: true },
+          shareWith: api,
+          env: { PROVIDER_BATCH_WINDOW_MS: '100' },
+        }),
+      ),
+    );
+  });
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await api?.stop();
+  });
+
+  it('two workers spending for one job together bill exactly its max_credits', async () => {
+    const fresh = Array.from({ length: 800 }, (_, i) => `two-workers-${i}.com`);
+    const job = await settled(api, (await start(api, ['domain', ...fresh], { max_credits: '100' })).id);
+    expect(api.sandbox.stats().creditsUsed).toBe(100);
+    expect(job.usage.credits).toBe(100);
+    expect(job.status).toBe('paused');
+    expect(job.counts.failed).toBe(0);
   });
 });

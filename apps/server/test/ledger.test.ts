@@ -1,12 +1,23 @@
 /**
  * The credit ledger's writes: calls that end together share one statement, and each still gets
- * its own answer (the jobs it paused), against a real PostgreSQL.
+ * its own answer (the jobs it paused); credit reservations never grant more than a job's
+ * max_credits, however many are asked for at once; against a real PostgreSQL.
  */
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../src/db/database';
 import { findJob, insertJob } from '../src/jobs/jobs.repository';
-import { CREDIT_LIMIT_REACHED, jobUsages, recordProviderCall } from '../src/jobs/ledger.repository';
+import {
+  CREDIT_LIMIT_REACHED,
+  jobCredits,
+  jobUsages,
+  recordProviderCall,
+  releaseCredits,
+  renewCredits,
+  reserveCredits,
+  setJobMaxCredits,
+} from '../src/jobs/ledger.repository';
 import { openMigratedTestDatabase } from './test-database';
 
 const ORG = 'acme';
@@ -75,6 +86,103 @@ describe('credit ledger', () => {
     expect(stopped?.status).toBe('paused');
     expect(stopped?.errorCode).toBe(CREDIT_LIMIT_REACHED);
     expect((await findJob(database.db, ORG, other.id))?.status).toBe('queued');
+  });
+
+  it('counts as records billed only the items of calls the provider answered', async () => {
+    const job = await newJob(null);
+    await recordProviderCall(database.db, call(job.id, 45, 'ok'));
+    await recordProviderCall(database.db, { ...call(job.id, 0, 'down'), status: 503 });
+    await recordProviderCall(database.db, { ...call(job.id, 0, 'key'), status: 401 });
+    await recordProviderCall(database.db, { ...call(job.id, 0, 'timeout'), status: null });
+    expect((await jobUsages(database.db, [job.id])).get(job.id)).toEqual({
+      providerCalls: 4,
+      recordsBilled: 50,
+      credits: 45,
+    });
+  });
+
+  const reserve = (jobId: string, credits: number, ttlMs = 60_000) =>
+    reserveCredits(database.db, [{ orgId: ORG, jobId, credits }], { ttlMs, newId: randomUUID }).then(
+      (grants) => grants[0]!,
+    );
+
+  it('never grants more than max_credits, however many reservations race', async () => {
+    const job = await newJob(100);
+    await recordProviderCall(database.db, call(job.id, 30, 'spent'));
+    const grants = await Promise.all(Array.from({ length: 20 }, () => reserve(job.id, 50)));
+    expect(grants.reduce((sum, g) => sum + g.granted, 0)).toBe(70);
+    expect(grants.filter((g) => g.granted > 0).every((g) => g.reservationId !== null)).toBe(true);
+    // The last ones saw what the others held: those may come back, so their items wait, not pause.
+    expect(grants.filter((g) => g.granted === 0).every((g) => g.heldByOthers === 70)).toBe(true);
+    expect(await jobCredits(database.db, job.id)).toEqual({ spent: 30, held: 70 });
+  });
+
+  it('settles a reservation in the ledger row of its call, which frees what it did not bill', async () => {
+    const job = await newJob(100);
+    const a = await reserve(job.id, 50);
+    const b = await reserve(job.id, 50);
+    expect((await reserve(job.id, 1)).granted).toBe(0);
+    await recordProviderCall(database.db, { ...call(job.id, 20, 'a'), reservationIds: [a.reservationId!] });
+    expect(await jobCredits(database.db, job.id)).toEqual({ spent: 20, held: 50 });
+    const c = await reserve(job.id, 50);
+    expect(c.granted).toBe(30);
+    // A call that never reached the provider gives its credits back at once.
+    await releaseCredits(database.db, [b.reservationId!, c.reservationId!]);
+    expect(await jobCredits(database.db, job.id)).toEqual({ spent: 20, held: 0 });
+    expect((await reserve(job.id, 500)).granted).toBe(80);
+  });
+
+  it('lets the reservations of a worker that died lapse, and deletes them on the next reservation', async () => {
+    const job = await newJob(10);
+    const dead = await reserve(job.id, 10, 100);
+    const alive = await newJob(10);
+    const renewed = await reserve(alive.id, 10, 100);
+    await renewCredits(database.db, [renewed.reservationId!], 60_000);
+    await expect.poll(async () => (await jobCredits(database.db, job.id)).held, { timeout: 5_000 }).toBe(0);
+    expect((await reserve(alive.id, 1)).granted).toBe(0);
+    const again = await reserve(job.id, 10);
+    expect(again.granted).toBe(10);
+    const rows = await database.db.execute<{ id: string }>(
+      sql`select id from credit_reservations where job_id = ${job.id}`,
+    );
+    expect(rows.rows.map((r) => r.id)).toEqual([again.reservationId]);
+    expect(dead.reservationId).not.toBe(again.reservationId);
+  });
+
+  it("grants everything to a job without a limit, and nothing to another organization's job", async () => {
+    const job = await newJob(null);
+    expect((await reserve(job.id, 50)).granted).toBe(50);
+    const foreign = await reserveCredits(
+      database.db,
+      [{ orgId: 'someone-else', jobId: job.id, credits: 50 }],
+      { ttlMs: 60_000, newId: randomUUID },
+    );
+    expect(foreign).toEqual([{ jobId: job.id, reservationId: null, granted: 0, heldByOthers: 0 }]);
+  });
+
+  it('changes max_credits only above what is spent and held, and not on a finished job', async () => {
+    const job = await newJob(100);
+    await recordProviderCall(database.db, call(job.id, 40, 'spent'));
+    await reserve(job.id, 20);
+    expect(await setJobMaxCredits(database.db, ORG, job.id, 40)).toEqual({
+      updated: false,
+      spent: 40,
+      held: 20,
+    });
+    expect(await setJobMaxCredits(database.db, ORG, job.id, 55)).toEqual({
+      updated: false,
+      spent: 40,
+      held: 20,
+    });
+    expect(await setJobMaxCredits(database.db, ORG, job.id, 60)).toEqual({
+      updated: true,
+      spent: 40,
+      held: 20,
+    });
+    expect((await findJob(database.db, ORG, job.id))?.maxCredits).toBe(60);
+    expect(await setJobMaxCredits(database.db, 'someone-else', job.id, 500)).toBeNull();
+    expect((await setJobMaxCredits(database.db, ORG, job.id, null))?.updated).toBe(true);
+    expect((await findJob(database.db, ORG, job.id))?.maxCredits).toBeNull();
   });
 
   it('writes inside a transaction when given one', async () => {
