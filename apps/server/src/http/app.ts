@@ -28,13 +28,13 @@ import type { JobsService } from '../jobs/jobs.service';
 import { type HttpObservability, instrumentHttp } from '../observability/http';
 import { registerAudit } from './audit';
 import { type Access, registerAuth, routeAccess } from './auth';
-import { registerErrorHandling } from './errors';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors';
 import { authRoutes } from './routes/auth';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { jobActionRoutes } from './routes/job-actions';
 import { jobRoutes } from './routes/jobs';
 import { uploadRoutes } from './routes/uploads';
-import { registerSecurity } from './security';
+import { registerInputGuards, registerSecurity } from './security';
 
 export type AppDeps = {
   logger: Logger;
@@ -82,6 +82,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     requestTimeout: deps.limits.requestTimeoutMs,
     connectionTimeout: deps.limits.idleTimeoutMs,
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -97,21 +99,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // Before any route: headers on every answer (401s too), and the auth hooks see every route.
   await registerSecurity(app, { webDir, corsOrigins: deps.limits.corsOrigins, docsPrefix: DOCS_PREFIX });
+  registerInputGuards(app);
   await registerAuth(app, {
     auth: deps.auth,
+    operatorKey: deps.operatorKey,
     rateLimitPerMinute: deps.limits.rateLimitPerMinute,
     rateLimitRedis: deps.limits.rateLimitRedis,
     rateLimitNamespace: deps.limits.rateLimitNamespace,
-    operatorKey: deps.operatorKey,
   });
   registerAudit(app, deps.auth);
   if (deps.observability) await instrumentHttp(app, deps.observability);
-
-  await app.register(fastifySwagger, {
-    openapi: {
   // Every organization's tasks and the Redis server itself: for operators, never for a tenant's key.
   const dashboard = deps.observability?.queueDashboard;
   if (dashboard && deps.operatorKey) await app.register(dashboard.plugin, { prefix: dashboard.prefix });
+
+  await app.register(fastifySwagger, {
+    openapi: {
       openapi: '3.1.0',
       info: {
         title: 'GTM Enrich API',
@@ -189,7 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(
     async (api) => {
-      await api.register(uploadRoutes, { jobs: deps.jobs });
+      await api.register(uploadRoutes, { jobs: deps.jobs, maxUploadBytes: deps.maxUploadBytes });
       await api.register(jobRoutes, { jobs: deps.jobs });
       await api.register(authRoutes, { auth: deps.auth });
       await api.register(jobActionRoutes, { jobs: deps.jobs });

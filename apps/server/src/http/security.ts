@@ -13,6 +13,7 @@ import path from 'node:path';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors';
 
 const INLINE_SCRIPT = /<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi;
 
@@ -100,4 +101,45 @@ export async function registerSecurity(
       maxAge: 600,
     });
   }
+}
+
+/** How long a connection whose request was answered before its body was read may go on sending. */
+const UNREAD_BODY_GRACE_MS = 2_000;
+
+function findNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (depth > 32 || value === null || typeof value !== 'object') return false;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\0') || findNul(v, depth + 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * Guards that hold for every route, whatever its schema says:
+ * - no NUL in a path parameter, query value or JSON body: PostgreSQL text cannot hold one, so it
+ *   would fail as a 500 deep in a query instead of a 400 here;
+ * - a request answered before its body was read (an upload refused from its first bytes, a 401 on
+ *   a large POST) closes its connection: the client is told so (`Connection: close`), the rest of
+ *   the body is discarded for a short grace (so the client reads the answer instead of a reset),
+ *   then the socket is destroyed, so neither the idle timeout nor a shutdown waits for it.
+ */
+export function registerInputGuards(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    if (findNul(req.params) || findNul(req.query) || findNul(req.body)) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'The request holds a NUL character (\\0, %00) in a path, query or body value; remove it.',
+      );
+    }
+  });
+  app.addHook('onSend', async (req, reply) => {
+    if (!req.raw.complete) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (req) => {
+    if (req.raw.complete) return;
+    const socket = req.raw.socket;
+    req.raw.resume();
+    setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS).unref();
+  });
 }

@@ -5,7 +5,10 @@ import { AppError } from '../../errors';
 import type { JobsService } from '../../jobs/jobs.service';
 import { assertSameOrganization } from '../auth';
 
-export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
+export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadBytes: number }> = async (
+  app,
+  { jobs, maxUploadBytes },
+) => {
   app.post(
     '/uploads',
     {
@@ -58,7 +61,8 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async 
         const key = idempotencyKey(req.headers['idempotency-key']);
         // The request's fingerprint for its Idempotency-Key: the file's bytes, then the form fields.
         const hash = createHash('sha256');
-        const source = key ? hashing(part.file, hash) : part.file;
+        const file = untruncated(part.file, maxUploadBytes);
+        const source = key ? hashing(file, hash) : file;
         const { job, replayed } = await jobs.acceptUpload(
           req.auth.orgId,
           source,
@@ -97,6 +101,28 @@ function idempotencyKey(header: string | string[] | undefined): string | null {
     );
   }
   return header;
+}
+
+/**
+ * The file as sent, or PAYLOAD_TOO_LARGE when the multipart parser cut it at MAX_UPLOAD_BYTES. The
+ * parser ends a cut file like a whole one (it only marks it `truncated`), so without this the cut
+ * would be read as the file's end: a quote left open, a half row.
+ */
+async function* untruncated(
+  file: AsyncIterable<Uint8Array> & { truncated?: boolean },
+  maxUploadBytes: number,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of file) {
+    if (file.truncated) break;
+    yield chunk;
+  }
+  if (file.truncated) {
+    throw new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `The file is larger than the upload limit of ${maxUploadBytes} bytes (MAX_UPLOAD_BYTES). Split it into smaller files.`,
+      { limit_bytes: maxUploadBytes },
+    );
+  }
 }
 
 /** Passes the file through unchanged, feeding every byte to `hash` on the way. */
