@@ -238,9 +238,17 @@ export const providerCalls = pgTable(
     status: integer('status'),
     durationMs: integer('duration_ms').notNull(),
     correlationId: text('correlation_id'),
+    /**
+     * One provider call, named by the worker before it writes: a write repeated after its
+     * connection broke (it may have committed) adds nothing the second time.
+     */
+    callId: uuid('call_id'),
     createdAt: createdAt(),
   },
-  (t) => [index('provider_calls_job_idx').on(t.jobId)],
+  (t) => [
+    index('provider_calls_job_idx').on(t.jobId),
+    uniqueIndex('provider_calls_call_job_uq').on(t.callId, t.jobId),
+  ],
 );
 
 /**
