@@ -2,9 +2,17 @@
  * The last step before a provider call leaves: it waits while the database is unreachable (a
  * result that could not be written would only be held), and it sends only the items that a
  * company this worker still holds wants (see held-claims.ts). Items dropped here are answered
- * as if unknown; their companies are no longer held, so nothing is written for them.
+ * as if unknown; their companies are no longer held, so nothing is written for them. When no
+ * item is left, no call is made, and the error says so: no ledger row, no attempt spent.
  */
-import type { EnrichmentProvider, MatchResult } from '../providers/provider';
+
+function nothingToSend(): ProviderError {
+  return new ProviderError('transient', 'Not sent: this worker no longer holds any company of the call.', {
+    reachedProvider: false,
+    countsAsAttempt: false,
+  });
+}
+import { type EnrichmentProvider, type MatchResult, ProviderError } from '../providers/provider';
 import type { HeldClaims } from './held-claims';
 
 export function createClaimGuardedProvider(
@@ -17,7 +25,8 @@ export function createClaimGuardedProvider(
     async matchBusinesses(domains, signal) {
       const wanted = await claims.stillWanted('match', domains);
       const sent = domains.filter((d) => wanted.has(d));
-      const results = sent.length > 0 ? await provider.matchBusinesses(sent, signal) : [];
+      if (sent.length === 0) throw nothingToSend();
+      const results = await provider.matchBusinesses(sent, signal);
       const byDomain = new Map(sent.map((d, i) => [d, results[i]!]));
       return domains.map(
         (domain): MatchResult =>
@@ -31,7 +40,8 @@ export function createClaimGuardedProvider(
     async enrichFirmographics(businessIds, signal) {
       const wanted = await claims.stillWanted('enrich', businessIds);
       const sent = businessIds.filter((id) => wanted.has(id));
-      return sent.length > 0 ? provider.enrichFirmographics(sent, signal) : new Map();
+      if (sent.length === 0) throw nothingToSend();
+      return provider.enrichFirmographics(sent, signal);
     },
   };
 }

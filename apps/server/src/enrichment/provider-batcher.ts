@@ -4,6 +4,7 @@
  * Before a bulk-enrich call, credits are reserved per job and the batch is cut to what each job
  * may still spend (credit-budget.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
 import { isProviderError } from '../providers/provider';
@@ -26,6 +27,8 @@ export type ProviderCallReport = {
   perJob: Array<CallerRef & { items: number; credits: number }>;
   /** Credit reservations the call's ledger row settles (deletes). */
   reservationIds: string[];
+  /** Names this call in the ledger, so a write repeated after a lost connection counts it once. */
+  callId: string;
 };
 
 export type ProviderBatcher = {
@@ -150,13 +153,22 @@ export function createProviderBatcher(
     billed: (result: T, i: number) => boolean,
   ): Promise<T> {
     const started = performance.now();
-    const record = async (report: Omit<ProviderCallReport, 'endpoint' | 'durationMs' | 'reservationIds'>) => {
+    const callId = randomUUID();
+    const record = async (
+      report: Omit<ProviderCallReport, 'endpoint' | 'durationMs' | 'reservationIds' | 'callId'>,
+    ) => {
       if (!opts.onCall) {
         await budget?.release(reservationIds);
         return;
       }
       try {
-        await opts.onCall({ endpoint, durationMs: performance.now() - started, reservationIds, ...report });
+        await opts.onCall({
+          endpoint,
+          durationMs: performance.now() - started,
+          reservationIds,
+          callId,
+          ...report,
+        });
       } finally {
         budget?.settled(reservationIds);
       }

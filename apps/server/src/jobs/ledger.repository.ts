@@ -15,6 +15,8 @@ export type ProviderCallRecord = {
   perJob: ReadonlyArray<{ orgId: string; jobId: string; items: number; credits: number }>;
   /** Credit reservations this call settles: deleted in the statement that writes its rows. */
   reservationIds?: readonly string[];
+  /** Set once per call: the same call written twice (a retry after a lost connection) is kept once. */
+  callId?: string;
 };
 
 export const CREDIT_LIMIT_REACHED = 'CREDIT_LIMIT_REACHED';
@@ -98,6 +100,7 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
         status: call.status,
         duration_ms: Math.round(call.durationMs),
         correlation_id: call.correlationId,
+        call_id: call.callId ?? null,
       })),
     ),
   );
@@ -111,11 +114,12 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
       delete from credit_reservations
       where id in (select value::uuid from jsonb_array_elements_text(${settled}::jsonb))
     ), inserted as (
-      insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, correlation_id)
-      select r.org_id, r.job_id, r.provider, r.endpoint, r.items, r.credits, r.status, r.duration_ms, r.correlation_id
+      insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, correlation_id, call_id)
+      select r.org_id, r.job_id, r.provider, r.endpoint, r.items, r.credits, r.status, r.duration_ms, r.correlation_id, r.call_id
       from jsonb_to_recordset(${rows}::jsonb) as r(
         org_id text, job_id uuid, provider text, endpoint text, items int, credits int, status int,
-        duration_ms int, correlation_id text)
+        duration_ms int, correlation_id text, call_id uuid)
+      on conflict (call_id, job_id) do nothing
       returning job_id, credits
     ), charged as (
       select job_id, sum(credits)::int as credits from inserted group by job_id having sum(credits) > 0

@@ -65,8 +65,10 @@ export function createCircuitBreakingProvider(
       record(true);
       return result;
     } catch (err) {
-      // Only an unwell provider trips the circuit; a bad request or an exhausted rate limit does not.
-      if (isProviderError(err) && err.kind === 'transient') record(false);
+      // Only an unwell provider trips the circuit; a bad request, an exhausted rate limit or a
+      // call that was never meant for it (nothing left to send, countsAsAttempt false) does not.
+      if (isProviderError(err) && !err.countsAsAttempt) probing = false;
+      else if (isProviderError(err) && err.kind === 'transient') record(false);
       else {
         probing = false;
         if (isProviderError(err) && err.kind !== 'rate_limited') record(true);
