@@ -28,7 +28,7 @@ import { buildApp } from './http/app';
 import { personalEmailDomainSet } from './ingest/normalize-domain';
 import { createDispatcher, type Dispatcher } from './jobs/dispatcher';
 import { createJobsService, type JobsService } from './jobs/jobs.service';
-import { recordProviderCall } from './jobs/ledger.repository';
+import { forgetProviderCall, openProviderCall, recordProviderCall } from './jobs/ledger.repository';
 import { createUploadReader } from './jobs/read-upload';
 import { observeProviderCalls, observeRateLimiter, traceProvider } from './observability/instrument-provider';
 import { instrumentTaskQueue } from './observability/instrument-queue';
@@ -324,7 +324,6 @@ export async function createSystem(opts: {
           requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
           idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
           corsOrigins: config.CORS_ORIGINS,
-          trustProxy: config.TRUST_PROXY,
         },
       })
     : null;
@@ -373,6 +372,16 @@ export async function createSystem(opts: {
               logger.error({ err }, 'could not record a provider call in the ledger');
             }
           },
+          // Opened before it leaves, so that a call in flight when this process dies is counted.
+          // No call leaves until its rows are written: while the database is away, none does.
+          onSend: (report) =>
+            gate.retryUntilWritten(() =>
+              openProviderCall(database.db, { provider: opts.provider.name, ...report }),
+            ),
+          onUnsent: (callId) =>
+            gate
+              .retryUntilWritten(() => forgetProviderCall(database.db, callId))
+              .catch((err: unknown) => logger.error({ err }, 'could not remove a call that was not sent')),
         });
         enrichCompany = createEnrichCompany({
           db: database.db,

@@ -12,6 +12,7 @@ function nothingToSend(): ProviderError {
     countsAsAttempt: false,
   });
 }
+
 import { type EnrichmentProvider, type MatchResult, ProviderError } from '../providers/provider';
 import type { HeldClaims } from './held-claims';
 
@@ -22,11 +23,11 @@ export function createClaimGuardedProvider(
   return {
     name: provider.name,
     maxBatchSize: provider.maxBatchSize,
-    async matchBusinesses(domains, signal) {
+    async matchBusinesses(domains, call) {
       const wanted = await claims.stillWanted('match', domains);
       const sent = domains.filter((d) => wanted.has(d));
       if (sent.length === 0) throw nothingToSend();
-      const results = await provider.matchBusinesses(sent, signal);
+      const results = await provider.matchBusinesses(sent, call);
       const byDomain = new Map(sent.map((d, i) => [d, results[i]!]));
       return domains.map(
         (domain): MatchResult =>
@@ -37,11 +38,11 @@ export function createClaimGuardedProvider(
           },
       );
     },
-    async enrichFirmographics(businessIds, signal) {
+    async enrichFirmographics(businessIds, call) {
       const wanted = await claims.stillWanted('enrich', businessIds);
       const sent = businessIds.filter((id) => wanted.has(id));
       if (sent.length === 0) throw nothingToSend();
-      return provider.enrichFirmographics(sent, signal);
+      return provider.enrichFirmographics(sent, call);
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
+import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
 import { isProviderError } from '../providers/provider';
 import type { BatchFlow } from './batch-flow';
 import {
@@ -126,6 +126,13 @@ export function createProviderBatcher(
     /** True while calls wait for the provider's rate limit: a partial batch then keeps filling. */
     rateLimited?: () => boolean;
     onCall?: (report: ProviderCallReport) => Promise<void>;
+    /**
+     * Told of each call right before it leaves, with the most each job's part may bill (the call
+     * waits for it): the ledger opens the call, so a worker killed mid-call leaves it counted.
+     */
+    onSend?: (report: Omit<ProviderCallReport, 'status' | 'durationMs' | 'correlationId'>) => Promise<void>;
+    /** An opened call did not reach the provider after all: its open rows are removed. */
+    onUnsent?: (callId: string) => Promise<void>;
     /** Reserves credits before each bulk-enrich call; without it, batches are never cut. */
     budget?: CreditBudget;
   },
@@ -142,18 +149,43 @@ export function createProviderBatcher(
    * Makes one call and records it in the ledger, settling its reservations, if the request
    * reached the provider: a call the circuit breaker turned away, that could not connect, or that
    * never left because our own rate limiter failed was neither counted nor billed by the provider,
-   * so it gets no ledger row, and its reserved credits go back.
+   * so it gets no ledger row, and its reserved credits go back. Right before it leaves, the call
+   * is opened in the ledger (onSend) with the items really sent.
    */
   async function timed<T>(
     endpoint: ProviderCallReport['endpoint'],
-    metas: CallerRef[][],
+    keys: readonly string[],
+    allMetas: CallerRef[][],
     reservationIds: string[],
-    payer: (i: number) => string,
-    call: () => Promise<T>,
-    billed: (result: T, i: number) => boolean,
+    allPayer: (i: number) => string,
+    call: (options: CallOptions) => Promise<T>,
+    allBilled: (result: T, i: number) => boolean,
   ): Promise<T> {
-    const started = performance.now();
+    let started = performance.now();
     const callId = randomUUID();
+    // Indexes (into keys) of the items sent; all of them unless the call said otherwise.
+    let sentIdx = keys.map((_, i) => i);
+    let metas = allMetas;
+    let opened = false;
+    const payer = (k: number) => allPayer(sentIdx[k]!);
+    const billed = (result: T, k: number) => allBilled(result, sentIdx[k]!);
+    const beforeSend = async (sentKeys: readonly string[]) => {
+      const sent = new Set(sentKeys);
+      sentIdx = keys.flatMap((key, i) => (sent.has(key) ? [i] : []));
+      metas = sentIdx.map((i) => allMetas[i]!);
+      if (opts.onSend) {
+        await opts.onSend({
+          endpoint,
+          callId,
+          reservationIds,
+          // The most each job may be billed: every item it pays for, on a billed endpoint.
+          perJob: perJob(metas, payer, () => endpoint === 'bulk_enrich'),
+        });
+        opened = true;
+        budget?.settled(reservationIds);
+      }
+      started = performance.now();
+    };
     const record = async (
       report: Omit<ProviderCallReport, 'endpoint' | 'durationMs' | 'reservationIds' | 'callId'>,
     ) => {
@@ -175,7 +207,7 @@ export function createProviderBatcher(
     };
     let result: T;
     try {
-      result = await call();
+      result = await call({ beforeSend });
     } catch (err) {
       if (isProviderError(err) && err.reachedProvider) {
         await record({
@@ -184,6 +216,7 @@ export function createProviderBatcher(
           perJob: perJob(metas, payer, () => false),
         });
       } else {
+        if (opened) await opts.onUnsent?.(callId);
         await budget?.release(reservationIds);
       }
       throw err;
@@ -204,10 +237,11 @@ export function createProviderBatcher(
       // Matching is not billed as a record; firmographics are (see docs/performance.md).
       const results = await timed(
         'match',
+        domains,
         metas,
         [],
         (i) => metas[i]![0]!.jobId,
-        () => provider.matchBusinesses(domains),
+        (call) => provider.matchBusinesses(domains, call),
         () => false,
       );
       return new Map(results.map((r, i) => [domains[i]!, r]));
@@ -235,10 +269,11 @@ export function createProviderBatcher(
       const sent = plan.send.map((i) => ids[i]!);
       const byId = await timed(
         'bulk_enrich',
+        sent,
         plan.send.map((i) => metas[i]!),
         plan.reservationIds,
         (k) => plan.payer.get(plan.send[k]!)!,
-        () => provider.enrichFirmographics(sent),
+        (call) => provider.enrichFirmographics(sent, call),
         (result, k) => (result.get(sent[k]!) ?? null) !== null,
       );
       // A matched business the provider returns no row for is known to exist but has no data.

@@ -1,6 +1,11 @@
 /**
  * The credit ledger: every provider call that reached the provider, per job it served, the credit
  * reservations held for calls about to be made, and the job-level views of both.
+ *
+ * A call is written twice: opened right before it leaves (rows with no status, holding the most
+ * it may bill), then closed with what it did bill (recordProviderCall). A worker killed with the
+ * call in flight leaves it open: the call stays counted, as the provider counted it, and its
+ * credits stay spent, since the provider may have billed them.
  */
 import { sql } from 'drizzle-orm';
 import { PgTransaction } from 'drizzle-orm/pg-core';
@@ -18,6 +23,49 @@ export type ProviderCallRecord = {
   /** Set once per call: the same call written twice (a retry after a lost connection) is kept once. */
   callId?: string;
 };
+
+export type OpenProviderCall = {
+  provider: string;
+  endpoint: 'match' | 'bulk_enrich';
+  callId: string;
+  /** `credits`: the most this job's part of the call may bill, held until the call is closed. */
+  perJob: ReadonlyArray<{ orgId: string; jobId: string; items: number; credits: number }>;
+  /** Reservations the open rows take over (deleted in the same statement). */
+  reservationIds?: readonly string[];
+};
+
+/** Writes a call's rows before it leaves; writing it again (a retry) changes nothing. */
+export async function openProviderCall(db: Db, call: OpenProviderCall): Promise<void> {
+  if (call.perJob.length === 0) return;
+  const rows = JSON.stringify(
+    call.perJob.map((j) => ({
+      org_id: j.orgId,
+      job_id: j.jobId,
+      items: j.items,
+      credits: j.credits,
+    })),
+  );
+  await executePrepared(
+    db,
+    'open_provider_call',
+    sql`
+    with taken_over as (
+      -- The open rows now hold these credits; the job's total held and spent does not move.
+      delete from credit_reservations
+      where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(call.reservationIds ?? [])}::jsonb))
+    )
+    insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, call_id)
+    select r.org_id, r.job_id, ${call.provider}, ${call.endpoint}, r.items, r.credits, null, 0, ${call.callId}::uuid
+    from jsonb_to_recordset(${rows}::jsonb) as r(org_id text, job_id uuid, items int, credits int)
+    on conflict (call_id, job_id) do nothing
+  `,
+  );
+}
+
+/** Removes an opened call that never reached the provider (refused connection, cut off). */
+export async function forgetProviderCall(db: Db, callId: string): Promise<void> {
+  await db.execute(sql`delete from provider_calls where call_id = ${callId}::uuid and status is null`);
+}
 
 export const CREDIT_LIMIT_REACHED = 'CREDIT_LIMIT_REACHED';
 
@@ -104,6 +152,7 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
       })),
     ),
   );
+  const callIds = JSON.stringify(calls.flatMap((c) => (c.callId ? [c.callId] : [])));
   const settled = JSON.stringify(calls.flatMap((call) => call.reservationIds ?? []));
   const result = await executePrepared<{ id: string }>(
     db,
@@ -119,7 +168,10 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
       from jsonb_to_recordset(${rows}::jsonb) as r(
         org_id text, job_id uuid, provider text, endpoint text, items int, credits int, status int,
         duration_ms int, correlation_id text, call_id uuid)
-      on conflict (call_id, job_id) do nothing
+      -- Closes the call's open rows (or repeats a close whose answer was lost).
+      on conflict (call_id, job_id) do update
+        set items = excluded.items, credits = excluded.credits, status = excluded.status,
+            duration_ms = excluded.duration_ms, correlation_id = excluded.correlation_id
       returning job_id, credits
     ), charged as (
       select job_id, sum(credits)::int as credits from inserted group by job_id having sum(credits) > 0
@@ -130,7 +182,12 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
     from charged c
     where j.id = c.job_id
       and j.max_credits is not null and j.status in ('queued', 'running')
-      and c.credits + (select coalesce(sum(credits), 0) from provider_calls pc where pc.job_id = j.id) >= j.max_credits
+      -- The statement sees the table as it was: these calls' open rows are replaced by c.credits.
+      and c.credits + (
+        select coalesce(sum(credits), 0) from provider_calls pc
+        where pc.job_id = j.id
+          and (pc.call_id is null or pc.call_id not in (select value::uuid from jsonb_array_elements_text(${callIds}::jsonb)))
+      ) >= j.max_credits
     returning j.id
   `,
   );

@@ -22,10 +22,10 @@ export function traceProvider(provider: EnrichmentProvider, tracing: Tracing): E
   return {
     name: provider.name,
     maxBatchSize: provider.maxBatchSize,
-    matchBusinesses: (domains, signal) =>
-      span('match', domains.length, () => provider.matchBusinesses(domains, signal)),
-    enrichFirmographics: (ids, signal) =>
-      span('bulk_enrich', ids.length, () => provider.enrichFirmographics(ids, signal)),
+    matchBusinesses: (domains, call) =>
+      span('match', domains.length, () => provider.matchBusinesses(domains, call)),
+    enrichFirmographics: (ids, call) =>
+      span('bulk_enrich', ids.length, () => provider.enrichFirmographics(ids, call)),
   };
 }
 

@@ -80,8 +80,8 @@ export function createCircuitBreakingProvider(
   return {
     name: provider.name,
     maxBatchSize: provider.maxBatchSize,
-    matchBusinesses: (domains, signal) => guarded(() => provider.matchBusinesses(domains, signal)),
-    enrichFirmographics: (ids, signal) => guarded(() => provider.enrichFirmographics(ids, signal)),
+    matchBusinesses: (domains, call) => guarded(() => provider.matchBusinesses(domains, call)),
+    enrichFirmographics: (ids, call) => guarded(() => provider.enrichFirmographics(ids, call)),
     state: () => (openedAt === null ? 'closed' : probing ? 'half-open' : 'open'),
   };
 }

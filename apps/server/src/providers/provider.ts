@@ -24,17 +24,27 @@ export type MatchResult =
   /** A per-item failure reported inside an otherwise successful call. */
   | { domain: string; businessId: null; error: { type: string; message: string } };
 
+/** Per call: cancellation, and a hook told what the call sends right before it leaves. */
+export type CallOptions = {
+  signal?: AbortSignal;
+  /**
+   * Called once the call is about to leave (after any rate-limit wait), with the items it sends;
+   * the call waits for it. A throw means the call is not made.
+   */
+  beforeSend?: (keys: readonly string[]) => Promise<void>;
+};
+
 export type EnrichmentProvider = {
   /** Label shown to users: "sandbox" means synthetic data. */
   readonly name: 'explorium' | 'sandbox';
   /** Largest batch one call accepts (Explorium: 50). */
   readonly maxBatchSize: number;
   /** Same length and order as `domains`. */
-  matchBusinesses(domains: readonly string[], signal?: AbortSignal): Promise<MatchResult[]>;
+  matchBusinesses(domains: readonly string[], call?: CallOptions): Promise<MatchResult[]>;
   /** Keyed by business id; a matched business with nothing known maps to null; absent ids are missing from the map. */
   enrichFirmographics(
     businessIds: readonly string[],
-    signal?: AbortSignal,
+    call?: CallOptions,
   ): Promise<Map<string, Firmographics | null>>;
 };
 

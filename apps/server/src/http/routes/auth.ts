@@ -11,7 +11,6 @@ import {
 } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthService } from '../../auth/auth.service';
-import { requestActor } from '../audit';
 
 const AUTH_ERRORS = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody };
 
@@ -64,7 +63,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
         orgId: req.auth.orgId,
         role: req.body.role,
         name: req.body.name,
-        actor: requestActor(req),
+        actor: { keyPrefix: req.auth.keyPrefix, requestId: String(req.id) },
       });
       return reply
         .status(201)
@@ -81,16 +80,13 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
         tags: ['auth'],
         summary: 'Revoke an API key of this organization, at once, for good',
         params: KeyPrefixParams,
-        description:
-          "The organization's last active admin key cannot be revoked here (409): create another admin key first.",
-        response: { 200: ApiKey, 404: ErrorBody, 409: ErrorBody, ...AUTH_ERRORS },
+        response: { 200: ApiKey, 404: ErrorBody, ...AUTH_ERRORS },
       },
     },
     (req) =>
       auth.revokeKey(req.params.prefix, {
         orgId: req.auth.orgId,
-        keepOneAdmin: true,
-        actor: requestActor(req),
+        actor: { keyPrefix: req.auth.keyPrefix, requestId: String(req.id) },
       }),
   );
 

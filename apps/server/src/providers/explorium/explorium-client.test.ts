@@ -321,7 +321,9 @@ describe('errors', () => {
     const controller = new AbortController();
     const reason = new Error('worker shutting down');
 
-    const pending = provider.matchBusinesses(['stripe.com'], controller.signal).catch((e: unknown) => e);
+    const pending = provider
+      .matchBusinesses(['stripe.com'], { signal: controller.signal })
+      .catch((e: unknown) => e);
     await vi.waitFor(() => expect(server.stats().calls.match).toBe(1));
     controller.abort(reason);
 

@@ -4,7 +4,7 @@
  * One call per batch, no retries here: callers retry from ProviderError.kind, which keeps
  * backoff, attempt counts and rate-limit pacing in one place (the queue).
  */
-import type { EnrichmentProvider, Firmographics, MatchResult } from '../provider';
+import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../provider';
 import { ProviderError } from '../provider';
 import {
   type Parsed,
@@ -235,10 +235,14 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
   async function execute<T>(
     endpoint: ExploriumEndpoint,
     payload: object,
-    items: number,
-    signal: AbortSignal | undefined,
+    keys: readonly string[],
+    call: CallOptions | undefined,
     parse: (body: unknown) => Parsed<T>,
   ): Promise<T> {
+    // Whoever records calls learns of this one before it leaves (not timed: it may wait for them).
+    await call?.beforeSend?.(keys);
+    const items = keys.length;
+    const signal = call?.signal;
     const startedAt = performance.now();
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -328,31 +332,31 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
     name: opts.name,
     maxBatchSize: MAX_BATCH_SIZE,
 
-    async matchBusinesses(domains, signal) {
+    async matchBusinesses(domains, call) {
       assertBatch('matchBusinesses', domains.length);
       // Sending a domain twice would only cost a second lookup; answer both from one.
       const unique = [...new Set(domains)];
       const results = await execute(
         'match',
         { request_context: null, businesses_to_match: unique.map((domain) => ({ domain })) },
-        unique.length,
-        signal,
+        unique,
+        call,
         (body) => parseMatchResponse(body, unique),
       );
       const byDomain = new Map<string, MatchResult>(unique.map((domain, index) => [domain, results[index]!]));
       return domains.map((domain) => byDomain.get(domain)!);
     },
 
-    async enrichFirmographics(businessIds, signal) {
+    async enrichFirmographics(businessIds, call) {
       assertBatch('enrichFirmographics', businessIds.length);
       const unique = [...new Set(businessIds)];
-      return execute('bulk_enrich', { business_ids: unique }, unique.length, signal, (body) =>
+      return execute('bulk_enrich', { business_ids: unique }, unique, call, (body) =>
         parseBulkEnrichResponse(body, unique),
       );
     },
 
     async enrichOne(businessId, signal) {
-      return execute('enrich', { business_id: businessId }, 1, signal, parseEnrichResponse);
+      return execute('enrich', { business_id: businessId }, [businessId], { signal }, parseEnrichResponse);
     },
   };
 }

@@ -36,9 +36,9 @@ export function createRateLimitedProvider(
       opts.unit === 'record' && opts.limit !== undefined
         ? Math.max(1, Math.min(provider.maxBatchSize, Math.floor(opts.limit)))
         : provider.maxBatchSize,
-    matchBusinesses: (domains, signal) =>
-      guarded(domains.length, () => provider.matchBusinesses(domains, signal), signal),
-    enrichFirmographics: (ids, signal) =>
-      guarded(ids.length, () => provider.enrichFirmographics(ids, signal), signal),
+    matchBusinesses: (domains, call) =>
+      guarded(domains.length, () => provider.matchBusinesses(domains, call), call?.signal),
+    enrichFirmographics: (ids, call) =>
+      guarded(ids.length, () => provider.enrichFirmographics(ids, call), call?.signal),
   };
 }
