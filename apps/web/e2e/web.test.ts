@@ -556,6 +556,49 @@ describe('web page', () => {
       await mobile.context.close();
     }
   }, 90_000);
+
+  it('raises the credit limit of a job paused at it, and resumes it', async () => {
+    const orgId = 'e2e-credit-limit';
+    const domains = Array.from({ length: 8 }, (_, i) => `credit-limit-${i}.com`);
+    const created = (await (
+      await upload(sys.baseUrl, csvFile(['domain', ...domains], 'capped.csv'), {
+        org_id: orgId,
+        max_credits: '2',
+      })
+    ).json()) as Job;
+    const { context, page, console: log } = await openPage(DESKTOP, orgId, [], { role: 'member' });
+    try {
+      await page.goto(`/job/?id=${created.id}`);
+      const alert = page.getByRole('alert').filter({ hasText: 'The job is paused' });
+      await expect.poll(() => alert.count(), { timeout: JOB_DONE_TIMEOUT_MS }).toBe(1);
+      expect(await alert.textContent()).toContain('CREDIT_LIMIT_REACHED');
+      // Paused at its limit, plain Resume would only pause again: the page offers to raise it instead.
+      expect(await alert.getByRole('button', { name: 'Resume', exact: true }).count()).toBe(0);
+      await screenshot(page, 'job-credit-limit-1280');
+
+      const limit = alert.getByLabel('New credit limit');
+      await limit.fill('1');
+      await alert.getByRole('button', { name: 'Raise the limit and resume' }).click();
+      expect(await alert.getByRole('alert').textContent()).toMatch(/above the 2 credits already spent/);
+
+      await limit.fill('50');
+      const [patched, resumed] = await Promise.all([
+        page.waitForResponse((res) => res.request().method() === 'PATCH' && res.url().includes(created.id)),
+        page.waitForResponse((res) => res.url().includes(`/api/v1/jobs/${created.id}/resume`)),
+        alert.getByRole('button', { name: 'Raise the limit and resume' }).click(),
+      ]);
+      expect(patched.status()).toBe(200);
+      expect(resumed.status()).toBe(200);
+      const job = await waitForJobViaApi(created.id, orgId);
+      expect(job.max_credits).toBe(50);
+      expect(job.usage.credits).toBeLessThanOrEqual(8);
+      await waitForProgress100(page);
+      expect(await page.getByRole('alert').filter({ hasText: 'The job is paused' }).count()).toBe(0);
+      expect(log.errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
 });
 
 describe('web page with a provider that refuses the key', () => {

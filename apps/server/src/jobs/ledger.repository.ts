@@ -72,7 +72,7 @@ export const CREDIT_LIMIT_REACHED = 'CREDIT_LIMIT_REACHED';
 /** What a job paused at its max_credits says, and how to go on. */
 export const CREDIT_LIMIT_MESSAGE =
   'The job reached its credit limit (max_credits). To continue, raise or remove the limit ' +
-  '(PATCH /api/v1/jobs/{id} with {"max_credits": …}, or "Raise the limit" on the job page), then resume it.';
+  '("Raise the limit and resume" on the job page, or PATCH /api/v1/jobs/{id} with {"max_credits": …}), then resume it.';
 
 type PendingCall = {
   call: ProviderCallRecord;

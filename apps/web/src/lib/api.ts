@@ -118,11 +118,25 @@ export function apiGet<T>(
 }
 
 /** POST with a JSON body. */
-export async function apiPostJson<T>(path: string, body: unknown, schema: Schema<T>): Promise<T> {
+export function apiPostJson<T>(path: string, body: unknown, schema: Schema<T>): Promise<T> {
+  return sendJson('POST', path, body, schema);
+}
+
+/** PATCH with a JSON body: changes some fields of a resource. */
+export function apiPatchJson<T>(path: string, body: unknown, schema: Schema<T>): Promise<T> {
+  return sendJson('PATCH', path, body, schema);
+}
+
+async function sendJson<T>(
+  method: 'POST' | 'PATCH',
+  path: string,
+  body: unknown,
+  schema: Schema<T>,
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(apiUrl(path), {
-      method: 'POST',
+      method,
       headers: { ...authHeaders(), 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });

@@ -18,7 +18,9 @@ export function CostCard({ job }: { job: Job }) {
         </h2>
         <span className="muted">
           {job.force_refresh ? 'Cache ignored for this job · ' : ''}
-          {job.max_credits !== null ? `Pauses at ${formatCount(job.max_credits)} credits` : 'No credit limit'}
+          {job.max_credits !== null
+            ? `Spends at most ${formatCount(job.max_credits)} credits`
+            : 'No credit limit'}
         </span>
       </div>
       <dl className="counts">
@@ -37,13 +39,15 @@ export function CostCard({ job }: { job: Job }) {
           <dd>
             {formatCount(usage.provider_calls)}
             <span className="muted" style={{ fontSize: 13, fontWeight: 400 }}>
-              {' '}
-              of ≤ {formatCount(estimate.provider_calls)}
+              {/* Calls that failed and were retried count too: the estimate assumes none fail. */}
+              {usage.provider_calls > estimate.provider_calls
+                ? ` · ${formatCount(estimate.provider_calls)} estimated, more as failed calls were retried`
+                : ` of ≤ ${formatCount(estimate.provider_calls)}`}
             </span>
           </dd>
         </div>
         <div className="count">
-          <dt>Records sent</dt>
+          <dt>Records billed</dt>
           <dd>{formatCount(usage.records_billed)}</dd>
         </div>
         <div className="count">

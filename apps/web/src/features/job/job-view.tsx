@@ -10,6 +10,7 @@ import { errorMessage } from '@/lib/api';
 import { formatCount, formatDateTime } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
+import { CreditLimitForm } from './credit-limit-form';
 import { JobActions } from './job-actions';
 import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
@@ -222,6 +223,8 @@ function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
   const canResume = useCan('member');
   const error = job.error;
   if (!error) return null;
+  // Paused at its credit limit, the job can only go on once the limit is raised or removed.
+  const atCreditLimit = job.status === 'paused' && error.code === 'CREDIT_LIMIT_REACHED';
   return (
     <div role="alert" className="alert alert--warning">
       <div className="alert__body">
@@ -235,8 +238,9 @@ function JobErrorBanner({ job, orgId }: { job: Job; orgId: string }) {
         </p>
         <p>{error.message}</p>
         {resume.isError ? <p className="field__error">{errorMessage(resume.error)}</p> : null}
+        {atCreditLimit && canResume ? <CreditLimitForm job={job} orgId={orgId} /> : null}
       </div>
-      {job.status === 'paused' && canResume ? (
+      {job.status === 'paused' && canResume && !atCreditLimit ? (
         <button
           type="button"
           className="button"

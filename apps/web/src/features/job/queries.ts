@@ -1,6 +1,6 @@
 import { Company, CompanyList, type CompanyStatus, isJobFinished, Job } from '@gtm-enrich/contracts';
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import { apiDownload, apiGet, apiPost, apiPostJson } from '@/lib/api';
+import { apiDownload, apiGet, apiPatchJson, apiPost, apiPostJson } from '@/lib/api';
 
 /** How often a job that is not finished is polled; its counters make each poll one cheap row read. */
 export const JOB_POLL_MS = 1500;
@@ -90,6 +90,11 @@ export function retryJob(jobId: string, includeNotFound: boolean): Promise<Job> 
     { include_not_found: includeNotFound },
     Job,
   );
+}
+
+/** Raises, lowers or (null) removes the job's credit limit; a job paused at it stays paused until resumed. */
+export function setCreditLimit(jobId: string, maxCredits: number | null): Promise<Job> {
+  return apiPatchJson(`/api/v1/jobs/${encodeURIComponent(jobId)}`, { max_credits: maxCredits }, Job);
 }
 
 export function resumeJob(jobId: string): Promise<Job> {
