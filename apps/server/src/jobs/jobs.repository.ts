@@ -238,34 +238,123 @@ export async function resumeJob(db: Db, orgId: string, jobId: string): Promise<b
   return rows.length > 0;
 }
 
+// Companies cancelled per statement: the job row is held for one chunk while workers wait to
+// write outcomes (a few hundred ms), and a 1,000,000-company job takes 200 statements.
+const CANCEL_CHUNK_COMPANIES = 5_000;
+// A company row held by an in-flight claim is skipped, then looked at again after this, for at
+// most CANCEL_LOCKED_MAX_WAIT_MS (claims hold rows for milliseconds; cancel must answer anyway).
+const CANCEL_LOCKED_RETRY_MS = 20;
+const CANCEL_LOCKED_MAX_WAIT_MS = 30_000;
+const DEADLOCK_DETECTED = '40P01';
+const DEADLOCK_MAX_TRIES = 5;
+
+function isDeadlock(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === DEADLOCK_DETECTED) return true;
+  }
+  return false;
+}
+
+/** Runs `statement` again when PostgreSQL broke a deadlock by aborting it (nothing was written). */
+async function retryOnDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await statement();
+    } catch (err) {
+      if (!isDeadlock(err) || tries >= DEADLOCK_MAX_TRIES) throw err;
+    }
+  }
+}
+
 /**
  * Stops a job: its queued companies become cancelled (counted as such); companies already being
- * enriched finish normally. Returns false when the job had already finished.
+ * enriched finish normally, and their outcomes are counted as usual. Returns false when the job
+ * had already finished (or is still ingesting).
+ *
+ * Never one statement over all of a job's companies: on a large running job that locked
+ * thousands of rows in another order than the workers' batched claims and outcome writes
+ * (company-state.repository.ts) and deadlocked against them. Instead:
+ * 1. the job row alone becomes cancelled; claims need a queued or running job, so from here on
+ *    nothing new starts;
+ * 2. its queued companies (and processing ones whose worker died: nobody claims them any more)
+ *    become cancelled CANCEL_CHUNK_COMPANIES at a time, each chunk with the job's counters in one
+ *    transaction that takes the job row first, then skips company rows another statement holds.
+ *    It never waits for a company row, and waits for the job row holding nothing, so it cannot
+ *    close a cycle with any writer; a deadlock retry stays as a safety net.
  */
 export async function cancelJob(db: Db, orgId: string, jobId: string): Promise<boolean> {
-  const r = await db.execute<{ id: string }>(sql`
-    with target as (
-      -- Queued companies, and processing ones whose worker died (lease over): nobody will finish those.
-      select id, status as old_status from companies
+  const flipped = await retryOnDeadlock(() =>
+    db.execute<{ id: string }>(sql`
+      update jobs set status = 'cancelled', finished_at = now()
+      where id = ${jobId} and org_id = ${orgId} and status in ('queued', 'running', 'paused')
+      returning id
+    `),
+  );
+  if (flipped.rows.length === 0) return false;
+  const giveUpAt = Date.now() + CANCEL_LOCKED_MAX_WAIT_MS;
+  for (;;) {
+    const moved = await retryOnDeadlock(() => cancelQueuedChunk(db, orgId, jobId));
+    if (moved === CANCEL_CHUNK_COMPANIES) continue;
+    if (!(await hasUnfinishedUnclaimed(db, orgId, jobId)) || Date.now() > giveUpAt) break;
+    // Rows skipped as locked: a claim that began before the job was cancelled still holds them.
+    await new Promise((resolve) => setTimeout(resolve, CANCEL_LOCKED_RETRY_MS));
+  }
+  // A claim that began before step 1 sets its job running when it commits; every such claim held
+  // company rows the loop above waited out, so by now each has committed: settle the status.
+  await retryOnDeadlock(() =>
+    db.execute(sql`
+      update jobs set status = 'cancelled'
+      where id = ${jobId} and org_id = ${orgId} and status in ('queued', 'running')
+    `),
+  );
+  return true;
+}
+
+/** One chunk of step 2 above; returns how many companies it cancelled. */
+async function cancelQueuedChunk(db: Db, orgId: string, jobId: string): Promise<number> {
+  return db.transaction(async (tx) => {
+    // The job row first, as the batched writers with several jobs take it: see cancelJob.
+    await tx.execute(sql`select id from jobs where id = ${jobId} and org_id = ${orgId} for no key update`);
+    const r = await tx.execute<{ n: number }>(sql`
+      with target as (
+        select id, status as old_status from companies
+        where job_id = ${jobId} and org_id = ${orgId}
+          and (status = 'queued' or (status = 'processing' and lease_expires_at < now()))
+        limit ${CANCEL_CHUNK_COMPANIES}
+        for update skip locked
+      ), cancelled as (
+        update companies c set status = 'cancelled', lease_expires_at = null, updated_at = now()
+        from target t where c.id = t.id
+        returning t.old_status
+      ), moved as (
+        select count(*)::int as n,
+               (count(*) filter (where old_status = 'queued'))::int as queued,
+               (count(*) filter (where old_status = 'processing'))::int as processing
+        from cancelled
+      )
+      update jobs j
+      set status = 'cancelled',
+          queued_count = j.queued_count - m.queued,
+          processing_count = j.processing_count - m.processing,
+          cancelled_count = j.cancelled_count + m.n
+      from moved m
+      where j.id = ${jobId} and j.org_id = ${orgId}
+      returning m.n
+    `);
+    return r.rows[0]?.n ?? 0;
+  });
+}
+
+/** Whether the job still has companies nobody will finish: queued, or processing past their lease. */
+async function hasUnfinishedUnclaimed(db: Db, orgId: string, jobId: string): Promise<boolean> {
+  const r = await db.execute<{ found: boolean }>(sql`
+    select exists (
+      select 1 from companies
       where job_id = ${jobId} and org_id = ${orgId}
         and (status = 'queued' or (status = 'processing' and lease_expires_at < now()))
-        and exists (select 1 from jobs where id = ${jobId} and org_id = ${orgId}
-                    and status in ('queued', 'running', 'paused'))
-      for update
-    ), cancelled as (
-      update companies c set status = 'cancelled', lease_expires_at = null, updated_at = now()
-      from target t where c.id = t.id
-      returning t.old_status
-    )
-    update jobs
-    set status = 'cancelled', finished_at = now(),
-        queued_count = queued_count - (select count(*) from cancelled where old_status = 'queued'),
-        processing_count = processing_count - (select count(*) from cancelled where old_status = 'processing'),
-        cancelled_count = cancelled_count + (select count(*) from cancelled)
-    where id = ${jobId} and org_id = ${orgId} and status in ('queued', 'running', 'paused')
-    returning id
+    ) as found
   `);
-  return r.rows.length > 0;
+  return r.rows[0]?.found === true;
 }
 
 /**
