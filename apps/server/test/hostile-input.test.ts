@@ -172,7 +172,7 @@ describe('hostile input', () => {
     expect(err.message).toContain('1000000');
   });
 
-  it('closes the connection of an upload refused before its body was read', async () => {
+  it('closes the connection of an upload refused before its body was read, within seconds', async () => {
     // A header without a domain column is refused from the first bytes; the rest is never read.
     const head =
       '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\n';
@@ -186,8 +186,7 @@ describe('hostile input', () => {
     );
     const parsed = parseRawAnswer(answer);
     expect(parsed.status).toBe(422);
-    expect(parsed.headers.toLowerCase()).toContain('connection: close');
     // Closed by the server within its grace, not by the 2-minute idle timeout.
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });

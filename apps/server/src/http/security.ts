@@ -120,9 +120,9 @@ function findNul(value: unknown, depth = 0): boolean {
  * - no NUL in a path parameter, query value or JSON body: PostgreSQL text cannot hold one, so it
  *   would fail as a 500 deep in a query instead of a 400 here;
  * - a request answered before its body was read (an upload refused from its first bytes, a 401 on
- *   a large POST) closes its connection: the client is told so (`Connection: close`), the rest of
- *   the body is discarded for a short grace (so the client reads the answer instead of a reset),
- *   then the socket is destroyed, so neither the idle timeout nor a shutdown waits for it.
+ *   a large POST) has the rest of its body discarded for a short grace, after which its socket is
+ *   destroyed: left paused, the connection would stay half-read until the idle timeout, and a
+ *   shutdown would wait for it.
  */
 export function registerInputGuards(app: FastifyInstance): void {
   app.addHook('preValidation', async (req) => {
@@ -133,13 +133,14 @@ export function registerInputGuards(app: FastifyInstance): void {
       );
     }
   });
-  app.addHook('onSend', async (req, reply) => {
-    if (!req.raw.complete) reply.header('connection', 'close');
-  });
   app.addHook('onResponse', async (req) => {
     if (req.raw.complete) return;
     const socket = req.raw.socket;
+    // Unpiped from the multipart parser and read to nowhere: a socket closed with unread bytes
+    // sends a reset, which can cost the client the answer it has not read yet.
+    req.raw.unpipe();
     req.raw.resume();
-    setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS).unref();
+    const timer = setTimeout(() => socket.destroy(), UNREAD_BODY_GRACE_MS).unref();
+    req.raw.once('end', () => clearTimeout(timer));
   });
 }

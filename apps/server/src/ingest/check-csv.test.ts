@@ -73,9 +73,13 @@ describe('createCsvCheck', () => {
     expect(err.details).toMatchObject({ line: 3 });
   });
 
-  it('refuses a row longer than the record limit', () => {
+  it('refuses a row longer than the record limit, quoted or not', () => {
     const long = `domain,note\na.com,"${'x'.repeat(MAX_RECORD_SIZE_BYTES + 1)}"\n`;
-    expect(errorOf(() => text(long, { chunkBytes: 65536 })).code).toBe('NOT_CSV');
+    expect(errorOf(() => text(long, { chunkBytes: 65536 })).code).toBe('RECORD_TOO_LARGE');
+    const unquoted = `domain,note\na.com,${'x'.repeat(MAX_RECORD_SIZE_BYTES + 1)}\n`;
+    const err = errorOf(() => text(unquoted, { chunkBytes: 65536 }));
+    expect(err.code).toBe('RECORD_TOO_LARGE');
+    expect(err.details).toMatchObject({ line: 2 });
   });
 
   it('stops at the first row past maxRows', () => {

@@ -6,7 +6,11 @@ import { AppError } from '../errors';
 
 export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
 
-/** Bounds memory when a quote is never closed: without it the rest of the file becomes one field. */
+/**
+ * The most characters one record (row) may hold, quoted or not. It bounds the memory of reading a
+ * file and exporting its rows, and a quote never closed (the rest of the file would become one
+ * field) is caught by it too.
+ */
 export const MAX_RECORD_SIZE_BYTES = 1024 * 1024;
 
 export const SAVE_AS_UTF8 =
@@ -49,9 +53,10 @@ export function unclosedQuoteError(line: number): AppError {
 
 export function recordTooLongError(line: number): AppError {
   return new AppError(
-    'NOT_CSV',
-    `The file is not valid CSV: the row starting on line ${line} or later is longer than ${MAX_RECORD_SIZE_BYTES / 1024 / 1024} MiB, usually because of a quote that is never closed.`,
-    { line, csv_error: 'CSV_MAX_RECORD_SIZE' },
+    'RECORD_TOO_LARGE',
+    `The row starting on line ${line} is longer than ${MAX_RECORD_SIZE_BYTES / 1024 / 1024} MiB (${MAX_RECORD_SIZE_BYTES.toLocaleString('en-US')} characters), ` +
+      'the most one row may hold: a cell that huge, or a quote opened there and never closed. Shorten or remove that row.',
+    { line, limit_chars: MAX_RECORD_SIZE_BYTES, csv_error: 'CSV_MAX_RECORD_SIZE' },
   );
 }
 

@@ -11,9 +11,10 @@
  * - CR, LF and CRLF all end a record, outside quotes; inside, they are text;
  * - records whose cells are all blank (what String.prototype.trim() removes) are not records:
  *   blank lines and `;;;` trailers from Excel;
- * - rows may be longer or shorter than the header; a record over MAX_RECORD_SIZE_BYTES (a quote
- *   never closed, usually) and a quote still open at the end are errors naming the line where the
- *   record starts.
+ * - rows may be longer or shorter than the header; a record over MAX_RECORD_SIZE_BYTES characters,
+ *   quoted or not (a quote never closed, or a huge cell), and a quote still open at the end are
+ *   errors naming the line where the record starts. The limit is what bounds the memory of every
+ *   reader of a file (and of its rows' export), whatever the file's size.
  *
  * Text arrives in chunks of any size; state carries across them. The scanner jumps between the
  * characters that matter with native searches (a regex for quotes and line breaks, indexOf for
@@ -119,6 +120,8 @@ export function createCsvScanner(opts: {
     if (!recordHasContent && anyContent(text, from, to, true)) recordHasContent = true;
     atFieldStart = text.charCodeAt(to - 1) === delimiter;
     recordChars += to - from;
+    // Before the cells are built: a 100 MB unquoted cell must not become a 100 MB string.
+    if (recordChars > MAX_RECORD_SIZE_BYTES) throw recordTooLongError(recordStartLine);
     if (!keep) return;
     let start = from;
     for (

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AppError, type AppErrorCode } from '../errors';
-import { type CsvRow, type DomainCsv, openDomainCsv, sniffDelimiter } from './read-domain-csv';
+import {
+  type CsvRow,
+  type DomainCsv,
+  MAX_RECORD_SIZE_BYTES,
+  openDomainCsv,
+  sniffDelimiter,
+} from './read-domain-csv';
 
 const MAX_ROWS = 1_000_000;
 const encoder = new TextEncoder();
@@ -243,8 +249,26 @@ describe('openDomainCsv: records', () => {
 
   it('stops at an unclosed quote early in a large file instead of buffering the rest', async () => {
     const text = `domain,name\na.com,"A\n${'b.com,B\n'.repeat(200_000)}`;
-    const err = await expectAppError(() => open(text), 'NOT_CSV');
-    expect(err.message).toMatch(/line 2 or later is longer than 1 MiB/);
+    const err = await expectAppError(() => open(text), 'RECORD_TOO_LARGE');
+    expect(err.message).toMatch(/line 2 is longer than 1 MiB/);
+  });
+
+  it('refuses an unquoted cell over the record limit, naming its line, before building it', async () => {
+    const text = `domain,name
+a.com,A
+b.com,${'x'.repeat(MAX_RECORD_SIZE_BYTES + 1)}
+c.com,C
+`;
+    const err = await expectAppError(() => open(text), 'RECORD_TOO_LARGE');
+    expect(err.details).toMatchObject({ line: 3 });
+    const first = await expectAppError(
+      () =>
+        open(`${'d'.repeat(3 * MAX_RECORD_SIZE_BYTES)}
+a.com
+`),
+      'RECORD_TOO_LARGE',
+    );
+    expect(first.details).toMatchObject({ line: 1 });
   });
 });
 

@@ -107,24 +107,37 @@ export type ExportRow = {
   company: CompanyRow | null;
 };
 
-/** A page of a job's rows in file order, each with its company (none for a rejected row). */
+/**
+ * A page of a job's rows in file order, each with its company (none for a rejected row): at most
+ * `limit` rows and, past the first, no more than `maxBytes` of cells (as JSON), so a page of huge
+ * rows stays as small in memory as a page of short ones.
+ *
+ * Each record is read as the JSON text of its array (`array_to_json`), which JSON.parse turns into
+ * strings natively; read as `text[]`, pg's array parser would walk it a character at a time,
+ * building an array element per character.
+ */
 export async function listRowsWithCompanies(
   db: Db,
   orgId: string,
   jobId: string,
-  page: { limit: number; afterRow: number | null },
+  page: { limit: number; afterRow: number | null; maxBytes: number },
 ): Promise<ExportRow[]> {
-  return db
+  const recordJson = sql<string>`array_to_json(${jobRows.record})::text`;
+  const rows = db
     .select({
       rowNumber: jobRows.rowNumber,
-      record: jobRows.record,
+      domain: jobRows.domain,
       reason: jobRows.reason,
       message: jobRows.message,
-      company: companies,
+      record: recordJson.as('record'),
+      // The bytes of the rows before this one on the page, this one excluded.
+      before:
+        sql<string>`coalesce(sum(octet_length(${recordJson})) over (order by ${jobRows.rowNumber} rows between unbounded preceding and 1 preceding), 0)`.as(
+          'before',
+        ),
     })
     .from(jobRows)
     .innerJoin(jobs, and(eq(jobs.id, jobRows.jobId), eq(jobs.orgId, orgId)))
-    .leftJoin(companies, and(eq(companies.jobId, jobRows.jobId), eq(companies.domain, jobRows.domain)))
     .where(
       and(
         eq(jobRows.jobId, jobId),
@@ -132,5 +145,19 @@ export async function listRowsWithCompanies(
       ),
     )
     .orderBy(asc(jobRows.rowNumber))
-    .limit(page.limit);
+    .limit(page.limit)
+    .as('page');
+  const found = await db
+    .select({
+      rowNumber: rows.rowNumber,
+      record: rows.record,
+      reason: rows.reason,
+      message: rows.message,
+      company: companies,
+    })
+    .from(rows)
+    .leftJoin(companies, and(eq(companies.jobId, jobId), eq(companies.domain, rows.domain)))
+    .where(sql`${rows.before} < ${page.maxBytes}`)
+    .orderBy(asc(rows.rowNumber));
+  return found.map((r) => ({ ...r, record: JSON.parse(r.record) as string[] }));
 }

@@ -70,6 +70,9 @@ export type UploadIdempotency = { key: string; requestHash: () => string };
 class IdempotencyKeyTaken extends Error {}
 
 const EXPORT_PAGE_ROWS = 1_000;
+const EXPORT_FIRST_PAGE_ROWS = 50;
+/** Cells (as JSON) per page of the row export: a page of 1 MiB rows holds a few, not a thousand. */
+const EXPORT_PAGE_BYTES = 4 * 1024 * 1024;
 const ANALYZE_AFTER_COMPANIES = 1_000;
 const REJECTION_SAMPLE_ROWS = 10;
 
@@ -354,10 +357,18 @@ export function createJobsService(deps: JobsServiceDeps) {
       }
       async function* pages(): AsyncGenerator<FileRow> {
         let afterRow: number | null = null;
+        // Rows asked for: grows while pages come back whole, shrinks after one cut by its byte
+        // budget, so PostgreSQL does not build the JSON of many huge rows only to leave them out.
+        let limit = EXPORT_FIRST_PAGE_ROWS;
         for (;;) {
-          const rows = await listRowsWithCompanies(db, orgId, jobId, { limit: EXPORT_PAGE_ROWS, afterRow });
+          const rows = await listRowsWithCompanies(db, orgId, jobId, {
+            limit,
+            afterRow,
+            maxBytes: EXPORT_PAGE_BYTES,
+          });
+          if (rows.length === 0) return;
           for (const r of rows) yield { ...r, company: r.company && toCompanyResource(r.company) };
-          if (rows.length < EXPORT_PAGE_ROWS) return;
+          limit = rows.length < limit ? Math.max(1, rows.length * 2) : Math.min(EXPORT_PAGE_ROWS, limit * 4);
           afterRow = rows[rows.length - 1]!.rowNumber;
         }
       }

@@ -126,7 +126,10 @@ async function checkUpload(
           headBytes += step.value.byteLength;
         }
       }
-      const sniffed = ended ? Buffer.concat(head) : headThroughLastLineBreak(Buffer.concat(head));
+      const whole = Buffer.concat(head);
+      const sniffed = ended ? whole : headThroughLastLineBreak(whole);
+      // Not one line ended yet (a header wider than the head): nothing to judge the file by.
+      if (sniffed.length === whole.length && !ended && target < MAX_HEAD_BYTES) continue;
       try {
         csv = await openDomainCsv(
           (async function* () {
