@@ -209,7 +209,27 @@ export const ConfigSchema = z.object({
     .describe('Sandbox: share of calls answered 5xx'),
   SANDBOX_RATE_LIMIT_PER_MIN: int(0)
     .pipe(z.number().min(0))
-    .describe('Sandbox: requests a minute per key before 429 (0 = off)'),
+    .describe(
+      'Sandbox: requests (or records, SANDBOX_RATE_LIMIT_UNIT) a minute per key before 429 (0 = off)',
+    ),
+  SANDBOX_RATE_LIMIT_UNIT: z
+    .enum(['request', 'record'])
+    .default('request')
+    .describe(
+      'Sandbox: what its limit counts, a call once (request) or each of its items (record); workers pace by it too',
+    ),
+  SANDBOX_RATE_LIMIT_RESET: z
+    .enum(['oldest', 'window'])
+    .default('oldest')
+    .describe(
+      'Sandbox: what X-RateLimit-Reset says, the oldest counted call + 60 s (oldest) or now + 60 s (window)',
+    ),
+  SANDBOX_OMIT_EMPTY_LISTS: z
+    .stringbool()
+    .default(false)
+    .describe(
+      'Sandbox: leave matched_businesses / data out of answers where they would be empty (both optional in the API)',
+    ),
   SANDBOX_API_KEY: optionalString.describe('Sandbox: the only key it accepts (unset = any key)'),
 });
 

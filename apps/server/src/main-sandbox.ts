@@ -11,6 +11,9 @@ const sandbox = await startSandboxServer({
   latencyMs: config.SANDBOX_LATENCY_MS,
   errorRate: config.SANDBOX_ERROR_RATE,
   rateLimitPerMin: config.SANDBOX_RATE_LIMIT_PER_MIN,
+  rateLimitUnit: config.SANDBOX_RATE_LIMIT_UNIT,
+  rateLimitReset: config.SANDBOX_RATE_LIMIT_RESET,
+  omitEmptyLists: config.SANDBOX_OMIT_EMPTY_LISTS,
   apiKey: config.SANDBOX_API_KEY,
 });
 stopOnSignal(logger, [() => sandbox.close()]);
