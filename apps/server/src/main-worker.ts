@@ -3,6 +3,10 @@ import { startDistributedRole } from './distributed-role';
 
 const { config, logger, system } = await startDistributedRole('worker', { api: false, worker: true });
 logger.info(
-  { provider: system.providerEndpoint.name, concurrency: config.WORKER_CONCURRENCY },
+  {
+    provider: system.providerEndpoint.name,
+    concurrency: config.WORKER_CONCURRENCY,
+    process_id: system.processId,
+  },
   'worker ready',
 );

@@ -61,6 +61,8 @@ export type ProviderEndpoint = {
 };
 
 export type System = {
+  /** This process: the holder of its claims and roles (role_leases.holder, companies.claim_token). */
+  processId: string;
   config: Config;
   logger: Logger;
   database: DatabaseHandle;
@@ -334,6 +336,7 @@ export async function createSystem(opts: {
   let feederLease: RoleLease | null = null;
 
   return {
+    processId,
     config,
     logger,
     database,
