@@ -12,6 +12,7 @@ import {
   CREDIT_LIMIT_REACHED,
   jobCredits,
   jobUsages,
+  openProviderCall,
   recordProviderCall,
   releaseCredits,
   renewCredits,
@@ -147,6 +148,30 @@ describe('credit ledger', () => {
     );
     expect(rows.rows.map((r) => r.id)).toEqual([again.reservationId]);
     expect(dead.reservationId).not.toBe(again.reservationId);
+  });
+
+  it("does not open a call whose reservation lapsed (its credits may be another call's), and opens it once", async () => {
+    const job = await newJob(10);
+    const open = (reservationId: string, callId: string) =>
+      openProviderCall(database.db, {
+        provider: 'sandbox',
+        endpoint: 'bulk_enrich',
+        callId,
+        reservationIds: [reservationId],
+        perJob: [{ orgId: ORG, jobId: job.id, items: 10, credits: 10 }],
+      });
+    const lapsing = await reserve(job.id, 10, 100);
+    await expect.poll(async () => (await jobCredits(database.db, job.id)).held, { timeout: 5_000 }).toBe(0);
+    expect(await open(lapsing.reservationId!, randomUUID())).toBe(false);
+    expect(await jobCredits(database.db, job.id)).toEqual({ spent: 0, held: 0 });
+
+    const live = await reserve(job.id, 10);
+    const callId = randomUUID();
+    expect(await open(live.reservationId!, callId)).toBe(true);
+    // Repeated after a lost answer: already open, nothing written twice.
+    expect(await open(live.reservationId!, callId)).toBe(true);
+    expect(await jobCredits(database.db, job.id)).toEqual({ spent: 10, held: 0 });
+    expect((await reserve(job.id, 1)).granted).toBe(0);
   });
 
   it("grants everything to a job without a limit, and nothing to another organization's job", async () => {

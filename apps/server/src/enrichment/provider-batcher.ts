@@ -130,7 +130,9 @@ export function createProviderBatcher(
      * Told of each call right before it leaves, with the most each job's part may bill (the call
      * waits for it): the ledger opens the call, so a worker killed mid-call leaves it counted.
      */
-    onSend?: (report: Omit<ProviderCallReport, 'status' | 'durationMs' | 'correlationId'>) => Promise<void>;
+    onSend?: (
+      report: Omit<ProviderCallReport, 'status' | 'durationMs' | 'correlationId'>,
+    ) => Promise<boolean | undefined>;
     /** An opened call did not reach the provider after all: its open rows are removed. */
     onUnsent?: (callId: string) => Promise<void>;
     /** Reserves credits before each bulk-enrich call; without it, batches are never cut. */
@@ -174,13 +176,16 @@ export function createProviderBatcher(
       sentIdx = keys.flatMap((key, i) => (sent.has(key) ? [i] : []));
       metas = sentIdx.map((i) => allMetas[i]!);
       if (opts.onSend) {
-        await opts.onSend({
+        const open = await opts.onSend({
           endpoint,
           callId,
           reservationIds,
           // The most each job may be billed: every item it pays for, on a billed endpoint.
           perJob: perJob(metas, payer, () => endpoint === 'bulk_enrich'),
         });
+        // A reservation lapsed while the call waited (worker frozen, database away): its credits
+        // may be another call's now. The call does not leave; its items reserve again.
+        if (open === false) throw new CreditBudgetHeld(payer(0));
         opened = true;
         budget?.settled(reservationIds);
       }

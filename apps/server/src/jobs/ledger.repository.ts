@@ -34,9 +34,14 @@ export type OpenProviderCall = {
   reservationIds?: readonly string[];
 };
 
-/** Writes a call's rows before it leaves; writing it again (a retry) changes nothing. */
-export async function openProviderCall(db: Db, call: OpenProviderCall): Promise<void> {
-  if (call.perJob.length === 0) return;
+/**
+ * Writes a call's rows before it leaves, taking over its credit reservations; writing it again (a
+ * retry) changes nothing. False, and nothing written, when one of its reservations lapsed
+ * meanwhile (its worker frozen, or the database away, for longer than a reservation lives): those
+ * credits may since have been granted to another call, so this one must not leave.
+ */
+export async function openProviderCall(db: Db, call: OpenProviderCall): Promise<boolean> {
+  if (call.perJob.length === 0) return true;
   const rows = JSON.stringify(
     call.perJob.map((j) => ({
       org_id: j.orgId,
@@ -45,21 +50,32 @@ export async function openProviderCall(db: Db, call: OpenProviderCall): Promise<
       credits: j.credits,
     })),
   );
-  await executePrepared(
+  const reservations = call.reservationIds ?? [];
+  const result = await executePrepared<{ ok: boolean }>(
     db,
     'open_provider_call',
     sql`
     with taken_over as (
       -- The open rows now hold these credits; the job's total held and spent does not move.
       delete from credit_reservations
-      where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(call.reservationIds ?? [])}::jsonb))
+      where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(reservations)}::jsonb))
+        and expires_at > now()
+      returning id
+    ), verdict as (
+      -- Every reservation still alive, or this call already opened (a repeated write).
+      select (select count(*) from taken_over) = ${reservations.length}
+          or exists (select 1 from provider_calls where call_id = ${call.callId}::uuid) as ok
+    ), opened as (
+      insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, call_id)
+      select r.org_id, r.job_id, ${call.provider}, ${call.endpoint}, r.items, r.credits, null, 0, ${call.callId}::uuid
+      from jsonb_to_recordset(${rows}::jsonb) as r(org_id text, job_id uuid, items int, credits int)
+      where (select ok from verdict)
+      on conflict (call_id, job_id) do nothing
     )
-    insert into provider_calls (org_id, job_id, provider, endpoint, items, credits, status, duration_ms, call_id)
-    select r.org_id, r.job_id, ${call.provider}, ${call.endpoint}, r.items, r.credits, null, 0, ${call.callId}::uuid
-    from jsonb_to_recordset(${rows}::jsonb) as r(org_id text, job_id uuid, items int, credits int)
-    on conflict (call_id, job_id) do nothing
+    select ok from verdict
   `,
   );
+  return result.rows[0]?.ok ?? false;
 }
 
 /** Removes an opened call that never reached the provider (refused connection, cut off). */
