@@ -50,16 +50,22 @@ COPY package.json package-lock.json ./
 COPY apps/server/package.json apps/server/
 COPY apps/web/package.json apps/web/
 COPY packages/contracts/package.json packages/contracts/
-RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/web --include-workspace-root
-COPY tsconfig.base.json ./
+# The server workspace too: the page's security headers are computed by the server's own code.
+RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/web --workspace @gtm-enrich/server --include-workspace-root
+COPY tsconfig.base.json tsconfig.json ./
 COPY packages/contracts packages/contracts
 COPY apps/web apps/web
+COPY apps/server apps/server
 # The page calls /api/v1 on its own origin; the web server proxies it to the api service.
 RUN npm run build --workspace @gtm-enrich/web
+# The headers the API would send with this build of the page, as nginx add_header lines.
+RUN node --import tsx apps/server/src/web-security-headers.ts apps/web/out > /app/security-headers.conf
 
 # ── Web: nginx serving the page and proxying the API (non-root, port 8080) ───────────────────────
 FROM nginxinc/nginx-unprivileged:1.27-alpine AS web
 COPY deploy/nginx/web.conf /etc/nginx/conf.d/default.conf
+# Outside conf.d: included by the page's location only, never by the proxied ones.
+COPY --from=web-build /app/security-headers.conf /etc/nginx/security-headers.conf
 COPY --from=web-build /app/apps/web/out /usr/share/nginx/html
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]

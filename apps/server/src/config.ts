@@ -3,6 +3,8 @@
  * a description (the README's table and `.env.example` list the same keys; a test keeps them in step).
  * Parsed once by the entry point and passed down; a bad value stops start-up listing every bad key.
  */
+
+import { isIP } from 'node:net';
 import { OrgId } from '@gtm-enrich/contracts';
 import { z } from 'zod';
 import { KEY_GRAMMAR, looksLikeApiKey, MIN_KEY_LENGTH } from './auth/api-keys';
@@ -14,6 +16,45 @@ const optionalString = z
   .optional();
 
 const int = (def: number) => z.coerce.number().int().default(def);
+
+/** Names proxy-addr (Fastify's trustProxy) knows for address ranges. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(item: string): boolean {
+  if (PROXY_RANGE_NAMES.has(item)) return true;
+  const [address = '', bits, extra] = item.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: which peers may say who the client is (X-Forwarded-For). Nobody by default: a
+ * client talking to the API directly could otherwise pick its own address (its rate-limit bucket,
+ * its audit address). Hops (`1`) or the proxies' addresses and ranges.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .default('')
+  .transform((v, ctx): false | number | string[] => {
+    if (v === '') return false;
+    if (/^\d+$/.test(v)) return Number(v);
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const bad = items.filter((s) => !isProxyAddress(s));
+    if (bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `TRUST_PROXY must be a number of hops or addresses/CIDRs (or loopback, linklocal, uniquelocal), comma-separated; not ${bad.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return items;
+  });
 
 const csvList = z
   .string()
@@ -90,6 +131,9 @@ export const ConfigSchema = z.object({
     .describe(
       'Requests a minute per API key (per address without one) before 429; shared through Redis when REDIS_URL is set; 0 = off',
     ),
+  TRUST_PROXY: trustProxy.describe(
+    'Proxies whose X-Forwarded-For names the client (rate limit per address, audit addresses): a number of hops, or addresses/CIDRs comma-separated (loopback, uniquelocal…); unset = none, the peer is the client',
+  ),
   HTTP_REQUEST_TIMEOUT_MS: int(15 * 60_000)
     .pipe(z.number().min(0))
     .describe(

@@ -326,6 +326,7 @@ export async function createSystem(opts: {
           requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
           idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
           corsOrigins: config.CORS_ORIGINS,
+          trustProxy: config.TRUST_PROXY,
         },
       })
     : null;

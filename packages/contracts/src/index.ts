@@ -305,7 +305,7 @@ export const KeyPrefixParams = z.object({ prefix: z.string().min(4).max(64) });
 
 export const AuditEntry = z
   .object({
-    id: z.string().describe('Increasing; also the cursor'),
+    id: z.string().describe("Random: says nothing about other organizations' activity"),
     at: z.iso.datetime(),
     actor: z.string().describe('Prefix of the key that acted, or cli / bootstrap'),
     action: z.string().describe('e.g. key.create, key.revoke, job.upload, job.resume, job.export'),
@@ -313,6 +313,10 @@ export const AuditEntry = z
     target_id: z.string().nullable(),
     details: z.record(z.string(), z.unknown()).nullable(),
     request_id: z.string().nullable(),
+    client_ip: z
+      .string()
+      .nullable()
+      .describe("The client's address (through the proxies TRUST_PROXY names); null for the CLI"),
   })
   .describe('One audited action');
 export type AuditEntry = z.infer<typeof AuditEntry>;
@@ -328,7 +332,13 @@ export const AuditLogQuery = z.object({
 export const Health = z.object({ status: z.literal('ok') });
 export const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
-  checks: z.record(z.string(), z.object({ ok: z.boolean(), error: z.string().optional() })),
+  checks: z.record(
+    z.string(),
+    z.object({
+      ok: z.boolean(),
+      error: z.string().optional().describe('A code ("unavailable"); the reason is in the server log'),
+    }),
+  ),
 });
 
 export function isFileRead(job: Pick<Job, 'status'>): boolean {

@@ -73,6 +73,19 @@ export async function countActiveApiKeys(db: Db): Promise<number> {
   return row?.n ?? 0;
 }
 
+/**
+ * The ids of an organization's active admin keys, locked until the transaction ends: two admins
+ * revoking each other at once must not both see the other one as the admin that remains.
+ */
+export async function lockActiveAdminKeys(db: Db, orgId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.role, 'admin'), isNull(apiKeys.revokedAt)))
+    .for('update');
+  return rows.map((r) => r.id);
+}
+
 /** Revokes a key that is not revoked yet; null when there is no such active key. */
 export async function revokeApiKey(db: Db, id: string): Promise<ApiKeyRow | null> {
   const [row] = await db
@@ -103,17 +116,29 @@ export async function insertAuditEntry(db: Db, entry: typeof auditLog.$inferInse
   await db.insert(auditLog).values(entry);
 }
 
+/** Where an audit page ends: an entry's time to the microsecond (UTC) and its public id. */
+export type AuditPosition = { at: string; id: string };
+
+/** An organization's entries newest first, after `before` when given, each with its position. */
 export async function listAuditEntries(
   db: Db,
   orgId: string,
-  page: { limit: number; beforeId: number | null },
-): Promise<AuditLogRow[]> {
+  page: { limit: number; before: AuditPosition | null },
+): Promise<Array<{ entry: AuditLogRow; at: string }>> {
   const where: SQL[] = [eq(auditLog.orgId, orgId)];
-  if (page.beforeId !== null) where.push(lt(auditLog.id, page.beforeId));
+  if (page.before) {
+    where.push(
+      sql`(${auditLog.createdAt}, ${auditLog.publicId}) < (${page.before.at}::timestamptz, ${page.before.id}::uuid)`,
+    );
+  }
   return db
-    .select()
+    .select({
+      entry: auditLog,
+      // Microseconds: a Date would round to milliseconds, and the page boundary would skip or repeat entries.
+      at: sql<string>`to_char(${auditLog.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
     .from(auditLog)
     .where(and(...where))
-    .orderBy(desc(auditLog.id))
+    .orderBy(desc(auditLog.createdAt), desc(auditLog.publicId))
     .limit(page.limit);
 }

@@ -16,6 +16,7 @@ import { AppError } from '../errors';
 import { decodeCursor, encodeCursor } from '../jobs/cursor';
 import { generateApiKey, hashApiKey, looksLikeApiKey, suppliedKeyPrefix, visiblePrefix } from './api-keys';
 import {
+  type AuditPosition,
   countActiveApiKeys,
   findApiKeyByHash,
   findApiKeyByPrefix,
@@ -25,6 +26,7 @@ import {
   insertOrganization,
   listApiKeys,
   listAuditEntries,
+  lockActiveAdminKeys,
   renameKeyPrefix,
   revokeApiKey,
   touchApiKey,
@@ -40,10 +42,20 @@ export type AuthContext = {
 };
 
 export type AuthFailure = 'malformed' | 'unknown' | 'revoked';
-export type AuthResult = { ok: true; auth: AuthContext } | { ok: false; failure: AuthFailure };
+export type AuthResult =
+  | { ok: true; auth: AuthContext }
+  | {
+      ok: false;
+      failure: AuthFailure;
+      /** A revoked key is still known: whose it was, so that its organization's audit log can tell. */
+      revoked?: { orgId: string; keyPrefix: string };
+    };
 
-/** Who acted, for the audit log: a key (by prefix), the CLI, or start-up bootstrap. Never a key itself. */
-export type Actor = { keyPrefix: string; requestId?: string } | 'cli' | 'bootstrap';
+/**
+ * Who acted, for the audit log: a key (by prefix) with the request and the client's address, the
+ * CLI, or start-up bootstrap. Never a key itself.
+ */
+export type Actor = { keyPrefix: string; requestId?: string; ip?: string } | 'cli' | 'bootstrap';
 
 export type AuditRecord = {
   orgId: string;
@@ -83,7 +95,7 @@ export function toApiKeyResource(row: ApiKeyRow): ApiKey {
 
 function toAuditEntry(row: AuditLogRow): AuditEntry {
   return {
-    id: String(row.id),
+    id: row.publicId,
     at: row.createdAt.toISOString(),
     actor: row.actor,
     action: row.action,
@@ -91,7 +103,24 @@ function toAuditEntry(row: AuditLogRow): AuditEntry {
     target_id: row.targetId,
     details: (row.details as Record<string, unknown> | null) ?? null,
     request_id: row.requestId,
+    client_ip: row.clientIp,
   };
+}
+
+const AUDIT_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An audit cursor as this service writes it; anything else is refused before it reaches SQL. */
+function isAuditPosition(v: unknown): v is AuditPosition {
+  if (typeof v !== 'object' || v === null) return false;
+  const { at, id } = v as Partial<AuditPosition>;
+  return (
+    typeof at === 'string' &&
+    AUDIT_AT.test(at) &&
+    !Number.isNaN(Date.parse(at)) &&
+    typeof id === 'string' &&
+    UUID.test(id)
+  );
 }
 
 /** "Acme Corp." → "acme-corp": an organization id people can type. */
@@ -132,6 +161,7 @@ async function record(db: Db, entry: AuditRecord): Promise<void> {
     targetId: entry.targetId ?? null,
     details: entry.details ?? null,
     requestId: typeof entry.actor === 'string' ? null : (entry.actor.requestId ?? null),
+    clientIp: typeof entry.actor === 'string' ? null : (entry.actor.ip ?? null),
   });
 }
 
@@ -193,7 +223,9 @@ export function createAuthService(deps: AuthServiceDeps) {
       if (!looksLikeApiKey(presented)) return { ok: false, failure: 'malformed' };
       const row = await findApiKeyByHash(db, hashApiKey(presented));
       if (!row) return { ok: false, failure: 'unknown' };
-      if (row.revokedAt) return { ok: false, failure: 'revoked' };
+      if (row.revokedAt) {
+        return { ok: false, failure: 'revoked', revoked: { orgId: row.orgId, keyPrefix: row.prefix } };
+      }
       touch(row.id);
       return {
         ok: true,
@@ -242,12 +274,28 @@ export function createAuthService(deps: AuthServiceDeps) {
       return (await listApiKeys(db, orgId)).map(toApiKeyResource);
     },
 
-    /** Revokes by prefix; with `orgId`, only that organization's keys are found (others: 404). */
-    async revokeKey(prefix: string, opts: { orgId?: string; actor: Actor }): Promise<ApiKey> {
+    /**
+     * Revokes by prefix; with `orgId`, only that organization's keys are found (others: 404). With
+     * `keepOneAdmin` (the API), the organization's last active admin key is refused (409): an
+     * organization locked out of its own keys needs an operator. The CLI is that operator.
+     */
+    async revokeKey(
+      prefix: string,
+      opts: { orgId?: string; actor: Actor; keepOneAdmin?: boolean },
+    ): Promise<ApiKey> {
       const found = await findApiKeyByPrefix(db, prefix, opts.orgId);
       if (!found) throw new AppError('NOT_FOUND', `No API key ${prefix}.`);
       if (found.revokedAt) return toApiKeyResource(found);
       const revoked = await db.transaction(async (tx) => {
+        if (opts.keepOneAdmin && found.role === 'admin') {
+          const admins = await lockActiveAdminKeys(tx, found.orgId);
+          if (admins.every((id) => id === found.id)) {
+            throw new AppError(
+              'CONFLICT',
+              `${prefix} is the last active admin key of ${found.orgId}: create another admin key first, then revoke this one.`,
+            );
+          }
+        }
         const row = await revokeApiKey(tx, found.id);
         if (row) {
           await record(tx, {
@@ -311,15 +359,16 @@ export function createAuthService(deps: AuthServiceDeps) {
 
     /** An organization's audit log, newest first, one keyset page at a time. */
     async listAudit(orgId: string, page: { limit: number; cursor?: string }): Promise<AuditLogList> {
-      const beforeId = page.cursor
-        ? decodeCursor(page.cursor, Number.isSafeInteger as (v: unknown) => v is number)
-        : null;
-      const rows = await listAuditEntries(db, orgId, { limit: page.limit + 1, beforeId });
+      const before = page.cursor ? decodeCursor(page.cursor, isAuditPosition) : null;
+      const rows = await listAuditEntries(db, orgId, { limit: page.limit + 1, before });
       const data = rows.slice(0, page.limit);
       const last = data[data.length - 1];
       return {
-        data: data.map(toAuditEntry),
-        next_cursor: rows.length > page.limit && last ? encodeCursor(last.id) : null,
+        data: data.map((r) => toAuditEntry(r.entry)),
+        next_cursor:
+          rows.length > page.limit && last
+            ? encodeCursor({ at: last.at, id: last.entry.publicId } satisfies AuditPosition)
+            : null,
       };
     },
   };

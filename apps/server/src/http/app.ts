@@ -64,6 +64,8 @@ export type AppDeps = {
     idleTimeoutMs: number;
     /** Origins allowed to call the API from a browser; empty = same origin only. */
     corsOrigins: string[];
+    /** Fastify `trustProxy` (TRUST_PROXY): whose X-Forwarded-For gives `req.ip`; false = the peer's address. */
+    trustProxy?: false | number | string[];
   };
 };
 
@@ -82,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     requestTimeout: deps.limits.requestTimeoutMs,
     connectionTimeout: deps.limits.idleTimeoutMs,
+    trustProxy: trustProxyOption(deps.limits.trustProxy ?? false),
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
@@ -202,6 +205,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   if (webDir) await registerWeb(app, webDir);
   return app;
+}
+
+/** Fastify's types take no hop count, its runtime does the same with a function: trust the nearest `hops` peers. */
+function trustProxyOption(given: false | number | string[]) {
+  return typeof given === 'number' ? (_address: string, hop: number) => hop < given : given;
 }
 
 /** Per-route security in the OpenAPI document: public routes need nothing, the rest a bearer key of a role. */

@@ -11,6 +11,7 @@ import {
 } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthService } from '../../auth/auth.service';
+import { requestActor } from '../audit';
 
 const AUTH_ERRORS = { 401: ErrorBody, 403: ErrorBody, 429: ErrorBody };
 
@@ -63,7 +64,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
         orgId: req.auth.orgId,
         role: req.body.role,
         name: req.body.name,
-        actor: { keyPrefix: req.auth.keyPrefix, requestId: String(req.id) },
+        actor: requestActor(req),
       });
       return reply
         .status(201)
@@ -80,13 +81,16 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
         tags: ['auth'],
         summary: 'Revoke an API key of this organization, at once, for good',
         params: KeyPrefixParams,
-        response: { 200: ApiKey, 404: ErrorBody, ...AUTH_ERRORS },
+        description:
+          "The organization's last active admin key cannot be revoked here (409): create another admin key first.",
+        response: { 200: ApiKey, 404: ErrorBody, 409: ErrorBody, ...AUTH_ERRORS },
       },
     },
     (req) =>
       auth.revokeKey(req.params.prefix, {
         orgId: req.auth.orgId,
-        actor: { keyPrefix: req.auth.keyPrefix, requestId: String(req.id) },
+        keepOneAdmin: true,
+        actor: requestActor(req),
       }),
   );
 

@@ -3,6 +3,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 
 export type ReadinessCheck = () => Promise<void>;
 
+/**
+ * What a failed check answers: a code, never the error's text. /readyz is public, and a message
+ * such as "connect ECONNREFUSED 10.0.3.7:5432" maps the network behind the API; the log has it.
+ */
+const UNAVAILABLE = 'unavailable';
+
 export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, ReadinessCheck> }> = async (
   app,
   { checks },
@@ -22,14 +28,15 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Readin
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
       const results = await Promise.all(
         Object.entries(checks).map(async ([name, check]) => {
           try {
             await check();
             return [name, { ok: true }] as const;
           } catch (err) {
-            return [name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as const;
+            req.log.warn({ check: name, err }, 'readiness check failed');
+            return [name, { ok: false, error: UNAVAILABLE }] as const;
           }
         }),
       );
