@@ -8,7 +8,8 @@
  *   key revoke <prefix>
  *
  * Key commands use DATABASE_URL, else the embedded PostgreSQL of `npm start` (joined when it
- * runs, started from DATA_DIR for the command when it does not).
+ * runs, started from DATA_DIR for the command when it does not), with the credentials kept in
+ * DATA_DIR (readable by the user who runs `npm start` only).
  */
 import { parseArgs } from 'node:util';
 import { escapeControlCharacters, Role } from '@gtm-enrich/contracts';
@@ -44,15 +45,17 @@ async function openDatabase(): Promise<{ database: DatabaseHandle; close(): Prom
     const database = connectDatabase(config.DATABASE_URL, { poolSize: CLI_POOL_SIZE });
     return { database, close: () => database.close() };
   }
-  // `npm start` running: join its database; otherwise start it for this command.
-  const running = connectDatabase(embeddedPostgresUrl(config.EMBEDDED_POSTGRES_PORT), {
-    poolSize: CLI_POOL_SIZE,
-  });
-  try {
-    await running.ping();
-    return { database: running, close: () => running.close() };
-  } catch {
-    await running.close();
+  // `npm start` running: join its database, with the credentials it keeps in DATA_DIR; otherwise
+  // start it for this command.
+  const url = await embeddedPostgresUrl(config.DATA_DIR, config.EMBEDDED_POSTGRES_PORT);
+  if (url) {
+    const running = connectDatabase(url, { poolSize: CLI_POOL_SIZE });
+    try {
+      await running.ping();
+      return { database: running, close: () => running.close() };
+    } catch {
+      await running.close();
+    }
   }
   const embedded = await startEmbeddedPostgres({
     dataDir: config.DATA_DIR,

@@ -27,7 +27,8 @@ export default async function setup(project: TestProject) {
   // mkdtemp makes it private; as root, PostgreSQL runs as the postgres user, who must get through it.
   await chmod(dir, 0o755);
   const pg = await startEmbeddedPostgres({ dataDir: dir, port: EMBEDDED_TEST_PG_PORT, log: () => {} });
-  project.provide('databaseUrl', pg.url);
+  // The superuser's: tests create a database each.
+  project.provide('databaseUrl', pg.adminUrl);
   return async () => {
     await pg.stop();
     await rm(dir, { recursive: true, force: true });
