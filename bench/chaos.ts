@@ -1,14 +1,34 @@
 /**
- * `npm run bench:chaos`: a larger chaos run than the test's (see apps/server/test/chaos-run.ts):
- * two worker processes, the sandbox with 40 ms latency, 10 % 5xx and a rate limit; a worker killed
- * with SIGKILL, Redis flushed and PostgreSQL restarted during the job. Prints companies, faults,
- * lost companies (must be 0), duplicated provider calls and time to recover from each fault.
- * Size with BENCH_CHAOS_COMPANIES (default 5,000).
+ * `npm run bench:chaos`: every fault at full length, each striking its own job once a third of it
+ * is done, with the system at its default settings (see apps/server/test/chaos-run.ts): a worker
+ * killed with SIGKILL, Redis flushed, PostgreSQL stopped for 10 s, Redis down for 60 s, the
+ * feeding worker frozen (SIGSTOP) for 3 minutes. The sandbox answers after 40 ms, 10 % of calls
+ * with a 5xx, within 1,200 requests a minute.
+ *
+ * Prints, per fault: companies lost and failed, seconds to finish after the fault (and the work
+ * the job had left), companies paid twice (and how many calls in flight at the fault can explain),
+ * ledger against the provider's own count. Exits 1 if any promise is broken: a company lost, a
+ * company paid twice beyond the calls in flight, a ledger that differs from the provider's count,
+ * a job that waited for a dead or frozen worker.
+ *
+ * BENCH_CHAOS_COMPANIES (default 5,000) sizes each job; BENCH_CHAOS_FAULTS picks faults (comma-separated).
  */
-import { sql } from 'drizzle-orm';
-import { redisServerAvailable, runChaos } from '../apps/server/test/chaos-run';
+import {
+  brokenPromises,
+  FAULTS,
+  type Fault,
+  redisServerAvailable,
+  runChaos,
+} from '../apps/server/test/chaos-run';
 
 const COMPANIES = Number(process.env.BENCH_CHAOS_COMPANIES ?? 5_000);
+const faults = (process.env.BENCH_CHAOS_FAULTS?.split(',') ?? [...FAULTS]) as Fault[];
+for (const f of faults) {
+  if (!FAULTS.includes(f)) {
+    console.error(`unknown fault ${f}: one of ${FAULTS.join(', ')}`);
+    process.exit(2);
+  }
+}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -22,37 +42,40 @@ if (!(await redisServerAvailable())) {
   console.error('bench:chaos needs redis-server on the PATH (it starts its own, on port 6392).');
   process.exit(2);
 }
-const result = await runChaos({
+const started = performance.now();
+const { results, cleanup } = await runChaos({
   companies: COMPANIES,
-  workerConcurrency: 100,
+  faults,
   pgPort: 54_352,
   redisPort: 6_392,
+  sandbox: { latencyMs: 40, errorRate: 0.1, rateLimitPerMin: 1_200 },
+  postgresDownMs: 10_000,
+  redisDownMs: 60_000,
+  freezeMs: 180_000,
   waitFor,
+  log: (line) => console.error(line),
 });
-try {
-  const { job } = result;
-  const finished = job.counts.enriched + job.counts.not_found + job.counts.failed;
-  const mismatched = await result.withDatabase(async (db) => {
-    const r = await db.execute<{ n: number }>(sql`
-      select count(*)::int as n from jobs j
-      where j.queued_count + j.processing_count + j.enriched_count + j.not_found_count + j.failed_count
-            + j.cancelled_count <> (select count(*) from companies c where c.job_id = j.id)`);
-    return r.rows[0]?.n ?? -1;
-  });
-  console.log(`companies: ${result.companies}`);
-  console.log(`faults injected: ${result.faults.join(', ')}`);
-  console.log(`lost (not finished): ${result.companies - finished}`);
+await cleanup();
+
+const broken: string[] = [];
+console.log(
+  `companies per job: ${COMPANIES}; system at default settings; total ${((performance.now() - started) / 1000).toFixed(0)} s`,
+);
+console.log(
+  '| fault | lost | failed | to finish after the fault (work left) | first progress | paid twice (in flight) | ledger calls / provider | ledger credits / provider |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of results) {
   console.log(
-    `failed: ${job.counts.failed}; jobs whose counters disagree with their companies: ${mismatched}`,
+    `| ${r.fault} | ${r.lost} | ${r.failed} | ${r.secondsToFinish.toFixed(1)} s (${r.secondsOfWorkLeft.toFixed(1)} s) | ${r.secondsToProgress.toFixed(1)} s | ${r.paidTwice} (${r.paidTwiceInFlight}) | ${r.ledger.calls} / ${r.provider.calls} | ${r.ledger.credits} / ${r.provider.credits} |`,
   );
-  console.log(
-    `businesses enriched more than once: ${result.enrichedTwice}; provider calls: ${result.providerCalls}`,
-  );
-  console.log(
-    `time to first progress after each fault: ${result.recoverySeconds.map((s) => `${s.toFixed(1)} s`).join(', ')}`,
-  );
-  console.log(`total: ${result.seconds.toFixed(1)} s`);
-} finally {
-  await result.cleanup();
+  broken.push(...brokenPromises(r).map((b) => `${r.fault}: ${b}`));
 }
+if (broken.length > 0) {
+  console.log(`\nBROKEN:\n- ${broken.join('\n- ')}`);
+  process.exit(1);
+}
+console.log(
+  '\nevery promise held: nothing lost, nothing paid twice beyond calls in flight, ledger = provider',
+);
 process.exit(0);

@@ -5,13 +5,20 @@
  *       added while processed (as (b) adds its tasks);
  *   (b) our companies per second end to end, provider at 0 ms and unlimited, with 1 and 2 worker
  *       processes, and the ratio to (a);
- *   (c) companies per minute against the sandbox enforcing 200 requests a minute with 150 ms
- *       latency, and the ratio to the 5,000-a-minute ceiling;
+ *   (c) companies per minute against the sandbox enforcing 200 a minute with 150 ms latency,
+ *       under each reading of the limit: counted in requests and in records, with
+ *       X-RateLimit-Reset as the oldest counted call + 60 s and as now + 60 s. The ratio to the
+ *       ceiling is the rate of units the sandbox counted (from its first counted call to its
+ *       last, leaving out the last one's units) over its limit, with the 429s and the fullest
+ *       window it saw;
  *   (d) provider calls per 1,000 unique uncached domains;
  *   (e) provider calls for re-running the same list.
  * Each measurement also prints the CPU it cost per task or company, process by process.
  * Sizes can be set with BENCH_NOOP_TASKS (a) and BENCH_COMPANIES (b), the same by default, and
- * BENCH_LIMITED_COMPANIES (c). BENCH_WARMUP=N first runs N no-op tasks and N companies through
+ * BENCH_LIMITED_COMPANIES (c, counted in requests) and BENCH_LIMITED_RECORD_COMPANIES (c, counted
+ * in records: 200 records a minute is about 100 companies). BENCH_LIMITED_UNITS picks (c)'s
+ * units (default `request,record`), BENCH_LIMITED_RESETS its reset readings (default
+ * `oldest,window`). BENCH_WARMUP=N first runs N no-op tasks and N companies through
  * the same processes, to measure JIT-compiled code instead of code still being compiled.
  * BENCH_WORKERS picks (b)'s worker counts, BENCH_SKIP_LIMITED skips (c) to (e), and
  * BENCH_WORKER_NODE_ARGS adds node flags to the worker processes (e.g. --cpu-prof).
@@ -25,7 +32,12 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../apps/server/src/config';
-import { startSandboxServer } from '../apps/server/src/providers/sandbox/sandbox-server';
+import type { RateLimitUnit } from '../apps/server/src/providers/rate-limit/rate-limiter';
+import {
+  type SandboxRateLimitReset,
+  type SandboxServer,
+  startSandboxServer,
+} from '../apps/server/src/providers/sandbox/sandbox-server';
 import { createSystem, type System } from '../apps/server/src/system';
 import { cpuPerItem, cpuSnapshot } from './cpu-usage';
 import { withFreshDatabase } from './support';
@@ -35,11 +47,19 @@ const REDIS_URL = process.env.REDIS_URL;
 const NOOP_TASKS = Number(process.env.BENCH_NOOP_TASKS ?? 20_000);
 const COMPANIES = Number(process.env.BENCH_COMPANIES ?? NOOP_TASKS);
 const LIMITED_COMPANIES = Number(process.env.BENCH_LIMITED_COMPANIES ?? 10_000);
+const LIMITED_RECORD_COMPANIES = Number(process.env.BENCH_LIMITED_RECORD_COMPANIES ?? 500);
+const LIMITED_UNITS = (process.env.BENCH_LIMITED_UNITS ?? 'request,record')
+  .split(',')
+  .filter(Boolean) as RateLimitUnit[];
+const LIMITED_RESETS = (process.env.BENCH_LIMITED_RESETS ?? 'oldest,window')
+  .split(',')
+  .filter(Boolean) as SandboxRateLimitReset[];
+// The sandbox's limit in (c), as Explorium's: 200 a minute per key.
+const LIMIT_PER_MIN = 200;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0);
 // As in (b), whose dispatcher keeps at most DISPATCH_QUEUE_DEPTH (its default) tasks waiting.
 const QUEUE_DEPTH = loadConfig({}).DISPATCH_QUEUE_DEPTH;
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 500);
-const CEILING_PER_MIN = 5_000;
 // Worker processes for (b): `BENCH_WORKERS=1` runs only the one-worker case, `BENCH_WORKERS=` none.
 const FAST_WORKERS = (process.env.BENCH_WORKERS ?? '1,2').split(',').filter(Boolean).map(Number);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -226,6 +246,60 @@ const domainsFor = (tag: string, n: number) => Array.from({ length: n }, (_, i) 
 const totalCalls = (s: { calls: Record<string, number> }) =>
   Object.values(s.calls).reduce((a, b) => a + b, 0);
 
+/** (c), and (d) and (e) when `withCallCounts`: the job at the sandbox's limit, told that limit. */
+async function ceilingRun(unit: RateLimitUnit, reset: SandboxRateLimitReset, withCallCounts: boolean) {
+  const limited = await startSandboxServer({
+    latencyMs: 150,
+    rateLimitPerMin: LIMIT_PER_MIN,
+    rateLimitUnit: unit,
+    rateLimitReset: reset,
+  });
+  await withDatabase(async (url) => {
+    const run = await startRun(url, limited.url, 2, {
+      SANDBOX_RATE_LIMIT_PER_MIN: String(LIMIT_PER_MIN),
+      SANDBOX_RATE_LIMIT_UNIT: unit,
+    });
+    try {
+      const tag = `c-${unit}-${reset}`;
+      const domains = domainsFor(tag, unit === 'request' ? LIMITED_COMPANIES : LIMITED_RECORD_COMPANIES);
+      const { job, seconds } = await uploadAndWait(run, domains);
+      const perMin = (job.total / seconds) * 60;
+      const stats = limited.stats();
+      log(
+        `(c) sandbox at ${LIMIT_PER_MIN} ${unit}s/min, X-RateLimit-Reset = ${reset === 'oldest' ? 'oldest counted call' : 'now'} + 60 s, 150 ms: ` +
+          `${fmt(perMin)} companies/min (${fmt(job.total)} in ${fmt(seconds, 1)} s); ` +
+          `${ceilingFigures(stats.counted)}; failed ${job.counts.failed}; 429s ${stats.responses['429'] ?? 0}`,
+      );
+      if (!withCallCounts) return;
+      const calls = totalCalls(stats);
+      log(
+        `(d) provider calls per 1,000 unique uncached domains: ${fmt((calls / job.total) * 1000, 1)} ` +
+          `(match ${stats.calls.match}, bulk_enrich ${stats.calls.bulk_enrich} for ${fmt(job.total)} companies)`,
+      );
+      limited.reset();
+      const again = await uploadAndWait(run, domains);
+      log(
+        `(e) provider calls to re-run the same list: ${totalCalls(limited.stats())} ` +
+          `(${fmt(again.job.usage.cache_hits)} cache hits)`,
+      );
+    } finally {
+      await run.stop();
+    }
+  });
+  await limited.close();
+}
+
+/** Units the sandbox counted per minute against its limit, and its fullest window. */
+function ceilingFigures(counted: ReturnType<SandboxServer['stats']>['counted']): string {
+  const spanMs = (counted.lastAt ?? 0) - (counted.firstAt ?? 0);
+  if (spanMs <= 0) return 'too few calls to measure a rate';
+  const perMin = ((counted.units - counted.lastUnits) / spanMs) * 60_000;
+  return (
+    `${fmt(perMin, 1)} units/min counted, ${fmt(perMin / LIMIT_PER_MIN, 3)} of the ceiling; ` +
+    `fullest window ${counted.peakWindowUnits} of ${LIMIT_PER_MIN}`
+  );
+}
+
 async function main() {
   log(`machine: ${process.platform} ${process.arch}, node ${process.version}`);
 
@@ -267,35 +341,14 @@ async function main() {
   await fast.close();
 
   if (process.env.BENCH_SKIP_LIMITED) process.exit(0);
-  const limited = await startSandboxServer({ latencyMs: 150, rateLimitPerMin: 200 });
-  await withDatabase(async (url) => {
-    const run = await startRun(url, limited.url, 2, { SANDBOX_RATE_LIMIT_PER_MIN: '200' });
-    try {
-      const domains = domainsFor('c', LIMITED_COMPANIES);
-      const { job, seconds } = await uploadAndWait(run, domains);
-      const perMin = (job.total / seconds) * 60;
-      const stats = limited.stats();
-      const calls = totalCalls(stats);
-      log(
-        `(c) rate-limited sandbox (200 req/min, 150 ms): ${fmt(perMin)} companies/min ` +
-          `(${fmt(job.total)} in ${fmt(seconds, 1)} s; ${fmt(perMin / CEILING_PER_MIN, 3)} of the ${fmt(CEILING_PER_MIN)}/min ceiling; ` +
-          `failed ${job.counts.failed}; 429s ${stats.responses['429'] ?? 0})`,
-      );
-      log(
-        `(d) provider calls per 1,000 unique uncached domains: ${fmt((calls / job.total) * 1000, 1)} ` +
-          `(match ${stats.calls.match}, bulk_enrich ${stats.calls.bulk_enrich} for ${fmt(job.total)} companies)`,
-      );
-      limited.reset();
-      const again = await uploadAndWait(run, domains);
-      log(
-        `(e) provider calls to re-run the same list: ${totalCalls(limited.stats())} ` +
-          `(${fmt(again.job.usage.cache_hits)} cache hits)`,
-      );
-    } finally {
-      await run.stop();
+  // (d) and (e) come from the first run of (c): a fresh database, every domain uncached.
+  let first = true;
+  for (const unit of LIMITED_UNITS) {
+    for (const reset of LIMITED_RESETS) {
+      await ceilingRun(unit, reset, first);
+      first = false;
     }
-  });
-  await limited.close();
+  }
   process.exit(0);
 }
 

@@ -277,6 +277,8 @@ describe('readings that differ', () => {
     const last = await post(server, BULK, { business_ids: ['0'.repeat(32)] });
     expect(last.status).toBe(200);
     expect(last.headers.get('x-ratelimit-remaining')).toBe('9');
+    // What the limit counted: the refused call not at all.
+    expect(server.stats().counted).toMatchObject({ units: 51, lastUnits: 1, peakWindowUnits: 51 });
   });
 
   it('never admits a call of more records than the limit', async () => {

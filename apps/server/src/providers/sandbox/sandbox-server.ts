@@ -34,6 +34,20 @@ export type SandboxStats = {
   businessIdsEnriched: Record<string, number>;
   /** Records billed against `creditLimit` (rows returned with data). */
   creditsUsed: number;
+  /** What the rate limit counted (calls it admitted, in its unit), over every key. */
+  counted: CountedUnits;
+};
+
+export type CountedUnits = {
+  /** Units admitted: calls (request) or their items (record). */
+  units: number;
+  /** When the first and the last admitted call arrived (ms since the epoch); null before any. */
+  firstAt: number | null;
+  lastAt: number | null;
+  /** Units of the last admitted call: spent at `lastAt`, so a rate over firstAt..lastAt leaves them out. */
+  lastUnits: number;
+  /** Most units one key's 60 s window held after admitting a call: at most the limit. */
+  peakWindowUnits: number;
 };
 
 export type SandboxServerOptions = {
@@ -289,6 +303,7 @@ function emptyStats(): SandboxStats {
     domainsMatched: {},
     businessIdsEnriched: {},
     creditsUsed: 0,
+    counted: { units: 0, firstAt: null, lastAt: null, lastUnits: 0, peakWindowUnits: 0 },
   };
 }
 
@@ -342,7 +357,15 @@ export async function startSandboxServer(opts: SandboxServerOptions = {}): Promi
     const window = (windows.get(apiKey) ?? []).filter((call) => call.at > now - RATE_WINDOW_MS);
     const used = window.reduce((sum, call) => sum + call.units, 0);
     const allowed = rateLimitPerMin === 0 || used + units <= limit;
-    if (allowed) window.push({ at: now, units });
+    if (allowed) {
+      window.push({ at: now, units });
+      const counted = stats.counted;
+      counted.units += units;
+      counted.firstAt ??= now;
+      counted.lastAt = now;
+      counted.lastUnits = units;
+      counted.peakWindowUnits = Math.max(counted.peakWindowUnits, used + units);
+    }
     windows.set(apiKey, window);
     const oldest = window[0]?.at ?? now;
     const resetAt = rateLimitReset === 'window' ? now + RATE_WINDOW_MS : oldest + RATE_WINDOW_MS;
