@@ -98,6 +98,7 @@ describe('credits', () => {
     for (const fields of [
       { max_credits: 'lots' },
       { max_credits: '0' },
+      { max_credits: '3000000000' },
       { force_refresh: 'maybe' },
     ] as Record<string, string>[]) {
       const res = await upload(t.baseUrl, csvFile(['domain', 'a-company.com']), {
@@ -218,7 +219,14 @@ describe('max_credits is a cap', () => {
     });
     expect(lowBody.error.message).toMatch(/not above the 10 credits/);
 
-    for (const body of [{ max_credits: 0 }, { max_credits: 2.5 }, { max_credits: '20' }, {}, { limit: 5 }]) {
+    for (const body of [
+      { max_credits: 0 },
+      { max_credits: 2.5 },
+      { max_credits: '20' },
+      { max_credits: 3_000_000_000 },
+      {},
+      { limit: 5 },
+    ]) {
       const res = await patchJob(t, job.id, body);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');

@@ -231,6 +231,9 @@ export const CompanyListQuery = z.object({
   cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
 });
 
+/** The largest max_credits: the column is a 32-bit integer (set no limit instead). */
+export const MAX_CREDITS_LIMIT = 2_000_000_000;
+
 /** Fields of the multipart upload (the file itself is the `file` part). */
 export const UploadFields = z.object({
   org_id: OrgIdParam,
@@ -244,6 +247,7 @@ export const UploadFields = z.object({
     .number({ message: 'max_credits must be a whole number' })
     .int('max_credits must be a whole number')
     .min(1, 'max_credits must be at least 1')
+    .max(MAX_CREDITS_LIMIT, `max_credits must be at most ${MAX_CREDITS_LIMIT}`)
     .optional()
     .describe('Pause the job when its estimated credits reach this'),
 });
@@ -355,6 +359,7 @@ export const UpdateJobBody = z
       .number({ message: 'max_credits must be a whole number, or null for no limit' })
       .int('max_credits must be a whole number')
       .min(1, 'max_credits must be at least 1')
+      .max(MAX_CREDITS_LIMIT, `max_credits must be at most ${MAX_CREDITS_LIMIT}`)
       .nullable()
       .describe(
         'Pause the job when its credits reach this; null removes the limit. It must be above the credits ' +
