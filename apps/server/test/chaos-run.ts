@@ -121,7 +121,10 @@ export async function runChaos(
   const log = opts.log ?? (() => {});
   const dir = await mkdtemp(path.join(tmpdir(), 'gtm-chaos-'));
   await chmod(dir, 0o755);
-  let pg = await startEmbeddedPostgres({ dataDir: dir, port: opts.pgPort, log: () => {} });
+  let pg: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
+  let sandbox: Awaited<ReturnType<typeof startSandboxServer>> | null = null;
+  let api: System | null = null;
+  const workers: Worker[] = [];
   const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
   let redis: ChildProcess | null = null;
   const redisReady = async () => {
@@ -144,29 +147,18 @@ export async function runChaos(
     );
     await opts.waitFor('redis up', redisReady, 10_000);
   };
-  await startRedis();
-  const sandbox = await startSandboxServer(opts.sandbox);
-  // Everything else at its default: the faults are judged as an installation runs them.
-  const env: Record<string, string> = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    DATABASE_URL: pg.url,
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: 'chaos',
-    SANDBOX_URL: sandbox.url,
-    SANDBOX_RATE_LIMIT_PER_MIN: String(opts.sandbox.rateLimitPerMin),
-    BOOTSTRAP_API_KEY: ADMIN_KEY,
-    METRICS_PORT: '0',
+  const cleanup = async () => {
+    for (const w of workers) {
+      w.child.kill('SIGCONT');
+      w.child.kill('SIGKILL');
+    }
+    await api?.stop().catch(() => undefined);
+    await sandbox?.close();
+    redis?.kill('SIGKILL');
+    await pg?.stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
   };
-  const api: System = await createSystem({
-    config: loadConfig({ ...env, PORT: '0' }),
-    logger: pino({ level: 'silent' }),
-    databaseUrl: pg.url,
-    roles: { api: true, worker: false },
-    provider: { name: 'sandbox', baseUrl: sandbox.url, apiKey: 'sandbox', stop: async () => {} },
-  });
-  const baseUrl = (await api.start())!;
-  const workers: Worker[] = [];
+  let env: Record<string, string> = {};
   const startWorker = (): Worker => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main-worker.ts'], {
       cwd: ROOT,
@@ -191,29 +183,40 @@ export async function runChaos(
     workers.push(worker);
     return worker;
   };
-  const alive = () => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
-  const db = () => connectDatabase(pg.url, { poolSize: 1 });
-  const query = async <T extends Record<string, unknown>>(q: ReturnType<typeof sql>) => {
-    const handle = db();
-    try {
-      return (await handle.db.execute<T>(q)).rows;
-    } finally {
-      await handle.close();
-    }
-  };
-  const cleanup = async () => {
-    for (const w of workers) {
-      w.child.kill('SIGCONT');
-      w.child.kill('SIGKILL');
-    }
-    await api.stop().catch(() => undefined);
-    await sandbox.close();
-    redis?.kill('SIGKILL');
-    await pg.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
-
   try {
+    pg = await startEmbeddedPostgres({ dataDir: dir, port: opts.pgPort, log: () => {} });
+    await startRedis();
+    sandbox = await startSandboxServer(opts.sandbox);
+    // Everything else at its default: the faults are judged as an installation runs them.
+    env = {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: pg.url,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: 'chaos',
+      SANDBOX_URL: sandbox.url,
+      SANDBOX_RATE_LIMIT_PER_MIN: String(opts.sandbox.rateLimitPerMin),
+      BOOTSTRAP_API_KEY: ADMIN_KEY,
+      METRICS_PORT: '0',
+    };
+    api = await createSystem({
+      config: loadConfig({ ...env, PORT: '0' }),
+      logger: pino({ level: 'silent' }),
+      databaseUrl: pg.url,
+      roles: { api: true, worker: false },
+      provider: { name: 'sandbox', baseUrl: sandbox.url, apiKey: 'sandbox', stop: async () => {} },
+    });
+    const baseUrl = (await api.start())!;
+    const alive = () => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    const db = () => connectDatabase(pg!.url, { poolSize: 1 });
+    const query = async <T extends Record<string, unknown>>(q: ReturnType<typeof sql>) => {
+      const handle = db();
+      try {
+        return (await handle.db.execute<T>(q)).rows;
+      } finally {
+        await handle.close();
+      }
+    };
     startWorker();
     startWorker();
     await Promise.all(workers.map((w) => w.processId));
@@ -246,7 +249,7 @@ export async function runChaos(
           return async () => {};
         }
         case 'restart-postgres': {
-          await pg.stop();
+          await pg!.stop();
           await sleep(opts.postgresDownMs);
           pg = await startEmbeddedPostgres({ dataDir: dir, port: opts.pgPort, log: () => {} });
           return async () => {};
@@ -279,7 +282,7 @@ export async function runChaos(
 
     const results: FaultResult[] = [];
     for (const fault of opts.faults) {
-      const before = structuredClone(sandbox.stats());
+      const before = structuredClone(sandbox!.stats());
       const form = new FormData();
       const domains = Array.from({ length: opts.companies }, (_, i) => `chaos-${fault}-${i}.com`);
       form.append(
@@ -317,7 +320,7 @@ export async function runChaos(
       const completedAt = performance.now();
       await afterJob();
       const job = (await getJob(id))!;
-      const after = sandbox.stats();
+      const after = sandbox!.stats();
 
       const [ledger] = await query<{ calls: number; credits: number; in_flight: number }>(sql`
         select count(distinct coalesce(call_id::text, id::text))::int as calls,
