@@ -196,6 +196,12 @@ export const ConfigSchema = z.object({
     .min(0)
     .default(7)
     .describe('How long a "no match" is reused across jobs (0 = never)'),
+  ENRICHMENT_CACHE_SCOPE: z
+    .enum(['org', 'installation'])
+    .default('org')
+    .describe(
+      'Who an enrichment-cache entry answers: the organization that paid for it (org), or every organization of this installation (installation: shared, so one learns what another looked up)',
+    ),
   PROVIDER_TIMEOUT_MS: int(30_000).pipe(z.number().min(100)).describe('Timeout of one provider HTTP call'),
   PROVIDER_BATCH_WINDOW_MS: int(100)
     .pipe(z.number().min(0))

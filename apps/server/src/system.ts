@@ -251,6 +251,12 @@ export async function createSystem(opts: {
     noMatchTtlMs: config.ENRICHMENT_CACHE_NO_MATCH_TTL_DAYS * DAY_MS,
   };
   const retryPolicy = createRetryPolicy({
+  if (cache.scope === 'installation') {
+    logger.warn(
+      'ENRICHMENT_CACHE_SCOPE=installation: the enrichment cache is SHARED by every organization here; ' +
+        'one learns from its estimates and results which domains another looked up, and when.',
+    );
+  }
     maxAttempts: config.TASK_MAX_ATTEMPTS,
     baseDelayMs: config.TASK_BACKOFF_BASE_MS,
     maxDelayMs: config.TASK_BACKOFF_MAX_MS,
@@ -411,6 +417,7 @@ export async function createSystem(opts: {
             cacheTtlMs: cache.ttlMs,
             noMatchCacheTtlMs: cache.noMatchTtlMs,
           },
+            cacheScope: cache.scope,
         });
         held.start();
         queue.startWorker(

@@ -204,20 +204,24 @@ export const uploadChunks = pgTable(
 );
 
 /**
- * Provider results shared by every job and organization of the installation, so a domain is paid
- * for once per freshness window. A no-match is cached too (for a shorter time).
+ * Provider results reused across jobs, so a domain is paid for once per freshness window. A
+ * no-match is cached too (for a shorter time). Each entry is the organization's whose lookup paid
+ * for it; ENRICHMENT_CACHE_SCOPE decides whether others read it (jobs/enrichment-cache.sql.ts).
  */
 export const enrichmentCache = pgTable(
   'enrichment_cache',
   {
     provider: text('provider').notNull(),
     domain: text('domain').notNull(),
+    /** '' for entries written before entries had an organization: read with scope `installation` only. */
+    orgId: text('org_id').notNull().default(''),
     businessId: text('business_id'),
     /** Our mapped firmographics; null when matched with nothing known, or not matched. */
     firmographics: jsonb('firmographics'),
     fetchedAt: timestamp('fetched_at', { withTimezone: true }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.provider, t.domain] })],
+  // Provider and domain first: a lookup with scope `installation` reads every organization's entry.
+  (t) => [primaryKey({ columns: [t.provider, t.domain, t.orgId] })],
 );
 
 /** The credit ledger: one row per provider call and job it served. */

@@ -13,7 +13,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type Db, executePrepared, type Transaction } from '../db/database';
 import type { CompanyRow } from '../db/schema';
 import type { Firmographics } from '../providers/provider';
-import { isFreshCacheEntry } from './enrichment-cache.sql';
+import { type CacheScope, isFreshCacheEntry, isVisibleCacheEntry } from './enrichment-cache.sql';
 
 const COUNTER: Record<CompanyStatus, string> = {
   queued: 'queued_count',
@@ -50,6 +50,8 @@ export type ClaimOptions = {
   leaseMs: number;
   cacheTtlMs: number;
   noMatchCacheTtlMs: number;
+  /** Whose enrichment-cache entries answer a claim: its organization's only (`org`, the default), or any. */
+  cacheScope?: CacheScope;
 };
 
 /**
@@ -133,9 +135,13 @@ export async function claimCompanies(
              ec.firmographics as cache_firmographics, ec.fetched_at as cache_fetched_at
       from claimed cl
       join jobs j on j.id = cl.job_id
-      left join enrichment_cache ec
-        on ec.provider = ${opts.provider} and ec.domain = cl.domain and not j.force_refresh
-       and ${isFreshCacheEntry({ ttlMs: opts.cacheTtlMs, noMatchTtlMs: opts.noMatchCacheTtlMs })}
+      left join lateral (
+        select * from enrichment_cache ec
+        where ec.provider = ${opts.provider} and ec.domain = cl.domain and not j.force_refresh
+          and ${isVisibleCacheEntry(opts.cacheScope ?? 'org', sql`cl.org_id`)}
+          and ${isFreshCacheEntry({ ttlMs: opts.cacheTtlMs, noMatchTtlMs: opts.noMatchCacheTtlMs })}
+        order by ec.fetched_at desc limit 1
+      ) ec on true
     `,
       );
       return result.rows.map((r) => ({
@@ -231,10 +237,11 @@ export async function finishCompanies(
         where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
         returning c.job_id, c.status, c.source
       ), cached as (
-        insert into enrichment_cache (provider, domain, business_id, firmographics, fetched_at)
-        select distinct on (domain) ${provider}, domain, business_id, firmographics, fetched_at
-        from input where cache_write order by domain
-        on conflict (provider, domain) do update
+        -- Each entry is the paying organization's; ENRICHMENT_CACHE_SCOPE decides who reads it.
+        insert into enrichment_cache (provider, domain, org_id, business_id, firmographics, fetched_at)
+        select distinct on (org_id, domain) ${provider}, domain, org_id, business_id, firmographics, fetched_at
+        from input where cache_write order by org_id, domain
+        on conflict (provider, domain, org_id) do update
           set business_id = excluded.business_id, firmographics = excluded.firmographics,
               fetched_at = excluded.fetched_at
       ), per_job as (

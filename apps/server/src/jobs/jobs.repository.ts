@@ -7,7 +7,12 @@ import type { CompanyStatus } from '@gtm-enrich/contracts';
 import { and, asc, desc, eq, gt, ilike, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobs, organizations, rejectedRows } from '../db/schema';
-import { type CacheFreshness, isFreshCacheEntry } from './enrichment-cache.sql';
+import {
+  type CacheFreshness,
+  type CacheScope,
+  isFreshCacheEntry,
+  isVisibleCacheEntry,
+} from './enrichment-cache.sql';
 
 const INSERT_CHUNK_ROWS = 2_000;
 
@@ -164,18 +169,22 @@ export async function analyzeCompanies(db: Db): Promise<void> {
   await db.execute(sql`analyze companies`);
 }
 
-/** Companies of a job whose domain has a fresh enrichment-cache entry. */
+/** Companies of a job whose domain has a fresh enrichment-cache entry its organization may read. */
 export async function countFreshCacheHits(
   db: Db,
   jobId: string,
-  cache: CacheFreshness & { provider: string },
+  cache: CacheFreshness & { provider: string; scope: CacheScope },
 ): Promise<number> {
   const r = await db.execute<{ n: number }>(sql`
     select count(*)::int as n
     from companies c
-    join enrichment_cache ec on ec.provider = ${cache.provider} and ec.domain = c.domain
     where c.job_id = ${jobId}
-      and ${isFreshCacheEntry(cache)}
+      and exists (
+        select 1 from enrichment_cache ec
+        where ec.provider = ${cache.provider} and ec.domain = c.domain
+          and ${isVisibleCacheEntry(cache.scope, sql`c.org_id`)}
+          and ${isFreshCacheEntry(cache)}
+      )
   `);
   return r.rows[0]?.n ?? 0;
 }

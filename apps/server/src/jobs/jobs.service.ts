@@ -7,6 +7,7 @@ import { AppError } from '../errors';
 import type { TaskQueue } from '../queue/task-queue';
 import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
+import type { CacheScope } from './enrichment-cache.sql';
 import { estimateJob, type RateLimitSetting } from './estimate';
 import type { FileRow } from './export-csv';
 import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from './idempotency.repository';
@@ -56,7 +57,8 @@ export type JobsServiceDeps = {
   /** Uploads of at most this many rows are read before the answer; larger ones in the background. */
   inlineMaxRows: number;
   provider: JobRow['provider'];
-  cache: { ttlMs: number; noMatchTtlMs: number };
+  /** Freshness and scope of the enrichment cache (estimates count only entries the job's organization may read). */
+  cache: { ttlMs: number; noMatchTtlMs: number; scope: CacheScope };
   rateLimit: RateLimitSetting;
   batchSize: number;
   parallelBatches: number;
@@ -69,6 +71,11 @@ export type UploadIdempotency = { key: string; requestHash: () => string };
 
 class IdempotencyKeyTaken extends Error {}
 
+/**
+ * A file larger than this is read in the background whatever its row count: a few hundred rows of
+ * 1 MiB each take as long to read as a million short ones.
+ */
+const INLINE_MAX_BYTES = 16 * 1024 * 1024;
 const EXPORT_PAGE_ROWS = 1_000;
 const EXPORT_FIRST_PAGE_ROWS = 50;
 /** Cells (as JSON) per page of the row export: a page of 1 MiB rows holds a few, not a thousand. */
@@ -223,7 +230,7 @@ export function createJobsService(deps: JobsServiceDeps) {
         });
       if (accepted === null) return replay(orgId, idempotency!.key, requestHash);
 
-      if (accepted.inputRows > deps.inlineMaxRows) {
+      if (accepted.inputRows > deps.inlineMaxRows || checked.size() > INLINE_MAX_BYTES) {
         await deps.queue.enqueue('ingest-upload', [ingestTask(orgId, accepted.id)]);
         return { job: toJobResource(accepted, NO_USAGE), replayed: false };
       }
