@@ -249,6 +249,7 @@ export async function createSystem(opts: {
   const cache = {
     ttlMs: config.ENRICHMENT_CACHE_TTL_DAYS * DAY_MS,
     noMatchTtlMs: config.ENRICHMENT_CACHE_NO_MATCH_TTL_DAYS * DAY_MS,
+    scope: config.ENRICHMENT_CACHE_SCOPE,
   };
   const retryPolicy = createRetryPolicy({
   if (cache.scope === 'installation') {
