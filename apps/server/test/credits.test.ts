@@ -266,33 +266,50 @@ describe('max_credits is a cap', () => {
   });
 });
 
-describe.runIf(queueKinds().includes('bullmq'))('max_credits across two workers', () => {
-  let api: TestSystem;
-  let workers: TestSystem[] = [];
-  beforeAll(async () => {
-    api = await startTestSystem({ queue: 'bullmq', roles: { api: true, worker: false } });
-    workers = await Promise.all(
-      [0, 1].map(() =>
-        startTestSystem({
-          queue: 'bullmq',
-          roles: { api: false, worker: true },
-          shareWith: api,
-          env: { PROVIDER_BATCH_WINDOW_MS: '100' },
-        }),
-      ),
-    );
-  });
-  afterAll(async () => {
-    for (const w of workers) await w.stop();
-    await api?.stop();
-  });
+describe.runIf(queueKinds().includes('bullmq'))(
+  'max_credits across two workers, 20 % of calls failing',
+  () => {
+    let api: TestSystem;
+    let workers: TestSystem[] = [];
+    beforeAll(async () => {
+      // Failed calls bill nothing: their reservations must come back, or the job pauses short.
+      api = await startTestSystem({
+        queue: 'bullmq',
+        roles: { api: true, worker: false },
+        sandbox: { errorRate: 0.2 },
+      });
+      workers = await Promise.all(
+        [0, 1].map(() =>
+          startTestSystem({
+            queue: 'bullmq',
+            roles: { api: false, worker: true },
+            shareWith: api,
+            env: { PROVIDER_BATCH_WINDOW_MS: '100' },
+          }),
+        ),
+      );
+    });
+    afterAll(async () => {
+      for (const w of workers) await w.stop();
+      await api?.stop();
+    });
 
-  it('two workers spending for one job together bill exactly its max_credits', async () => {
-    const fresh = Array.from({ length: 800 }, (_, i) => `two-workers-${i}.com`);
-    const job = await settled(api, (await start(api, ['domain', ...fresh], { max_credits: '100' })).id);
-    expect(api.sandbox.stats().creditsUsed).toBe(100);
-    expect(job.usage.credits).toBe(100);
-    expect(job.status).toBe('paused');
-    expect(job.counts.failed).toBe(0);
-  });
-});
+    it('two workers spending for one job together bill exactly its max_credits', async () => {
+      const fresh = Array.from({ length: 800 }, (_, i) => `two-workers-${i}.com`);
+      const job = await settled(api, (await start(api, ['domain', ...fresh], { max_credits: '100' })).id);
+      expect(api.sandbox.stats().creditsUsed).toBe(100);
+      expect(job.usage.credits).toBe(100);
+      expect(job.status).toBe('paused');
+      expect(job.counts.failed).toBe(0);
+
+      // Raised and resumed on both workers: exactly the new limit, not a batch more.
+      expect((await patchJob(api, job.id, { max_credits: 400 })).status).toBe(200);
+      expect((await resume(api, job.id)).status).toBe(200);
+      const raised = await settled(api, job.id);
+      expect(raised.status).toBe('paused');
+      expect(api.sandbox.stats().creditsUsed).toBe(400);
+      expect(raised.usage.credits).toBe(400);
+      expect(api.sandbox.stats().responses['500'] ?? 0).toBeGreaterThan(0);
+    });
+  },
+);
