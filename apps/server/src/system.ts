@@ -251,13 +251,13 @@ export async function createSystem(opts: {
     noMatchTtlMs: config.ENRICHMENT_CACHE_NO_MATCH_TTL_DAYS * DAY_MS,
     scope: config.ENRICHMENT_CACHE_SCOPE,
   };
-  const retryPolicy = createRetryPolicy({
   if (cache.scope === 'installation') {
     logger.warn(
       'ENRICHMENT_CACHE_SCOPE=installation: the enrichment cache is SHARED by every organization here; ' +
         'one learns from its estimates and results which domains another looked up, and when.',
     );
   }
+  const retryPolicy = createRetryPolicy({
     maxAttempts: config.TASK_MAX_ATTEMPTS,
     baseDelayMs: config.TASK_BACKOFF_BASE_MS,
     maxDelayMs: config.TASK_BACKOFF_MAX_MS,
