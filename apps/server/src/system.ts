@@ -417,8 +417,8 @@ export async function createSystem(opts: {
             leaseMs: config.CLAIM_LEASE_MS,
             cacheTtlMs: cache.ttlMs,
             noMatchCacheTtlMs: cache.noMatchTtlMs,
-          },
             cacheScope: cache.scope,
+          },
         });
         held.start();
         queue.startWorker(
