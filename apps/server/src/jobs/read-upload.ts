@@ -55,6 +55,8 @@ export type CheckedUpload = {
   bytes: AsyncIterable<Uint8Array>;
   /** Data rows counted by the check: known once `bytes` has been read to the end. */
   dataRows(): number;
+  /** Bytes of the file: known once `bytes` has been read to the end. */
+  size(): number;
 };
 
 /**
@@ -145,6 +147,7 @@ async function checkUpload(
     await csv.rows[Symbol.asyncIterator]().return?.();
     const check = createCsvCheck({ encoding: csv.encoding, delimiter: csv.delimiter, maxRows: opts.maxRows });
     let dataRows: number | null = null;
+    let size = headBytes;
     async function* bytes(): AsyncGenerator<Uint8Array> {
       try {
         for (const chunk of head) {
@@ -153,6 +156,7 @@ async function checkUpload(
         }
         if (!ended) {
           for (let step = await input.next(); !step.done; step = await input.next()) {
+            size += step.value.byteLength;
             check.push(step.value);
             yield step.value;
           }
@@ -169,6 +173,7 @@ async function checkUpload(
         if (dataRows === null) throw new Error('dataRows() before the upload was read to the end');
         return dataRows;
       },
+      size: () => size,
     };
   } catch (err) {
     await input.return?.();
