@@ -53,6 +53,11 @@ export const jobs = pgTable(
     inputHeader: text('input_header').array(),
     /** The upload's `domain_column` field (null: detected from the header), for reading the stored file. */
     domainColumn: text('domain_column'),
+    /** The upload's `header_row` field: the file's line holding the header (null: detected). */
+    headerRow: integer('header_row'),
+    /** The upload's delimiter and encoding as detected, for the row export in the file's own form. */
+    inputDelimiter: text('input_delimiter'),
+    inputEncoding: text('input_encoding'),
     // Per-status counters, moved in the same transaction as each company's status so a poll
     // never counts rows (see jobs.repository.ts: transitionCompany).
     queuedCount: integer('queued_count').notNull().default(0),
