@@ -9,7 +9,10 @@ describe('loadConfig', () => {
       PORT: 3000,
       DATABASE_URL: undefined,
       REDIS_URL: undefined,
-      TASK_MAX_ATTEMPTS: 5,
+      TASK_MAX_ATTEMPTS: 8,
+      CLAIM_LEASE_MS: 30_000,
+      CLAIM_RENEW_INTERVAL_MS: 10_000,
+      SWEEP_INTERVAL_MS: 15_000,
     });
     expect(c.MAX_UPLOAD_BYTES).toBe(200 * 1024 * 1024);
   });
@@ -56,5 +59,13 @@ describe('loadConfig', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const listed = new Set([...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]));
     expect(CONFIG_KEYS.filter((k) => !listed.has(k))).toEqual([]);
+  });
+  it('refuses a claim renewal interval longer than half the lease', () => {
+    expect(() => loadConfig({ CLAIM_LEASE_MS: '10000', CLAIM_RENEW_INTERVAL_MS: '6000' })).toThrow(
+      /CLAIM_RENEW_INTERVAL_MS: must be at most half of CLAIM_LEASE_MS/,
+    );
+    expect(
+      loadConfig({ CLAIM_LEASE_MS: '10000', CLAIM_RENEW_INTERVAL_MS: '5000' }).CLAIM_RENEW_INTERVAL_MS,
+    ).toBe(5_000);
   });
 });

@@ -226,12 +226,14 @@ export const ConfigSchema = z.object({
     .describe(
       'On SIGTERM, how long a worker finishes the companies it holds before releasing them to the queue',
     ),
-  SWEEP_INTERVAL_MS: int(30_000)
+  SWEEP_INTERVAL_MS: int(15_000)
     .pipe(z.number().min(1_000))
     .describe('How often a worker re-dispatches what the database says is unfinished (repairs a lost queue)'),
-  TASK_MAX_ATTEMPTS: int(5)
+  TASK_MAX_ATTEMPTS: int(8)
     .pipe(z.number().min(1))
-    .describe('Attempts per company before it is marked failed'),
+    .describe(
+      'Attempts per company before it is marked failed; only a provider failing on it (5xx, timeout) spends one, never a rate limit, an open circuit or our own infrastructure',
+    ),
   TASK_BACKOFF_BASE_MS: int(1_000)
     .pipe(z.number().min(0))
     .describe('First retry delay; doubles each attempt, with jitter'),
