@@ -61,8 +61,9 @@ function wireHandler(
   return { handler, gate, held };
 }
 
-async function claimOne(db: DatabaseHandle['db'], jobId: string, companyId: string) {
-  const [claimed] = await claimCompanies(db, CLAIM, [{ orgId: ORG, jobId, companyId }]);
+/** A claim as another worker makes it (a token of its own). */
+async function claimOne(db: DatabaseHandle['db'], jobId: string, companyId: string, token = randomUUID()) {
+  const [claimed] = await claimCompanies(db, { ...CLAIM, token }, [{ orgId: ORG, jobId, companyId }]);
   return claimed ?? null;
 }
 const FIRMO: Firmographics = {
@@ -488,5 +489,17 @@ describe('enrich-company task', () => {
     expect(scripted.state.enrichCalls).toBe(0);
     // Left to its new holder, untouched.
     expect(await company(companyId)).toMatchObject({ status: 'processing', attempts: 1 });
+  });
+  it("takes back its own claim when the answer to the claim was lost, and nobody else's", async () => {
+    const { jobId, companyIds } = await newJob(['lost-answer.com']);
+    const companyId = companyIds[0]!;
+    const mine = randomUUID();
+    expect(await claimOne(database.db, jobId, companyId, mine)).toMatchObject({ id: companyId });
+    // The claim committed but its answer never came back: the same worker asks again and gets it,
+    // counted once; another worker does not, while the lease runs.
+    expect(await claimOne(database.db, jobId, companyId)).toBeNull();
+    expect(await claimOne(database.db, jobId, companyId, mine)).toMatchObject({ id: companyId });
+    expect(await findJob(database.db, ORG, jobId)).toMatchObject({ queuedCount: 0, processingCount: 1 });
+    await expectJobInvariants(database.db);
   });
 });

@@ -73,8 +73,11 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     windowMs: deps.writeWindowMs,
     async runBatch(keys, metas) {
       const requests = metas.map((m) => m[0]!);
-      await gate.ready();
-      const claimed = new Map((await claimCompanies(db, deps.claim, requests)).map((c) => [c.id, c]));
+      // Repeated until the database answers: a claim cut off with its connection may have
+      // committed, and the repeat takes back this worker's own claim (see claimCompanies).
+      const claimed = new Map(
+        (await gate.retryUntilWritten(() => claimCompanies(db, deps.claim, requests))).map((c) => [c.id, c]),
+      );
       return new Map(
         keys.map((key, i) => {
           const company = claimed.get(requests[i]!.companyId) ?? null;
@@ -132,14 +135,16 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
    * company's. A business id already matched is kept, so the next attempt only enriches.
    */
   function releaseUncharged(claim: HeldClaim) {
-    return transitionCompany(db, {
-      orgId: claim.orgId,
-      companyId: claim.id,
-      from: 'processing',
-      to: 'queued',
-      refundAttempt: true,
-      fields: { businessId: claim.businessId },
-    });
+    return gate.retryUntilWritten(() =>
+      transitionCompany(db, {
+        orgId: claim.orgId,
+        companyId: claim.id,
+        from: 'processing',
+        to: 'queued',
+        refundAttempt: true,
+        fields: { businessId: claim.businessId },
+      }),
+    );
   }
 
   async function handleFailure(
@@ -155,7 +160,10 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     if (isCreditBudgetExhausted(err)) {
       // The job spent its max_credits: it pauses, and the company waits, unpaid and uncharged,
       // for the limit to be raised (or removed) and the job resumed.
-      if (await pauseJob(db, company.orgId, company.jobId, { code: err.code, message: err.message })) {
+      const paused = await gate.retryUntilWritten(() =>
+        pauseJob(db, company.orgId, company.jobId, { code: err.code, message: err.message }),
+      );
+      if (paused) {
         log.warn('job paused: it reached its max_credits');
       }
       await releaseUncharged(claim);
@@ -164,7 +172,10 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
 
     if (kind === 'auth' || kind === 'quota') {
       // A configuration problem, the same for every company: stop the job once, fail no company.
-      if (await pauseJob(db, company.orgId, company.jobId, { code, message: errorMessage(err) })) {
+      const paused = await gate.retryUntilWritten(() =>
+        pauseJob(db, company.orgId, company.jobId, { code, message: errorMessage(err) }),
+      );
+      if (paused) {
         log.error({ err }, 'job paused: the provider refused the key or has no credits left');
       }
       await releaseUncharged(claim);
@@ -191,17 +202,19 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       return;
     }
     const delayMs = retryPolicy.delayMs(company.attempts, err.retryAfterMs);
-    await transitionCompany(db, {
-      orgId: company.orgId,
-      companyId: company.id,
-      from: 'processing',
-      to: 'queued',
-      fields: {
-        errorCode: code,
-        errorMessage: errorMessage(err),
-        businessId: claim.businessId,
-      },
-    });
+    await gate.retryUntilWritten(() =>
+      transitionCompany(db, {
+        orgId: company.orgId,
+        companyId: company.id,
+        from: 'processing',
+        to: 'queued',
+        fields: {
+          errorCode: code,
+          errorMessage: errorMessage(err),
+          businessId: claim.businessId,
+        },
+      }),
+    );
     throw new RetryTaskLater(delayMs, `attempt ${company.attempts} failed: ${errorMessage(err)}`, {
       cause: err,
     });
@@ -261,7 +274,13 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     });
   }
 
+  // Companies a task of this process is claiming or holding: another delivery of one of them is
+  // a duplicate, and must not reach the claim, which would give it this worker's own claim again.
+  const inHand = new Set<string>();
+
   const handle: TaskHandler<'enrich-company'> = async ({ orgId, jobId, companyId }, ctx) => {
+    if (inHand.has(companyId)) return;
+    inHand.add(companyId);
     deps.flow?.taskStarted();
     try {
       const company = await claims.load(delivery++, { orgId, jobId, companyId });
@@ -284,6 +303,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         held.remove(company.id);
       }
     } finally {
+      inHand.delete(companyId);
       deps.flow?.taskEnded();
     }
   };

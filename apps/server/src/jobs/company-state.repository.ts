@@ -73,7 +73,8 @@ async function withJobsLocked<T>(db: Db, jobIds: string[], statement: (db: Db) =
 /**
  * queued → processing, with a lease. A processing company whose lease ran out (its worker died)
  * can be claimed again; it was already counted as processing, so the counters stay. Nothing is
- * claimed while its job is paused, cancelled or finished.
+ * claimed while its job is paused, cancelled or finished. Ask only for companies this worker does
+ * not have in hand: one it claimed already (opts.token) is claimed again.
  */
 export async function claimCompanies(
   db: Db,
@@ -112,7 +113,10 @@ export async function claimCompanies(
         where c.id = any(${sql.param(items.map((i) => i.companyId))}::uuid[])
           and exists (select 1 from input i where i.id = c.id and i.org_id = c.org_id)
           and j.status in ('queued', 'running')
-          and (c.status = 'queued' or (c.status = 'processing' and c.lease_expires_at < now()))
+          -- Also a claim of this worker's own whose answer was lost with its connection: the
+          -- caller asks only for companies it does not have in hand, so repeating it is safe.
+          and (c.status = 'queued'
+               or (c.status = 'processing' and (c.lease_expires_at < now() or c.claim_token = ${opts.token}::uuid)))
         for update of c skip locked
       ), claimed as (
         update companies c
