@@ -1,6 +1,19 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS, ConfigError, loadConfig } from './config';
+
+function issuesOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.join('\n');
+    throw err;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
 
 describe('loadConfig', () => {
   it('runs with nothing set: embedded defaults', () => {
@@ -22,6 +35,103 @@ describe('loadConfig', () => {
       EXPLORIUM_API_KEY: undefined,
       DATABASE_URL: undefined,
     });
+  });
+
+  it('treats every key set to nothing as unset: the defaults apply, never 0', () => {
+    const blank = Object.fromEntries(CONFIG_KEYS.map((k, i) => [k, i % 2 === 0 ? '' : '   ']));
+    expect(loadConfig(blank)).toEqual(loadConfig({}));
+    const c = loadConfig({
+      PORT: '',
+      API_RATE_LIMIT_PER_MIN: '',
+      HTTP_REQUEST_TIMEOUT_MS: '',
+      ENRICHMENT_CACHE_TTL_DAYS: '',
+      SHUTDOWN_GRACE_MS: '',
+    });
+    expect(c).toMatchObject({
+      PORT: 3000,
+      API_RATE_LIMIT_PER_MIN: 1200,
+      HTTP_REQUEST_TIMEOUT_MS: 15 * 60_000,
+      ENRICHMENT_CACHE_TTL_DAYS: 30,
+      SHUTDOWN_GRACE_MS: 20_000,
+    });
+  });
+
+  it('accepts the URL schemes each service speaks', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgresql://app:secret@db.internal:5432/gtm?sslmode=require',
+      REDIS_URL: 'rediss://:secret@cache.internal:6380/2',
+      EXPLORIUM_BASE_URL: 'http://explorium.test',
+      SANDBOX_URL: 'https://sandbox.test:4010',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
+    });
+    expect(c.DATABASE_URL).toBe('postgresql://app:secret@db.internal:5432/gtm?sslmode=require');
+    expect(loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1/test' }).DATABASE_URL).toBe(
+      'postgres://postgres@127.0.0.1/test',
+    );
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).REDIS_URL).toBe('redis://127.0.0.1:6379');
+  });
+
+  it.each([
+    [
+      'DATABASE_URL',
+      'garbage',
+      /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL; the value set is not a URL/,
+    ],
+    [
+      'DATABASE_URL',
+      'mysql://root:hunter2@db/app',
+      /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL, not mysql:\/\//,
+    ],
+    [
+      'REDIS_URL',
+      'garbage',
+      /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL; the value set is not a URL/,
+    ],
+    [
+      'REDIS_URL',
+      'http://127.0.0.1:6379',
+      /REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL, not http:\/\//,
+    ],
+    [
+      'EXPLORIUM_BASE_URL',
+      'ftp://api.explorium.ai',
+      /EXPLORIUM_BASE_URL: must be a http:\/\/ or https:\/\/ URL, not ftp:\/\//,
+    ],
+    ['SANDBOX_URL', 'sandbox:4010', /SANDBOX_URL: must be a http:\/\/ or https:\/\/ URL, not sandbox:\/\//],
+    [
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'jaeger',
+      /OTEL_EXPORTER_OTLP_ENDPOINT: must be a http:\/\/ or https:\/\/ URL; the value set is not a URL/,
+    ],
+    [
+      'CORS_ORIGINS',
+      'https://ok.example.com,ftp://files.example.com',
+      /CORS_ORIGINS must list http\(s\) origins/,
+    ],
+  ])('refuses %s=%s, naming the key and never echoing the value', (key, value, message) => {
+    const issues = issuesOf({ [key]: value });
+    expect(issues).toMatch(message);
+    expect(issues).not.toContain('hunter2');
+  });
+
+  it('stops an entry point with the config error, not a driver stack trace', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const result = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'apps/server/src/main-api.ts'],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH, DATABASE_URL: 'garbage', REDIS_URL: 'garbage' },
+        timeout: 30_000,
+      },
+    ).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('DATABASE_URL: must be a postgres://');
+    expect(result.stderr).toContain('REDIS_URL: must be a redis://');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('lists every bad key at once instead of falling back to a default', () => {

@@ -17,6 +17,31 @@ const optionalString = z
 
 const int = (def: number) => z.coerce.number().int().default(def);
 
+/**
+ * A URL whose scheme is one of `schemes` (with the colon). The value itself never appears in the
+ * message: a database or Redis URL carries its password.
+ */
+function urlWithScheme(schemes: readonly string[]) {
+  const expected = schemes.map((s) => `${s}//`).join(' or ');
+  return z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be a ${expected} URL; the value set is not a URL` });
+      return;
+    }
+    if (!schemes.includes(url.protocol)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a ${expected} URL, not ${url.protocol}//`,
+      });
+    }
+  });
+}
+
+const HTTP_SCHEMES = ['http:', 'https:'] as const;
+
 /** Names proxy-addr (Fastify's trustProxy) knows for address ranges. */
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -87,7 +112,7 @@ export const ConfigSchema = z.object({
     .optional()
     .describe('Log format; default pretty in development, json otherwise'),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString
-    .pipe(z.url().optional())
+    .pipe(urlWithScheme(HTTP_SCHEMES).optional())
     .describe(
       'OpenTelemetry collector base URL for traces over OTLP/HTTP JSON (spans go to <url>/v1/traces); unset = no tracing',
     ),
@@ -151,7 +176,14 @@ export const ConfigSchema = z.object({
         .map((s) => s.trim().replace(/\/+$/, ''))
         .filter((s) => s !== ''),
     )
-    .pipe(z.array(z.url({ message: 'CORS_ORIGINS must list origins such as https://app.example.com' })))
+    .pipe(
+      z.array(
+        z.url({
+          protocol: /^https?$/,
+          message: 'CORS_ORIGINS must list http(s) origins such as https://app.example.com',
+        }),
+      ),
+    )
     .describe('Origins allowed to call the API from a browser, comma-separated; unset = same origin only'),
 
   DATA_DIR: z
@@ -161,21 +193,23 @@ export const ConfigSchema = z.object({
   EMBEDDED_POSTGRES_PORT: int(54329).describe(
     'Loopback port of the embedded PostgreSQL (embedded mode only)',
   ),
-  DATABASE_URL: optionalString.describe(
-    'PostgreSQL URL; unset in embedded mode, which starts its own PostgreSQL',
-  ),
+  DATABASE_URL: optionalString
+    .pipe(urlWithScheme(['postgres:', 'postgresql:']).optional())
+    .describe('PostgreSQL URL; unset in embedded mode, which starts its own PostgreSQL'),
   DATABASE_POOL_SIZE: int(10).pipe(z.number().min(1)).describe('Connections per process'),
-  REDIS_URL: optionalString.describe(
-    'Redis URL; when set, tasks go through BullMQ instead of the in-process queue',
-  ),
+  REDIS_URL: optionalString
+    .pipe(urlWithScheme(['redis:', 'rediss:']).optional())
+    .describe('Redis URL; when set, tasks go through BullMQ instead of the in-process queue'),
   QUEUE_PREFIX: z.string().default('gtm-enrich').describe('Prefix of every Redis key the queue writes'),
 
   EXPLORIUM_API_KEY: optionalString.describe(
     'Explorium API key; unset = the built-in sandbox with synthetic data',
   ),
-  EXPLORIUM_BASE_URL: z.url().default('https://api.explorium.ai').describe('Explorium API base URL'),
+  EXPLORIUM_BASE_URL: urlWithScheme(HTTP_SCHEMES)
+    .default('https://api.explorium.ai')
+    .describe('Explorium API base URL'),
   SANDBOX_URL: optionalString
-    .pipe(z.url().optional())
+    .pipe(urlWithScheme(HTTP_SCHEMES).optional())
     .describe('Use a sandbox already running there instead of starting one in-process (no key set)'),
   EXPLORIUM_RATE_LIMIT: int(200)
     .pipe(z.number().min(1))
@@ -294,9 +328,18 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment once; throws ConfigError listing every bad key. */
+/**
+ * Parses the environment once; throws ConfigError listing every bad key. A key set to nothing
+ * (`PORT=`, a blank line in a compose file) is unset and takes its default: coerced, an empty
+ * string would be 0, which for PORT is a random port and for a limit or timeout turns it off.
+ */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const known = Object.fromEntries(Object.keys(ConfigSchema.shape).map((k) => [k, env[k]]));
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.shape).map((k) => {
+      const value = env[k];
+      return [k, value === undefined || value.trim() === '' ? undefined : value];
+    }),
+  );
   const parsed = ConfigSchema.safeParse(known);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
