@@ -17,6 +17,7 @@ import Fastify, {
 } from 'fastify';
 import {
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -122,12 +123,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: {
         title: 'GTM Enrich API',
         version: '1',
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'Upload a CSV of company domains, follow the job, read and export firmographics. ' +
           'Every error has the shape { error: { code, message, details?, request_id } }. ' +
           'Every /api route needs an API key: `Authorization: Bearer <key>`; the key says which organization ' +
           'and role (viewer: read; member: also upload, resume, cancel, retry, export; admin: also keys and the audit log).',
       },
+      // Relative: the document is served by the API it describes, wherever that is deployed.
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: {
         securitySchemes: {
           [BEARER_SCHEME]: {
@@ -145,15 +149,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
+    transformObject: (input) => withoutUnusedSchemas(jsonSchemaTransformObject(input)),
     transform: (input) => {
-      const out = withSecurity(
-        jsonSchemaTransform(input),
-        routeAccess(
-          String(input.route.method),
-          input.url,
-          (input.route.config as { access?: Access } | undefined)?.access,
-        ),
+      const access = routeAccess(
+        String(input.route.method),
+        input.url,
+        (input.route.config as { access?: Access } | undefined)?.access,
       );
+      const out = withErrorResponses(withSecurity(jsonSchemaTransform(input), access), access);
+      if (!out.schema.hide && !(out.schema as { operationId?: unknown }).operationId) {
+        // Generated clients name their methods after it: every route names itself, once, for good.
+        throw new Error(`${String(input.route.method)} ${input.url} has no operationId in its schema`);
+      }
       // A streamed multipart body is read by the handler, not validated by a schema; describe it for the docs only.
       if (input.url === `${API_PREFIX}/uploads`) {
         return {
@@ -170,7 +177,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
                 },
                 domain_column: {
                   type: 'string',
-                  description: 'Column holding the domains (default: detected)',
+                  description: 'Column holding the domains (default: detected); before or after the file',
+                },
+                header_row: {
+                  type: 'integer',
+                  minimum: 1,
+                  description:
+                    'The line holding the header, when titles sit above it (default: detected); before the file',
+                },
+                force_refresh: {
+                  type: 'boolean',
+                  description: 'Ask the provider again even for cached domains',
+                },
+                max_credits: {
+                  type: 'integer',
+                  minimum: 1,
+                  description: 'Pause the job at this many credits',
                 },
                 file: { type: 'string', format: 'binary', description: 'The CSV file' },
               },
@@ -210,6 +232,67 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 /** Fastify's types take no hop count, its runtime does the same with a function: trust the nearest `hops` peers. */
 function trustProxyOption(given: false | number | string[]) {
   return typeof given === 'number' ? (_address: string, hop: number) => hop < given : given;
+}
+
+/** What each error status means, wherever it is answered; the body is always ErrorBody. */
+const ERROR_RESPONSES: Record<number, string> = {
+  400: 'The request is not valid (a field, a parameter, the URL): `error.message` says which and why',
+  401: 'No API key, or one that is malformed, unknown or revoked (`WWW-Authenticate: Bearer`)',
+  403: "The API key's role may not do this, or `org_id` names another organization",
+  404: 'Not found in the organization of the API key',
+  409: 'The resource is not in a state that allows this: `error.message` says what it is in',
+  413: 'The file or body is larger than this server accepts',
+  415: 'The body is not of a type this endpoint reads',
+  422: 'The request is well-formed but cannot be done as asked: `error.code` says why',
+  429: 'Too many requests for this API key: wait for `Retry-After` seconds',
+  500: 'Something failed on the server; `error.request_id` finds it in the log',
+  503: 'A service the server needs is not reachable right now; try again',
+};
+
+/**
+ * Every operation declares what it can answer: its own 4xx, plus 400 (any URL can be malformed)
+ * and 500 for all, and 401, 403 and 429 for those that need a key. Each error response is
+ * described and points to the one ErrorBody schema.
+ */
+function withErrorResponses<T extends { schema: object }>(out: T, access: Access): T {
+  const schema = out.schema as { hide?: boolean; response?: Record<string, unknown> };
+  if (schema.hide) return out;
+  const response: Record<string, unknown> = { ...schema.response };
+  const statuses = new Set([400, 500, ...(access === 'public' ? [] : [401, 403, 429])]);
+  for (const code of Object.keys(response)) if (Number(code) >= 400) statuses.add(Number(code));
+  for (const status of statuses) {
+    const own = response[String(status)] as { $ref?: string } | undefined;
+    // A route with its own error schema (readiness's 503 body) keeps it.
+    if (own && own.$ref !== ERROR_BODY_REF) continue;
+    response[String(status)] = {
+      description: ERROR_RESPONSES[status] ?? 'An error',
+      content: { 'application/json': { schema: { $ref: ERROR_BODY_REF } } },
+    };
+  }
+  const sorted = Object.fromEntries(Object.entries(response).sort(([a], [b]) => a.localeCompare(b)));
+  return { ...out, schema: { ...schema, response: sorted } };
+}
+
+const ERROR_BODY_REF = '#/components/schemas/ErrorBody';
+
+/**
+ * Components that no operation reaches are dropped: the schema registry yields an input and an
+ * output form of every named schema, and only one of them is used.
+ */
+function withoutUnusedSchemas<T extends { components?: { schemas?: Record<string, unknown> } }>(doc: T): T {
+  const schemas = doc.components?.schemas;
+  if (!schemas) return doc;
+  const refs = (value: unknown) =>
+    [...JSON.stringify(value).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+  const kept = new Set<string>();
+  const pending = refs({ ...doc, components: { ...doc.components, schemas: {} } });
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (kept.has(name)) continue;
+    kept.add(name);
+    pending.push(...refs(schemas[name]));
+  }
+  const used = Object.fromEntries(Object.entries(schemas).filter(([name]) => kept.has(name)));
+  return { ...doc, components: { ...doc.components, schemas: used } };
 }
 
 /** Per-route security in the OpenAPI document: public routes need nothing, the rest a bearer key of a role. */

@@ -21,14 +21,16 @@ export function createCsvCheck(opts: {
   encoding: CsvEncoding;
   delimiter: string;
   maxRows: number;
+  /** Records above the header (an Excel `sep=` line, report titles): neither header nor data. */
+  recordsBeforeHeader?: number;
 }): CsvCheck {
+  const notData = 1 + (opts.recordsBeforeHeader ?? 0);
   const decode = createCsvDecoder(opts.encoding, { ignoreBOM: false });
   const scanner = createCsvScanner({
     delimiter: opts.delimiter,
     cells: false,
-    // The first record is the header.
     onRecord: (records) => {
-      if (records - 1 > opts.maxRows) throw tooManyRowsError(opts.maxRows);
+      if (records - notData > opts.maxRows) throw tooManyRowsError(opts.maxRows);
     },
   });
 
@@ -41,7 +43,7 @@ export function createCsvCheck(opts: {
     end() {
       scan(new Uint8Array(0), false);
       scanner.end();
-      return { dataRows: Math.max(0, scanner.records - 1) };
+      return { dataRows: Math.max(0, scanner.records - notData) };
     },
   };
 }

@@ -56,6 +56,8 @@ export type CsvScanner = {
   readonly records: number;
   /** The line (1-based) the scanner has reached. */
   readonly line: number;
+  /** The line (1-based) each record returned by the last `push` or `end` starts on (cells kept only). */
+  readonly startLines: readonly number[];
 };
 
 export function createCsvScanner(opts: {
@@ -79,6 +81,8 @@ export function createCsvScanner(opts: {
   let field = '';
   let cells: string[] = [];
   let out: string[][] = [];
+  let outLines: number[] = [];
+  let lastLines: number[] = [];
 
   const endRecord = () => {
     if (recordHasContent) {
@@ -86,6 +90,7 @@ export function createCsvScanner(opts: {
       if (keep) {
         cells.push(field);
         out.push(cells);
+        outLines.push(recordStartLine);
       }
       opts.onRecord?.(records);
     }
@@ -201,6 +206,8 @@ export function createCsvScanner(opts: {
   const take = (): string[][] => {
     const done = out;
     out = [];
+    lastLines = outLines;
+    outLines = [];
     return done;
   };
 
@@ -221,6 +228,9 @@ export function createCsvScanner(opts: {
     },
     get line() {
       return line;
+    },
+    get startLines() {
+      return lastLines;
     },
   };
 }

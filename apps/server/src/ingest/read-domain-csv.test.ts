@@ -340,7 +340,7 @@ describe('openDomainCsv: domain column', () => {
   it('fails without a domain column, listing the columns found', async () => {
     const err = await expectAppError(() => open('name,company\nStripe,Stripe Inc\n'), 'NO_DOMAIN_COLUMN');
     expect(err.message).toBe(
-      "No domain column found. Columns found: name, company. Add a column named 'domain' or choose one with domain_column.",
+      "No domain column found. Columns found: name, company. Add a column named 'domain' or choose one with domain_column (and header_row if the header is not the first line).",
     );
     expect(err.details).toEqual({ columns_found: ['name', 'company'] });
   });

@@ -37,9 +37,17 @@ export type CsvRow = {
 export type DomainCsv = {
   /** Header cells as they appear in the file. */
   header: string[];
-  /** The header cell chosen as the domain column, as it appears in the file. */
+  /** The header cell chosen as the domain column, as it appears in the file ('' when deferred). */
   domainColumn: string;
+  /** -1 when none was found and `deferDomainColumn` was asked (see resolveDomainColumn). */
   domainColumnIndex: number;
+  /**
+   * Other recognized columns (website, url, email…) in the order of DOMAIN_COLUMN_ALIASES: a row
+   * whose domain cell is blank takes its domain from the first of these that is not.
+   */
+  fallbackColumnIndexes: number[];
+  /** Records before the header: an Excel `sep=` line, report titles (not data rows). */
+  recordsBeforeHeader: number;
   delimiter: string;
   encoding: CsvEncoding;
   /**
@@ -52,6 +60,14 @@ export type DomainCsv = {
 export type OpenDomainCsvOptions = {
   /** Header name of the domain column (case-insensitive); default: detected from DOMAIN_COLUMN_ALIASES. */
   domainColumn?: string | undefined;
+  /**
+   * The line of the file (1-based, as a spreadsheet numbers its rows) that holds the header; the
+   * lines above it are not read as rows. Default: the first line, after an Excel `sep=` line, or
+   * the first of the first HEADER_SEARCH_RECORDS records that names a domain column.
+   */
+  headerRow?: number | undefined;
+  /** Leave a domain column not found unresolved (index -1) instead of refusing the file. */
+  deferDomainColumn?: boolean;
   /** Most data rows accepted; one more fails the iteration with TOO_MANY_ROWS. */
   maxRows: number;
 };
@@ -63,6 +79,10 @@ const DELIMITER_SNIFF_LINES = 50;
 const MAX_CONTROL_CHAR_RATIO = 0.05;
 /** Share of NUL bytes at odd (or even) offsets above which BOM-less UTF-16 is assumed. */
 const UTF16_NUL_PARITY_RATIO = 0.4;
+/** Records searched for a header that names a domain column, past report titles. */
+const HEADER_SEARCH_RECORDS = 20;
+/** Excel's first line naming the delimiter: `sep=;`. */
+const EXCEL_SEP_LINE = /^sep=([^\r\n])[ \t]*(?:\r\n|\n|\r|$)/i;
 const MAX_COLUMNS_IN_MESSAGE = 20;
 const MAX_COLUMNS_IN_DETAILS = 200;
 const MAX_NAME_IN_MESSAGE_CHARS = 80;
@@ -232,6 +252,14 @@ export function sniffDelimiter(text: string, complete: boolean): string {
   // The last line of an incomplete head may be cut mid-way; it would only add noise.
   if (!truncated && lineLength > 0 && (complete || lines.length === 0)) lines.push(counts);
 
+  // Report titles above the header hold no delimiter; when most of the lines below them agree on
+  // one, the header is the first line that has it.
+  const titles = lines.findIndex((counts) => counts.some((c) => c > 0));
+  if (titles > 0) {
+    const rest = lines.slice(titles);
+    const agreeing = rest.filter((counts) => counts.join() === rest[0]!.join()).length;
+    if (agreeing / rest.length >= 0.8) lines.splice(0, titles);
+  }
   const [header, ...data] = lines;
   if (header === undefined) return ',';
   let best = { delimiter: ',', consistency: -1, columns: 0 };
@@ -270,34 +298,64 @@ function describeColumns(header: readonly string[]): { list: string; columns: st
   return { list: more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', '), columns };
 }
 
-function findDomainColumn(header: readonly string[], requested: string | undefined): number {
+/** The index of the domain column in `header`, or -1: the column named `requested`, else the first alias found. */
+function locateDomainColumn(header: readonly string[], requested: string | undefined): number {
   const normalized = header.map(normalizeHeaderName);
   // A form field left blank means "not chosen", not a column named ''.
   if (requested !== undefined && requested.trim() !== '') {
     const exact = header.findIndex((name) => name.trim().toLowerCase() === requested.trim().toLowerCase());
-    const index = exact !== -1 ? exact : normalized.indexOf(normalizeHeaderName(requested));
-    if (index !== -1) return index;
-    const { list, columns } = describeColumns(header);
-    throw new AppError(
-      'NO_DOMAIN_COLUMN',
-      `The column '${shorten(requested)}' given as domain_column was not found. Columns found: ${list}.`,
-      { columns_found: columns, domain_column: requested },
-    );
+    return exact !== -1 ? exact : normalized.indexOf(normalizeHeaderName(requested));
   }
   for (const alias of DOMAIN_COLUMN_ALIASES) {
     const index = normalized.indexOf(alias);
     if (index !== -1) return index;
   }
+  return -1;
+}
+
+function noDomainColumnError(header: readonly string[], requested: string | undefined): AppError {
   const { list, columns } = describeColumns(header);
+  if (requested !== undefined && requested.trim() !== '') {
+    return new AppError(
+      'NO_DOMAIN_COLUMN',
+      `The column '${shorten(requested)}' given as domain_column was not found. Columns found: ${list}.`,
+      { columns_found: columns, domain_column: requested },
+    );
+  }
   // A file without a header row starts straight with a domain; say so instead of listing it.
   const firstCell = header[0] ?? '';
   const looksLikeData = normalizeDomain(firstCell, { blockedEmailDomains: new Set() }).ok;
   const hint = looksLikeData
     ? ` The first row looks like data ('${shorten(firstCell.trim())}'): add a header row with a column named 'domain'.`
-    : " Add a column named 'domain' or choose one with domain_column.";
-  throw new AppError('NO_DOMAIN_COLUMN', `No domain column found. Columns found: ${list}.${hint}`, {
+    : " Add a column named 'domain' or choose one with domain_column (and header_row if the header is not the first line).";
+  return new AppError('NO_DOMAIN_COLUMN', `No domain column found. Columns found: ${list}.${hint}`, {
     columns_found: columns,
   });
+}
+
+/** Other recognized domain columns of `header`, in alias order, without `chosen`. */
+function fallbackColumns(header: readonly string[], chosen: number): number[] {
+  const normalized = header.map(normalizeHeaderName);
+  const out: number[] = [];
+  for (const alias of DOMAIN_COLUMN_ALIASES) {
+    normalized.forEach((name, i) => {
+      if (name === alias && i !== chosen && !out.includes(i)) out.push(i);
+    });
+  }
+  return out;
+}
+
+/**
+ * The domain column of `header` (`requested`, else detected) and the fallback columns behind it.
+ * Throws NO_DOMAIN_COLUMN, naming the columns found.
+ */
+export function resolveDomainColumn(
+  header: readonly string[],
+  requested: string | undefined,
+): { index: number; fallbacks: number[] } {
+  const index = locateDomainColumn(header, requested);
+  if (index === -1) throw noDomainColumnError(header, requested);
+  return { index, fallbacks: fallbackColumns(header, index) };
 }
 
 /**
@@ -363,7 +421,8 @@ export async function openDomainCsv(
     if (controlCharRatio(headText) > MAX_CONTROL_CHAR_RATIO) throw notCsvBinary();
     if (inputDone && headText.trim() === '') throw new AppError('EMPTY_FILE', 'The file is empty.');
 
-    const delimiter = sniffDelimiter(headText, inputDone);
+    const sepLine = EXCEL_SEP_LINE.exec(headText);
+    const delimiter = sepLine?.[1] ?? sniffDelimiter(headText, inputDone);
     const scanner = createCsvScanner({ delimiter, cells: true });
 
     const headComplete = inputDone;
@@ -392,6 +451,9 @@ export async function openDomainCsv(
       void text.return(undefined);
     };
 
+    let readyLines: readonly number[] = [];
+    // The line the record last returned by nextRecord starts on.
+    let recordLine = 0;
     const nextRecord = async (): Promise<string[] | null> => {
       while (next === ready.length) {
         if (ended) return null;
@@ -409,14 +471,58 @@ export async function openDomainCsv(
         } else {
           ready = scanner.push(step.value);
         }
+        readyLines = scanner.startLines;
       }
+      recordLine = readyLines[next] ?? 0;
       return ready[next++]!;
     };
 
-    const header = await nextRecord();
+    // Records read while looking for the header, given back in order when it is not among them.
+    const pending: string[][] = [];
+    const takeRecord = async () => pending.shift() ?? (await nextRecord());
+    let recordsBeforeHeader = 0;
+    if (sepLine) {
+      await nextRecord();
+      recordsBeforeHeader++;
+    }
+    let header: string[] | null;
+    if (opts.headerRow !== undefined) {
+      for (
+        header = await nextRecord();
+        header !== null && recordLine < opts.headerRow;
+        header = await nextRecord()
+      ) {
+        recordsBeforeHeader++;
+      }
+    } else {
+      // Report titles above the header (Salesforce, HubSpot): the first record that names a domain
+      // column is the header, if one does within the first few; else the first record is.
+      header = null;
+      for (let i = 0; i < HEADER_SEARCH_RECORDS; i++) {
+        const record = await nextRecord();
+        if (record === null) break;
+        if (locateDomainColumn(record, opts.domainColumn) !== -1) {
+          header = record;
+          recordsBeforeHeader += pending.length;
+          pending.length = 0;
+          break;
+        }
+        pending.push(record);
+      }
+      header ??= pending.shift() ?? null;
+    }
+    if (header === null && opts.headerRow !== undefined) {
+      throw new AppError(
+        'NO_DOMAIN_COLUMN',
+        `header_row is ${opts.headerRow}, but the file has no row on or after line ${opts.headerRow}.`,
+        { header_row: opts.headerRow },
+      );
+    }
     if (header === null) throw new AppError('EMPTY_FILE', 'The file is empty.');
-    const domainColumnIndex = findDomainColumn(header, opts.domainColumn);
-    const firstRow = await nextRecord();
+    const domainColumnIndex = locateDomainColumn(header, opts.domainColumn);
+    if (domainColumnIndex === -1 && !opts.deferDomainColumn)
+      throw noDomainColumnError(header, opts.domainColumn);
+    const firstRow = await takeRecord();
     if (firstRow === null) {
       throw new AppError('EMPTY_FILE', 'The file has a header row but no data rows.', {
         columns_found: describeColumns(header).columns,
@@ -430,7 +536,7 @@ export async function openDomainCsv(
     async function* produceRows(): AsyncGenerator<CsvRow, void, undefined> {
       try {
         let rowNumber = 0;
-        for (let record: string[] | null = firstRow; record !== null; record = await nextRecord()) {
+        for (let record: string[] | null = firstRow; record !== null; record = await takeRecord()) {
           rowNumber++;
           if (rowNumber > opts.maxRows) throw tooManyRowsError(opts.maxRows);
           yield { rowNumber, value: record[domainColumnIndex] ?? '', record };
@@ -456,6 +562,8 @@ export async function openDomainCsv(
       header,
       domainColumn: header[domainColumnIndex] ?? '',
       domainColumnIndex,
+      fallbackColumnIndexes: domainColumnIndex === -1 ? [] : fallbackColumns(header, domainColumnIndex),
+      recordsBeforeHeader,
       delimiter,
       encoding,
       rows,

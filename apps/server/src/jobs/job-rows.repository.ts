@@ -3,7 +3,7 @@
  * transaction, deduplicated into companies and rejected rows by set-based statements, and read
  * back in file order by the row-level export.
  */
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import type { CopyRows } from '../db/copy';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
@@ -20,18 +20,35 @@ export async function copyJobRows(copy: CopyRows, jobId: string, rows: AsyncIter
 }
 
 /**
+ * What a company or rejected row shows as its input: a page of 500 must not carry 500 cells of
+ * 1 MiB (the row export has every cell whole).
+ */
+const MAX_INPUT_CHARS = 2_048;
+
+/**
+ * A row's input cell: the first of `columns` (the domain column, then its fallbacks) that is not
+ * blank, as read-upload.ts picks the cell it normalizes; the domain column's own when all are.
+ */
+function inputCell(columns: readonly number[]): SQL {
+  const cell = (i: number) => sql`record[${i + 1}::int]`;
+  const firstFilled = columns.map((i) => sql`case when ${cell(i)} ~ '\\S' then ${cell(i)} end`);
+  return sql`left(coalesce(${sql.join(firstFilled, sql`, `)}, ${cell(columns[0] ?? 0)}, ''), ${MAX_INPUT_CHARS}::int)`;
+}
+
+/**
  * One company per distinct domain, its first row as its input and row number (the company of
- * every other row with that domain). Returns how many companies were made.
+ * every other row with that domain). `inputColumns`: the domain column, then its fallbacks.
+ * Returns how many companies were made.
  */
 export async function insertCompaniesFromRows(
   db: Db,
   orgId: string,
   jobId: string,
-  domainColumnIndex: number,
+  inputColumns: readonly number[],
 ): Promise<number> {
   const r = await db.execute(sql`
     insert into companies (org_id, job_id, domain, input, row_number)
-    select distinct on (domain) ${orgId}, job_id, domain, coalesce(record[${domainColumnIndex + 1}::int], ''), row_number
+    select distinct on (domain) ${orgId}, job_id, domain, ${inputCell(inputColumns)}, row_number
     from job_rows
     where job_id = ${jobId} and domain is not null
     order by domain, row_number
@@ -44,11 +61,11 @@ export async function insertRejectedFromRows(
   db: Db,
   orgId: string,
   jobId: string,
-  domainColumnIndex: number,
+  inputColumns: readonly number[],
 ): Promise<void> {
   await db.execute(sql`
     insert into rejected_rows (org_id, job_id, row_number, raw, reason, message)
-    select ${orgId}, job_id, row_number, coalesce(record[${domainColumnIndex + 1}::int], ''), reason, message
+    select ${orgId}, job_id, row_number, ${inputCell(inputColumns)}, reason, message
     from job_rows
     where job_id = ${jobId} and reason is not null
     order by row_number
@@ -59,11 +76,11 @@ export async function insertRejectedFromRows(
 export async function sampleRejectedRows(
   db: Db,
   jobId: string,
-  domainColumnIndex: number,
+  inputColumns: readonly number[],
   limit: number,
 ): Promise<{ rowNumber: number; raw: string; reason: string; message: string }[]> {
   const r = await db.execute<{ rowNumber: number; raw: string; reason: string; message: string }>(sql`
-    select row_number as "rowNumber", coalesce(record[${domainColumnIndex + 1}::int], '') as raw,
+    select row_number as "rowNumber", ${inputCell(inputColumns)} as raw,
            reason, message
     from job_rows
     where job_id = ${jobId} and reason is not null
@@ -160,4 +177,17 @@ export async function listRowsWithCompanies(
     .where(sql`${rows.before} < ${page.maxBytes}`)
     .orderBy(asc(rows.rowNumber));
   return found.map((r) => ({ ...r, record: JSON.parse(r.record) as string[] }));
+}
+
+/** How many rows of a job's file were rejected for each reason, most frequent first. */
+export async function countRejectionReasons(
+  db: Db,
+  jobId: string,
+): Promise<{ reason: string; rows: number }[]> {
+  const r = await db.execute<{ reason: string; rows: number }>(sql`
+    select reason, count(*)::int as rows from job_rows
+    where job_id = ${jobId} and reason is not null
+    group by reason order by count(*) desc, reason
+  `);
+  return r.rows;
 }

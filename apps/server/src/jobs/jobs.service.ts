@@ -14,6 +14,7 @@ import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from '
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
   copyJobRows,
+  countRejectionReasons,
   finishUploadedJob,
   insertCompaniesFromRows,
   insertRejectedFromRows,
@@ -42,6 +43,7 @@ import {
   insertIngestingJob,
   listUnreadUploads,
   lockIngestingJob,
+  type RejectedSample,
   readUploadChunks,
   setAcceptedUpload,
   storeUploadChunks,
@@ -64,7 +66,12 @@ export type JobsServiceDeps = {
   parallelBatches: number;
 };
 
-export type UploadOptions = { forceRefresh?: boolean; maxCredits?: number };
+export type UploadOptions = {
+  forceRefresh?: boolean;
+  maxCredits?: number;
+  /** The form's domain_column, wherever it was sent (before the file, it was used to check it). */
+  domainColumn?: string | undefined;
+};
 
 /** An upload sent with an Idempotency-Key; the hash is known once the whole request was read. */
 export type UploadIdempotency = { key: string; requestHash: () => string };
@@ -133,17 +140,24 @@ export function createJobsService(deps: JobsServiceDeps) {
       const upload = await deps.reader.open(readUploadChunks(db, jobId), {
         filename: locked.filename,
         domainColumn: locked.domainColumn ?? undefined,
+        headerRow: locked.headerRow ?? undefined,
       });
       try {
         await copyJobRows(copy, jobId, upload.rows);
         const { inputRows, rejectedRows, maxColumns } = upload.stats;
-        const idx = upload.domainColumnIndex;
+        const idx = upload.inputColumnIndexes;
         const total = await insertCompaniesFromRows(tx, locked.orgId, jobId, idx);
         if (total === 0) {
+          const reasons = await countRejectionReasons(tx, jobId);
+          const summary = reasons.map((r) => `${r.rows.toLocaleString('en-US')} ${r.reason}`).join(', ');
           throw new AppError(
             'NO_VALID_DOMAINS',
-            `None of the ${inputRows} rows holds a usable company domain. See details.rejected for the first reasons.`,
-            { rejected: await sampleRejectedRows(tx, jobId, idx, REJECTION_SAMPLE_ROWS) },
+            `None of the ${inputRows.toLocaleString('en-US')} rows holds a usable company domain (${summary}). ` +
+              'The first rows and their reasons are listed in details.rejected (and, for a file read in the background, at /rejected).',
+            {
+              rejected: await sampleRejectedRows(tx, jobId, idx, REJECTION_SAMPLE_ROWS),
+              reasons: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
+            },
           );
         }
         await insertRejectedFromRows(tx, locked.orgId, jobId, idx);
@@ -202,13 +216,19 @@ export function createJobsService(deps: JobsServiceDeps) {
             provider,
             filename: file.filename,
             domainColumn: file.domainColumn?.trim() ? file.domainColumn : null,
+            headerRow: file.headerRow ?? null,
+            inputDelimiter: checked.delimiter,
+            inputEncoding: checked.encoding,
           });
           await storeUploadChunks(copyBinary, created.id, checked.bytes);
           const opts = typeof options === 'function' ? await options() : options;
+          const domainColumn = opts.domainColumn?.trim() ? opts.domainColumn : file.domainColumn;
+          checked.resolveDomainColumn(domainColumn);
           const row = await setAcceptedUpload(tx, created.id, {
             inputRows: checked.dataRows(),
             forceRefresh: opts.forceRefresh ?? false,
             maxCredits: opts.maxCredits ?? null,
+            domainColumn: domainColumn?.trim() ? domainColumn : null,
           });
           if (idempotency) {
             requestHash = idempotency.requestHash();
@@ -257,7 +277,11 @@ export function createJobsService(deps: JobsServiceDeps) {
         await readStoredUpload(orgId, jobId);
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
-        await failIngestingJob(db, orgId, jobId, { code: err.code, message: err.message });
+        // The reasons are kept as rejected rows, so /rejected says why nothing was usable.
+        const rejected = Array.isArray(err.details?.rejected)
+          ? (err.details.rejected as RejectedSample[])
+          : [];
+        await failIngestingJob(db, orgId, jobId, { code: err.code, message: err.message, rejected });
       }
     },
 

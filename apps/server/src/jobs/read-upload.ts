@@ -9,9 +9,11 @@ import { AppError } from '../errors';
 import { createCsvCheck } from '../ingest/check-csv';
 import { normalizeDomain } from '../ingest/normalize-domain';
 import {
+  type CsvEncoding,
   type DomainCsv,
   MAX_RECORD_SIZE_BYTES,
   openDomainCsv,
+  resolveDomainColumn,
   sniffEncoding,
 } from '../ingest/read-domain-csv';
 
@@ -39,6 +41,8 @@ export type OpenedUpload = {
   /** Header cells as written. */
   header: string[];
   domainColumnIndex: number;
+  /** The domain column, then the columns a row falls back to when its domain cell is blank. */
+  inputColumnIndexes: number[];
   /** Read once, as pulled; iterating it reads the request body. */
   rows: AsyncIterable<UploadRow>;
   /** Counts of what `rows` has yielded so far: final once it has been read to the end. */
@@ -47,12 +51,24 @@ export type OpenedUpload = {
   close(): Promise<void>;
 };
 
-export type UploadOpenOptions = { filename: string | null; domainColumn?: string | undefined };
+export type UploadOpenOptions = {
+  filename: string | null;
+  domainColumn?: string | undefined;
+  /** The file's line holding the header (1-based); default: detected. */
+  headerRow?: number | undefined;
+};
 
 /** What checking a whole upload found; its rows are read later (`open`) from the stored bytes. */
 export type CheckedUpload = {
   /** The file's bytes as received, checked as they pass; iterate once, to the end. */
   bytes: AsyncIterable<Uint8Array>;
+  delimiter: string;
+  encoding: CsvEncoding;
+  /**
+   * Refuses the file (NO_DOMAIN_COLUMN) unless its header has the domain column: `requested`
+   * (a domain_column sent after the file is only known once the form is read), else one detected.
+   */
+  resolveDomainColumn(requested: string | undefined): void;
   /** Data rows counted by the check: known once `bytes` has been read to the end. */
   dataRows(): number;
   /** Bytes of the file: known once `bytes` has been read to the end. */
@@ -137,7 +153,13 @@ async function checkUpload(
           (async function* () {
             yield sniffed;
           })(),
-          { domainColumn: opts.domainColumn, maxRows: opts.maxRows },
+          {
+            domainColumn: opts.domainColumn,
+            headerRow: opts.headerRow,
+            // Without a domain_column before the file, one may come after it: judged then.
+            deferDomainColumn: opts.domainColumn === undefined,
+            maxRows: opts.maxRows,
+          },
         );
         break;
       } catch (err) {
@@ -145,7 +167,13 @@ async function checkUpload(
       }
     }
     await csv.rows[Symbol.asyncIterator]().return?.();
-    const check = createCsvCheck({ encoding: csv.encoding, delimiter: csv.delimiter, maxRows: opts.maxRows });
+    const check = createCsvCheck({
+      encoding: csv.encoding,
+      delimiter: csv.delimiter,
+      maxRows: opts.maxRows,
+      recordsBeforeHeader: csv.recordsBeforeHeader,
+    });
+    const { header } = csv;
     let dataRows: number | null = null;
     let size = headBytes;
     async function* bytes(): AsyncGenerator<Uint8Array> {
@@ -169,6 +197,11 @@ async function checkUpload(
     }
     return {
       bytes: bytes(),
+      delimiter: csv.delimiter,
+      encoding: csv.encoding,
+      resolveDomainColumn: (requested) => {
+        resolveDomainColumn(header, requested ?? opts.domainColumn);
+      },
       dataRows: () => {
         if (dataRows === null) throw new Error('dataRows() before the upload was read to the end');
         return dataRows;
@@ -185,14 +218,24 @@ export async function openUpload(
   source: AsyncIterable<Uint8Array>,
   opts: UploadOpenOptions & { maxRows: number; blockedEmailDomains: ReadonlySet<string> },
 ): Promise<OpenedUpload> {
-  const csv = await openDomainCsv(source, { domainColumn: opts.domainColumn, maxRows: opts.maxRows });
+  const csv = await openDomainCsv(source, {
+    domainColumn: opts.domainColumn,
+    headerRow: opts.headerRow,
+    maxRows: opts.maxRows,
+  });
   const stats: UploadStats = { inputRows: 0, rejectedRows: 0, maxColumns: csv.header.length };
   const normalizeOptions = { blockedEmailDomains: opts.blockedEmailDomains };
+  const fallbacks = csv.fallbackColumnIndexes;
   async function* rows(): AsyncGenerator<UploadRow> {
     for await (const row of csv.rows) {
       stats.inputRows++;
       if (row.record.length > stats.maxColumns) stats.maxColumns = row.record.length;
-      const result = normalizeDomain(row.value, normalizeOptions);
+      let value = row.value;
+      // A blank domain cell (HubSpot's Company Domain Name) falls back to the next recognized
+      // column that is not (Website URL): the same order job-rows.repository.ts takes the input in.
+      for (let i = 0; i < fallbacks.length && value.trim() === ''; i++)
+        value = row.record[fallbacks[i]!] ?? '';
+      const result = normalizeDomain(value, normalizeOptions);
       if (result.ok) {
         yield {
           rowNumber: row.rowNumber,
@@ -217,6 +260,7 @@ export async function openUpload(
     filename: opts.filename,
     header: csv.header,
     domainColumnIndex: csv.domainColumnIndex,
+    inputColumnIndexes: [csv.domainColumnIndex, ...fallbacks],
     rows: rows(),
     stats,
     close: async () => {

@@ -5,11 +5,14 @@
 import { and, asc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { BinaryValue, CopyBinaryRows } from '../db/copy';
 import type { Db } from '../db/database';
-import { type JobRow, jobs, UPLOAD_CHUNK_BYTES, uploadChunks } from '../db/schema';
+import { type JobRow, jobs, rejectedRows, UPLOAD_CHUNK_BYTES, uploadChunks } from '../db/schema';
 
 export async function insertIngestingJob(
   db: Db,
-  job: { orgId: string; provider: JobRow['provider']; filename: string | null; domainColumn: string | null },
+  job: Pick<
+    JobRow,
+    'orgId' | 'provider' | 'filename' | 'domainColumn' | 'headerRow' | 'inputDelimiter' | 'inputEncoding'
+  >,
 ): Promise<JobRow> {
   const [row] = await db
     .insert(jobs)
@@ -85,23 +88,42 @@ export async function lockIngestingJob(db: Db, orgId: string, jobId: string): Pr
 export async function setAcceptedUpload(
   db: Db,
   jobId: string,
-  found: { inputRows: number; forceRefresh: boolean; maxCredits: number | null },
+  found: { inputRows: number; forceRefresh: boolean; maxCredits: number | null; domainColumn: string | null },
 ): Promise<JobRow> {
   const [row] = await db.update(jobs).set(found).where(eq(jobs.id, jobId)).returning();
   return row!;
 }
 
-/** A stored upload that could not be read into a job: the job says why and keeps no bytes. */
+export type RejectedSample = { rowNumber: number; raw: string; reason: string; message: string };
+
+/**
+ * A stored upload that could not be read into a job: the job says why and keeps no bytes, and
+ * the first rows and their reasons (when it had no usable domain) stay as its rejected rows.
+ */
 export async function failIngestingJob(
   db: Db,
   orgId: string,
   jobId: string,
-  error: { code: string; message: string },
+  error: { code: string; message: string; rejected?: readonly RejectedSample[] },
 ): Promise<void> {
-  await db
+  const failed = await db
     .update(jobs)
-    .set({ status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: sql`now()` })
-    .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId), eq(jobs.status, 'ingesting')));
+    .set({
+      status: 'failed',
+      errorCode: error.code,
+      errorMessage: error.message,
+      // No usable domain: every row was rejected (only the first are kept, to say why).
+      ...(error.rejected?.length ? { rejectedRows: sql`${jobs.inputRows}` } : {}),
+      finishedAt: sql`now()`,
+    })
+    .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId), eq(jobs.status, 'ingesting')))
+    .returning({ id: jobs.id });
+  if (failed.length > 0 && error.rejected && error.rejected.length > 0) {
+    await db
+      .insert(rejectedRows)
+      .values(error.rejected.map((r) => ({ orgId, jobId, ...r })))
+      .onConflictDoNothing();
+  }
   await deleteUploadChunks(db, jobId);
 }
 

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { ErrorBody, hasControlCharacters, Job, UploadFields } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { JobsService } from '../../jobs/jobs.service';
 import { assertSameOrganization } from '../auth';
@@ -16,9 +17,12 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
         tags: ['uploads'],
         summary: 'Upload a CSV of company domains; creates a job and starts enriching it',
         description:
-          'multipart/form-data with the optional `org_id` (the API key says the organization), `domain_column`, `force_refresh` (ignore the ' +
-          'enrichment cache) and `max_credits` (pause the job at this many credits) — send them before the file — then `file`: ' +
-          'a CSV with a `domain` column (or website, url, email…). One company per unique domain; rows without a ' +
+          'multipart/form-data with `file`, a CSV with a `domain` column (or website, url, email…), and the optional fields ' +
+          '`org_id` (the API key says the organization), `domain_column`, `force_refresh` (ignore the enrichment cache) and ' +
+          '`max_credits` (pause the job at this many credits), before or after the file, and `header_row` (the line holding ' +
+          'the header, when report titles sit above it; before the file). A row whose domain cell is blank takes its domain ' +
+          'from the next recognized column (website, url, email…); an Excel `sep=` line and title rows above a header that ' +
+          'names a domain column are skipped. One company per unique domain; rows without a ' +
           'usable domain are kept as rejected rows with a reason. Send an `Idempotency-Key` header (1–255 visible ' +
           'characters, e.g. a UUID) to retry safely: the same key with the same request returns the first response ' +
           '(header `Idempotent-Replayed: true`) and creates no second job; with a different request it is refused (422). ' +
@@ -41,10 +45,17 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
           if (next.value.type !== 'field') throw oneFile();
           fields[next.value.fieldname] = String(next.value.value);
         }
-        const { org_id, force_refresh, max_credits } = parseFields(fields);
+        const { org_id, force_refresh, max_credits, domain_column, header_row } = parseFields(fields);
         assertSameOrganization(req.auth, org_id);
-        return { forceRefresh: force_refresh, maxCredits: max_credits };
+        if (header_row !== headerRow) {
+          throw new AppError(
+            'VALIDATION_FAILED',
+            'header_row: send it before the file, so the file is read from that line on.',
+          );
+        }
+        return { forceRefresh: force_refresh, maxCredits: max_credits, domainColumn: domain_column };
       };
+      let headerRow: number | undefined;
       for (let next = await parts.next(); !next.done; next = await parts.next()) {
         const part = next.value;
         if (part.type === 'field') {
@@ -57,7 +68,9 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
           throw new AppError('VALIDATION_FAILED', 'The file name must not contain control characters.');
         }
         // Checked before reading the file when the form sends them first, so a bad field costs nothing.
-        assertSameOrganization(req.auth, parseFields(fields).org_id);
+        const before = parseFields(fields);
+        assertSameOrganization(req.auth, before.org_id);
+        headerRow = before.header_row;
         const key = idempotencyKey(req.headers['idempotency-key']);
         // The request's fingerprint for its Idempotency-Key: the file's bytes, then the form fields.
         const hash = createHash('sha256');
@@ -66,7 +79,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
         const { job, replayed } = await jobs.acceptUpload(
           req.auth.orgId,
           source,
-          { filename: part.filename || null, domainColumn: fields.domain_column },
+          { filename: part.filename || null, domainColumn: before.domain_column, headerRow },
           restOfForm,
           key
             ? {
@@ -133,8 +146,18 @@ async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGen
   }
 }
 
+/** The form's fields; `header_row` is read here (the file's line that holds its header). */
+const FormFields = UploadFields.extend({
+  header_row: z.coerce
+    .number({ message: 'header_row must be a whole number' })
+    .int('header_row must be a whole number')
+    .min(1, 'header_row must be at least 1 (the first line)')
+    .max(1_000, 'header_row must be at most 1000')
+    .optional(),
+});
+
 function parseFields(fields: Record<string, string>) {
-  const result = UploadFields.safeParse(fields);
+  const result = FormFields.safeParse(fields);
   if (!result.success) {
     const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || 'form', message: i.message }));
     throw new AppError('VALIDATION_FAILED', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
