@@ -89,6 +89,12 @@ const CASES: readonly Case[] = [
   ['ｓｔｒｉｐｅ.com', ok('stripe.com'), 'full-width letters'],
   ['stripe。com', ok('stripe.com'), 'ideographic full stop'],
   ['xn--zz.com', no('invalid_characters'), 'broken punycode'],
+  ['xn--.com', no('invalid_characters'), 'empty punycode'],
+  ['xn--abc.com', no('invalid_characters'), 'punycode that does not decode'],
+  ['xn--stripe-.com', no('invalid_characters'), 'punycode of plain ASCII'],
+  ['xn--MNCHEN-3YA.de', ok('xn--mnchen-3ya.de', 'münchen.de'), 'punycode in capitals'],
+  ['shop.xn--e1afmkfd.xn--p1ai', ok('xn--e1afmkfd.xn--p1ai', 'пример.рф')],
+  ['ｘｎ--zz.com', no('invalid_characters'), 'broken punycode in full-width letters'],
   // Empty and placeholders
   ['', no('empty')],
   ['   ', no('empty')],

@@ -20,6 +20,10 @@
  * - Full-width letters and ideographic dots are mapped the way browsers do (WHATWG host parsing
  *   through node:url), which also reads numeric hosts like `3232235521` as IP addresses; `%`-escapes
  *   in a host are rejected rather than decoded.
+ * - A label already in punycode (`xn--…`) must decode (RFC 3492) to non-ASCII text that encodes
+ *   back to the same label. This check is the project's own: `url.domainToASCII` rejects broken
+ *   punycode on Node 20 but passes it through on Node 24, and the same file must give the same
+ *   companies on every supported Node.
  * - Cells can be up to a megabyte, so every step is linear in the input: no regular expression
  *   here may backtrack over the whole cell.
  */
@@ -317,6 +321,93 @@ function describeInvalid(host: string): string {
   return 'contains characters that are not allowed in a domain name';
 }
 
+// The dots WHATWG host parsing splits labels on (full stop, ideographic and full-width ones).
+const LABEL_SEPARATOR = /[.\u3002\uff0e\uff61]/;
+const PUNYCODE_PREFIX = 'xn--';
+const ALL_ASCII = /^\p{ASCII}*$/u;
+
+function brokenPunycode(): DomainResult {
+  return reject('invalid_characters', 'a part of the domain starting with xn-- is not valid punycode');
+}
+
+/** True when a label claims to be punycode (`xn--`) and is not the canonical encoding of a Unicode label. */
+function hasBrokenPunycode(labels: readonly string[]): boolean {
+  for (const label of labels) {
+    if (!label.startsWith(PUNYCODE_PREFIX)) continue;
+    const decoded = decodePunycode(label.slice(PUNYCODE_PREFIX.length));
+    if (decoded === null || decoded === '' || ALL_ASCII.test(decoded)) return true;
+    if (decoded.normalize('NFC') !== decoded) return true;
+    // The canonical form: a label with the same letters in another order of deltas decodes too.
+    if (domainToASCII(decoded) !== label) return true;
+  }
+  return false;
+}
+
+// RFC 3492 parameters for IDNA.
+const PUNY_BASE = 36;
+const PUNY_TMIN = 1;
+const PUNY_TMAX = 26;
+const PUNY_SKEW = 38;
+const PUNY_DAMP = 700;
+const PUNY_INITIAL_BIAS = 72;
+const PUNY_INITIAL_N = 0x80;
+const PUNY_MAX_INT = 0x7fffffff;
+
+function punycodeAdapt(delta: number, numPoints: number, firstTime: boolean): number {
+  let d = firstTime ? Math.floor(delta / PUNY_DAMP) : Math.floor(delta / 2);
+  d += Math.floor(d / numPoints);
+  let k = 0;
+  while (d > ((PUNY_BASE - PUNY_TMIN) * PUNY_TMAX) / 2) {
+    d = Math.floor(d / (PUNY_BASE - PUNY_TMIN));
+    k += PUNY_BASE;
+  }
+  return k + Math.floor(((PUNY_BASE - PUNY_TMIN + 1) * d) / (d + PUNY_SKEW));
+}
+
+function punycodeDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30 + 26; // 0-9
+  if (code >= 0x61 && code <= 0x7a) return code - 0x61; // a-z
+  if (code >= 0x41 && code <= 0x5a) return code - 0x41; // A-Z
+  return PUNY_BASE;
+}
+
+/** RFC 3492 section 6.2 decoding; null where the input is not a valid encoding. Labels are at most 63 characters. */
+function decodePunycode(input: string): string | null {
+  const output: number[] = [];
+  const basicEnd = Math.max(0, input.lastIndexOf('-'));
+  for (let j = 0; j < basicEnd; j++) {
+    const code = input.charCodeAt(j);
+    if (code >= 0x80) return null;
+    output.push(code);
+  }
+  let n = PUNY_INITIAL_N;
+  let bias = PUNY_INITIAL_BIAS;
+  let i = 0;
+  let index = basicEnd > 0 ? basicEnd + 1 : 0;
+  while (index < input.length) {
+    const oldI = i;
+    let w = 1;
+    for (let k = PUNY_BASE; ; k += PUNY_BASE) {
+      if (index >= input.length) return null;
+      const digit = punycodeDigit(input.charCodeAt(index++));
+      if (digit >= PUNY_BASE || digit > Math.floor((PUNY_MAX_INT - i) / w)) return null;
+      i += digit * w;
+      const t = k <= bias ? PUNY_TMIN : k >= bias + PUNY_TMAX ? PUNY_TMAX : k - bias;
+      if (digit < t) break;
+      if (w > Math.floor(PUNY_MAX_INT / (PUNY_BASE - t))) return null;
+      w *= PUNY_BASE - t;
+    }
+    const length = output.length + 1;
+    bias = punycodeAdapt(i - oldI, length, oldI === 0);
+    n += Math.floor(i / length);
+    i %= length;
+    if (n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return null;
+    output.splice(i, 0, n);
+    i++;
+  }
+  return String.fromCodePoint(...output);
+}
+
 function isReservedSpecialUse(ascii: string): boolean {
   return parseHostname(ascii, { extractHostname: false, detectSpecialUse: true }).isSpecialUse === true;
 }
@@ -370,6 +461,8 @@ export function normalizeDomain(raw: string, opts: NormalizeDomainOptions): Doma
     return reject('invalid_characters', `the domain ${describeInvalid(host)}`);
   }
 
+  // Before domainToASCII, so that a broken label gets the same answer whatever Node does with it.
+  if (hasBrokenPunycode(host.split(LABEL_SEPARATOR))) return brokenPunycode();
   const ascii = domainToASCII(host);
   if (ascii === '') {
     return reject('invalid_characters', `the domain ${describeInvalid(host)}`);
@@ -398,6 +491,8 @@ export function normalizeDomain(raw: string, opts: NormalizeDomainOptions): Doma
         : `the domain ${describeInvalid(ascii)}`,
     );
   }
+  // Mapping can make a punycode label (full-width `ｘｎ--`); it is checked as the user's would be.
+  if (hasBrokenPunycode(labels)) return brokenPunycode();
   const { domain, known } = registrableDomain(ascii);
   if (!known) {
     return reject(
