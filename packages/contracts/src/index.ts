@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 
+// `.meta({ id })` names a schema in the OpenAPI document (components/schemas/<id>), so that
+// generated clients get one named type for it instead of a copy per operation.
+
 /**
  * `ingesting`: the file is stored and being read into rows and companies (counts and estimate come
  * when it is done); `failed`: the file could not be read (`error` says why). Both before any task.
@@ -18,7 +21,7 @@ export const JOB_STATUSES = [
   'cancelled',
   'failed',
 ] as const;
-export const JobStatus = z.enum(JOB_STATUSES);
+export const JobStatus = z.enum(JOB_STATUSES).meta({ id: 'JobStatus' });
 export type JobStatus = z.infer<typeof JobStatus>;
 
 export const COMPANY_STATUSES = [
@@ -29,7 +32,7 @@ export const COMPANY_STATUSES = [
   'failed',
   'cancelled',
 ] as const;
-export const CompanyStatus = z.enum(COMPANY_STATUSES);
+export const CompanyStatus = z.enum(COMPANY_STATUSES).meta({ id: 'CompanyStatus' });
 export type CompanyStatus = z.infer<typeof CompanyStatus>;
 
 /** Statuses a company never leaves on its own. */
@@ -44,7 +47,7 @@ export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancel
 /** Statuses of a job whose file is not read into companies: no counts to show, no estimate, nothing to export. */
 export const UNREAD_JOB_STATUSES: readonly JobStatus[] = ['ingesting', 'failed'];
 
-export const ProviderName = z.enum(['explorium', 'sandbox']);
+export const ProviderName = z.enum(['explorium', 'sandbox']).meta({ id: 'ProviderName' });
 export type ProviderName = z.infer<typeof ProviderName>;
 
 /**
@@ -94,17 +97,20 @@ export const ErrorBody = z
       request_id: z.string().optional(),
     }),
   })
-  .describe('Every error the API returns has this shape');
+  .describe('Every error the API returns has this shape')
+  .meta({ id: 'ErrorBody' });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-export const JobCounts = z.object({
-  queued: z.number().int(),
-  processing: z.number().int(),
-  enriched: z.number().int(),
-  not_found: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
-});
+export const JobCounts = z
+  .object({
+    queued: z.number().int(),
+    processing: z.number().int(),
+    enriched: z.number().int(),
+    not_found: z.number().int(),
+    failed: z.number().int(),
+    cancelled: z.number().int(),
+  })
+  .meta({ id: 'JobCounts' });
 export type JobCounts = z.infer<typeof JobCounts>;
 
 export const Job = z
@@ -164,10 +170,13 @@ export const Job = z
     started_at: z.iso.datetime().nullable(),
     finished_at: z.iso.datetime().nullable(),
   })
-  .describe('An enrichment of one uploaded file');
+  .describe('An enrichment of one uploaded file')
+  .meta({ id: 'Job' });
 export type Job = z.infer<typeof Job>;
 
-export const JobList = z.object({ data: z.array(Job), next_cursor: z.string().nullable() });
+export const JobList = z
+  .object({ data: z.array(Job), next_cursor: z.string().nullable() })
+  .meta({ id: 'JobList' });
 export type JobList = z.infer<typeof JobList>;
 
 export const CompanyError = z.object({ code: z.string(), message: z.string() });
@@ -197,10 +206,13 @@ export const Company = z
     fetched_at: z.iso.datetime().nullable().describe('When the provider produced this result'),
     enriched_at: z.iso.datetime().nullable(),
   })
-  .describe('One unique domain of a job and what is known about it');
+  .describe('One unique domain of a job and what is known about it')
+  .meta({ id: 'Company' });
 export type Company = z.infer<typeof Company>;
 
-export const CompanyList = z.object({ data: z.array(Company), next_cursor: z.string().nullable() });
+export const CompanyList = z
+  .object({ data: z.array(Company), next_cursor: z.string().nullable() })
+  .meta({ id: 'CompanyList' });
 export type CompanyList = z.infer<typeof CompanyList>;
 
 export const PAGE_LIMIT_MAX = 500;
@@ -257,7 +269,8 @@ export const Role = z
   .enum(ROLES)
   .describe(
     'admin: manage keys, read the audit log; member: upload, resume, cancel, retry, export; viewer: read',
-  );
+  )
+  .meta({ id: 'Role' });
 export type Role = z.infer<typeof Role>;
 
 /** What a role may do; each role may do everything the roles after it may. */
@@ -273,7 +286,8 @@ export const Me = z
     role: Role,
     key_prefix: z.string().describe('The visible start of the key in use'),
   })
-  .describe('Who the API key in use belongs to');
+  .describe('Who the API key in use belongs to')
+  .meta({ id: 'Me' });
 export type Me = z.infer<typeof Me>;
 
 export const ApiKey = z
@@ -287,22 +301,25 @@ export const ApiKey = z
     last_used_at: z.iso.datetime().nullable().describe('Updated at most once a minute'),
     revoked_at: z.iso.datetime().nullable(),
   })
-  .describe('An API key, without the key itself (only its hash is stored)');
+  .describe('An API key, without the key itself (only its hash is stored)')
+  .meta({ id: 'ApiKey' });
 export type ApiKey = z.infer<typeof ApiKey>;
 
-export const ApiKeyList = z.object({ data: z.array(ApiKey) });
+export const ApiKeyList = z.object({ data: z.array(ApiKey) }).meta({ id: 'ApiKeyList' });
 export type ApiKeyList = z.infer<typeof ApiKeyList>;
 
-export const CreateApiKeyBody = z.object({
-  role: Role,
-  name: FreeText(100).optional().describe('A label, e.g. "CI" or "Dana"; no control characters'),
-});
+export const CreateApiKeyBody = z
+  .object({
+    role: Role,
+    name: FreeText(100).optional().describe('A label, e.g. "CI" or "Dana"; no control characters'),
+  })
+  .meta({ id: 'CreateApiKeyBody' });
 
 export const CreatedApiKey = ApiKey.extend({
   key: z
     .string()
     .describe('The key itself: shown this once, never again. Send it as Authorization: Bearer <key>'),
-});
+}).meta({ id: 'CreatedApiKey' });
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>;
 
 export const KeyPrefixParams = z.object({ prefix: z.string().min(4).max(64) });
@@ -322,10 +339,13 @@ export const AuditEntry = z
       .nullable()
       .describe("The client's address (through the proxies TRUST_PROXY names); null for the CLI"),
   })
-  .describe('One audited action');
+  .describe('One audited action')
+  .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
-export const AuditLogList = z.object({ data: z.array(AuditEntry), next_cursor: z.string().nullable() });
+export const AuditLogList = z
+  .object({ data: z.array(AuditEntry), next_cursor: z.string().nullable() })
+  .meta({ id: 'AuditLogList' });
 export type AuditLogList = z.infer<typeof AuditLogList>;
 
 export const AuditLogQuery = z.object({
@@ -333,17 +353,19 @@ export const AuditLogQuery = z.object({
   cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
 });
 
-export const Health = z.object({ status: z.literal('ok') });
-export const Readiness = z.object({
-  status: z.enum(['ready', 'not_ready']),
-  checks: z.record(
-    z.string(),
-    z.object({
-      ok: z.boolean(),
-      error: z.string().optional().describe('A code ("unavailable"); the reason is in the server log'),
-    }),
-  ),
-});
+export const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const Readiness = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(
+      z.string(),
+      z.object({
+        ok: z.boolean(),
+        error: z.string().optional().describe('A code ("unavailable"); the reason is in the server log'),
+      }),
+    ),
+  })
+  .meta({ id: 'Readiness' });
 
 export function isFileRead(job: Pick<Job, 'status'>): boolean {
   return !UNREAD_JOB_STATUSES.includes(job.status);
@@ -366,7 +388,8 @@ export const UpdateJobBody = z
           'already spent. A job paused at its limit stays paused: resume it after raising the limit.',
       ),
   })
-  .describe('What may change on a job that is still running or paused');
+  .describe('What may change on a job that is still running or paused')
+  .meta({ id: 'UpdateJobBody' });
 export type UpdateJobBody = z.infer<typeof UpdateJobBody>;
 
 export const RetryBody = z

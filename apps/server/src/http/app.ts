@@ -279,20 +279,22 @@ const ERROR_BODY_REF = '#/components/schemas/ErrorBody';
  * Components that no operation reaches are dropped: the schema registry yields an input and an
  * output form of every named schema, and only one of them is used.
  */
-function withoutUnusedSchemas<T extends { components?: { schemas?: Record<string, unknown> } }>(doc: T): T {
-  const schemas = doc.components?.schemas;
+function withoutUnusedSchemas<T extends object>(doc: T): T {
+  const components = (doc as { components?: { schemas?: Record<string, unknown> } }).components;
+  const schemas = components?.schemas;
   if (!schemas) return doc;
   const refs = (value: unknown) =>
     [...JSON.stringify(value).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
   const kept = new Set<string>();
-  const pending = refs({ ...doc, components: { ...doc.components, schemas: {} } });
+  const pending = refs({ ...doc, components: { ...components, schemas: {} } });
   for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
     if (kept.has(name)) continue;
     kept.add(name);
     pending.push(...refs(schemas[name]));
   }
   const used = Object.fromEntries(Object.entries(schemas).filter(([name]) => kept.has(name)));
-  return { ...doc, components: { ...doc.components, schemas: used } };
+  // The same document with fewer schemas: its type is the one it came with.
+  return { ...doc, components: { ...components, schemas: used } } as T;
 }
 
 /** Per-route security in the OpenAPI document: public routes need nothing, the rest a bearer key of a role. */

@@ -23,6 +23,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       config: { access: 'viewer' },
       schema: {
         tags: ['auth'],
+        operationId: 'getMe',
         summary: 'The organization and role of the API key in use',
         response: { 200: Me, ...AUTH_ERRORS },
       },
@@ -41,6 +42,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       config: { access: 'admin' },
       schema: {
         tags: ['auth'],
+        operationId: 'listApiKeys',
         summary: "The organization's API keys (never the keys themselves)",
         response: { 200: ApiKeyList, ...AUTH_ERRORS },
       },
@@ -54,6 +56,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       config: { access: 'admin' },
       schema: {
         tags: ['auth'],
+        operationId: 'createApiKey',
         summary: 'Create an API key in this organization; the key is in this answer only',
         body: CreateApiKeyBody,
         response: { 201: CreatedApiKey, 400: ErrorBody, ...AUTH_ERRORS },
@@ -79,6 +82,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       config: { access: 'admin' },
       schema: {
         tags: ['auth'],
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key of this organization, at once, for good',
         params: KeyPrefixParams,
         description:
@@ -100,6 +104,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       config: { access: 'admin' },
       schema: {
         tags: ['auth'],
+        operationId: 'listAuditLog',
         summary: "The organization's audit log, newest first (keyset pagination)",
         querystring: AuditLogQuery,
         response: { 200: AuditLogList, 400: ErrorBody, ...AUTH_ERRORS },

@@ -15,7 +15,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Readin
 ) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'The process is alive', response: { 200: Health } } },
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'getHealth',
+        summary: 'The process is alive',
+        response: { 200: Health },
+      },
+    },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -24,6 +31,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Readin
     {
       schema: {
         tags: ['health'],
+        operationId: 'getReadiness',
         summary: 'The database and the queue are reachable',
         response: { 200: Readiness, 503: Readiness },
       },

@@ -9,6 +9,7 @@ export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = asy
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'updateJob',
         summary: 'Raise, lower or remove the credit limit (max_credits) of a job that has not finished',
         description:
           'A job paused at its limit (error code `CREDIT_LIMIT_REACHED`) stays paused: raise or remove the ' +
@@ -28,6 +29,7 @@ export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = asy
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'cancelJob',
         summary: 'Stop a job: queued companies are cancelled, companies being enriched finish',
         params: JobParams,
         querystring: OrgQuery,
@@ -42,6 +44,7 @@ export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = asy
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'retryJob',
         summary: 'Re-drive failed companies (and not-found ones when asked) with fresh attempts',
         params: JobParams,
         querystring: OrgQuery,

@@ -48,6 +48,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     },
     (req) => jobs.list(req.auth.orgId, req.query),
   );
+        operationId: 'listJobs',
 
   app.get(
     '/jobs/:jobId',
@@ -61,6 +62,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     (req) => jobs.get(req.auth.orgId, req.params.jobId),
+        operationId: 'getJob',
   );
 
   app.get(
@@ -75,6 +77,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     (req) => jobs.listCompanies(req.auth.orgId, req.params.jobId, req.query),
+        operationId: 'listJobCompanies',
   );
 
   app.get(
@@ -89,6 +92,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     (req) => jobs.listRejected(req.auth.orgId, req.params.jobId, req.query),
+        operationId: 'listJobRejectedRows',
   );
 
   app.post(
@@ -103,6 +107,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         params: JobParams,
         querystring: OrgQuery,
         response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
+        operationId: 'resumeJob',
       },
     },
     (req) => jobs.resume(req.auth.orgId, req.params.jobId),
@@ -120,6 +125,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: {
           200: z
             .unknown()
+        operationId: 'exportJobCsv',
             .describe('CSV with a header row, one row per company or per file row, UTF-8 with BOM'),
           400: ErrorBody,
           404: ErrorBody,

@@ -15,6 +15,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
     {
       schema: {
         tags: ['uploads'],
+        operationId: 'createUpload',
         summary: 'Upload a CSV of company domains; creates a job and starts enriching it',
         description:
           'multipart/form-data with `file`, a CSV with a `domain` column (or website, url, email…), and the optional fields ' +
