@@ -4,6 +4,7 @@
  * (Salesforce), and a file read in the background that has no usable domain keeping its reasons.
  */
 import type { Job } from '@gtm-enrich/contracts';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFetch, startTestSystem, TEST_ADMIN_KEY, type TestSystem } from './test-system';
 
@@ -177,6 +178,44 @@ describe('real exports', () => {
       code: 'VALIDATION_FAILED',
     });
     expect(body.error.message).toContain('header_row');
+  });
+
+  it("exports the rows in the upload's own delimiter and encoding with format=source", async () => {
+    const text = '\ufeffName;Website;Note\r\nStripe;stripe.com;"a; b"\r\nNobody;n/a;é\r\n';
+    const res = await uploadForm(t, [['file', new File([Buffer.from(text, 'utf16le')], 'unicode.csv')]]);
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as Job;
+
+    const source = await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/export.csv?layout=rows&format=source`);
+    expect(source.status).toBe(200);
+    expect(source.headers.get('content-type')).toBe('text/csv; charset=utf-16le');
+    const bytes = Buffer.from(await source.arrayBuffer());
+    expect([...bytes.subarray(0, 2)]).toEqual([0xff, 0xfe]);
+    const rows = parse(bytes.toString('utf16le').slice(1), { delimiter: ';' }) as string[][];
+    expect(rows.map((r) => r.slice(0, 3))).toEqual([
+      ['Name', 'Website', 'Note'],
+      ['Stripe', 'stripe.com', 'a; b'],
+      ['Nobody', 'n/a', 'é'],
+    ]);
+    expect(rows[0]).toContain('enriched_status');
+    expect(rows[2]).toContain('rejected');
+
+    // The default stays comma-separated UTF-8 with a BOM, and the companies layout follows format too.
+    const plain = Buffer.from(
+      await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/export.csv?layout=rows`)).arrayBuffer(),
+    );
+    expect(plain.subarray(0, 3).toString('hex')).toBe('efbbbf');
+    expect(plain.toString('utf8')).toContain('Stripe,stripe.com,a; b');
+    const companiesExport = await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/export.csv?format=source`);
+    const companyRows = parse(
+      Buffer.from(await companiesExport.arrayBuffer())
+        .toString('utf16le')
+        .slice(1),
+      {
+        delimiter: ';',
+      },
+    ) as string[][];
+    expect(companyRows[1]?.[0]).toBe('stripe.com');
   });
 
   it('keeps the first reasons of a file read in the background that has no usable domain', async () => {

@@ -2,7 +2,8 @@
  * The company-level CSV export. Cells a spreadsheet would run as a formula are neutralized:
  * data from a provider or a user's file must never execute on the next person's machine.
  */
-import { pipeline, Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { Company } from '@gtm-enrich/contracts';
 import { stringify } from 'csv-stringify';
 
@@ -63,17 +64,63 @@ function toRecord(c: Company): string[] {
   });
 }
 
+/**
+ * How an export is written: comma-separated UTF-8 with a BOM (what spreadsheets open everywhere),
+ * or the uploaded file's own delimiter and encoding (`format=source`), so it opens where it came
+ * from (a `;` file in a French Excel, a UTF-16 "Unicode text" file).
+ */
+export type CsvFormat = { delimiter: string; encoding: 'utf-8' | 'utf-16le' | 'utf-16be' };
+export const DEFAULT_CSV_FORMAT: CsvFormat = { delimiter: ',', encoding: 'utf-8' };
+
+const UTF16_BOM = '\ufeff';
+
+/** Re-encodes csv-stringify's UTF-8 output as UTF-16 with its BOM, across chunk boundaries. */
+function utf16(encoding: 'utf-16le' | 'utf-16be'): Transform {
+  const decoder = new StringDecoder('utf8');
+  let first = true;
+  const encode = (text: string) => {
+    const bytes = Buffer.from(first ? UTF16_BOM + text : text, 'utf16le');
+    first = false;
+    return encoding === 'utf-16be' ? bytes.swap16() : bytes;
+  };
+  return new Transform({
+    transform(chunk: Buffer | string, _enc, done) {
+      done(null, encode(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
+    },
+    flush(done) {
+      done(null, encode(decoder.end()));
+    },
+  });
+}
+
+/** Streams `records` as CSV in `format`; a failing source ends the response with an error. */
+function csvStream(
+  records: Readable,
+  format: CsvFormat,
+  options: { header?: boolean; columns?: string[] } = {},
+): Readable {
+  const csv = stringify({ ...options, delimiter: format.delimiter, bom: format.encoding === 'utf-8' });
+  // pipeline, unlike pipe, destroys the output when the source fails, so the response ends with an error.
+  if (format.encoding === 'utf-8') {
+    pipeline(records, csv, () => undefined);
+    return csv;
+  }
+  const encoded = utf16(format.encoding);
+  pipeline(records, csv, encoded, () => undefined);
+  return encoded;
+}
+
 /** A byte stream of the CSV, pulling companies page by page as the client reads. */
-export function companiesCsvStream(companies: AsyncIterable<Company>): Readable {
+export function companiesCsvStream(
+  companies: AsyncIterable<Company>,
+  format: CsvFormat = DEFAULT_CSV_FORMAT,
+): Readable {
   const records = Readable.from(
     (async function* () {
       for await (const c of companies) yield toRecord(c);
     })(),
   );
-  const csv = stringify({ header: true, columns: [...EXPORT_COLUMNS], bom: true });
-  // pipeline, unlike pipe, destroys the output when the source fails, so the response ends with an error.
-  pipeline(records, csv, () => undefined);
-  return csv;
+  return csvStream(records, format, { header: true, columns: [...EXPORT_COLUMNS] });
 }
 
 /**
@@ -137,7 +184,11 @@ function appendedCells(row: FileRow): (string | null)[] {
  * The user's file back, row for row and column for column under its own header, with the
  * enrichment columns appended; every cell (the file's own too) neutralized against formulas.
  */
-export function rowsCsvStream(header: readonly string[], rows: AsyncIterable<FileRow>): Readable {
+export function rowsCsvStream(
+  header: readonly string[],
+  rows: AsyncIterable<FileRow>,
+  format: CsvFormat = DEFAULT_CSV_FORMAT,
+): Readable {
   const width = header.length;
   const records = Readable.from(
     (async function* () {
@@ -148,9 +199,7 @@ export function rowsCsvStream(header: readonly string[], rows: AsyncIterable<Fil
       }
     })(),
   );
-  const csv = stringify({ bom: true });
-  pipeline(records, csv, () => undefined);
-  return csv;
+  return csvStream(records, format);
 }
 
 function padded(record: readonly string[], width: number): string[] {

@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
 import type { CacheScope } from './enrichment-cache.sql';
 import { estimateJob, type RateLimitSetting } from './estimate';
-import type { FileRow } from './export-csv';
+import { type CsvFormat, DEFAULT_CSV_FORMAT, type FileRow } from './export-csv';
 import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from './idempotency.repository';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
@@ -91,6 +91,23 @@ const ANALYZE_AFTER_COMPANIES = 1_000;
 const REJECTION_SAMPLE_ROWS = 10;
 
 const ingestTask = (orgId: string, jobId: string) => ({ id: `ingest-${jobId}`, payload: { orgId, jobId } });
+
+const SOURCE_ENCODINGS: readonly string[] = [
+  'utf-8',
+  'utf-16le',
+  'utf-16be',
+] satisfies CsvFormat['encoding'][];
+
+/** The uploaded file's own delimiter and encoding (comma UTF-8 for jobs made before they were kept). */
+function sourceFormat(job: JobRow): CsvFormat {
+  const encoding = job.inputEncoding ?? '';
+  return {
+    delimiter: job.inputDelimiter ?? DEFAULT_CSV_FORMAT.delimiter,
+    encoding: SOURCE_ENCODINGS.includes(encoding)
+      ? (encoding as CsvFormat['encoding'])
+      : DEFAULT_CSV_FORMAT.encoding,
+  };
+}
 
 export function createJobsService(deps: JobsServiceDeps) {
   const { db, dispatcher, provider } = deps;
@@ -357,7 +374,7 @@ export function createJobsService(deps: JobsServiceDeps) {
     async exportCompanies(
       orgId: string,
       jobId: string,
-    ): Promise<{ job: Job; companies: AsyncIterable<Company> }> {
+    ): Promise<{ job: Job; source: CsvFormat; companies: AsyncIterable<Company> }> {
       const job = await getRow(orgId, jobId);
       async function* pages(): AsyncGenerator<Company> {
         let afterRow: number | null = null;
@@ -368,7 +385,7 @@ export function createJobsService(deps: JobsServiceDeps) {
           afterRow = rows[rows.length - 1]!.rowNumber;
         }
       }
-      return { job: toJobResource(job, NO_USAGE), companies: pages() };
+      return { job: toJobResource(job, NO_USAGE), source: sourceFormat(job), companies: pages() };
     },
 
     /**
@@ -378,7 +395,7 @@ export function createJobsService(deps: JobsServiceDeps) {
     async exportRows(
       orgId: string,
       jobId: string,
-    ): Promise<{ job: Job; header: string[]; rows: AsyncIterable<FileRow> }> {
+    ): Promise<{ job: Job; source: CsvFormat; header: string[]; rows: AsyncIterable<FileRow> }> {
       const job = await getRow(orgId, jobId);
       if (!job.inputHeader) {
         throw new AppError(
@@ -403,7 +420,12 @@ export function createJobsService(deps: JobsServiceDeps) {
           afterRow = rows[rows.length - 1]!.rowNumber;
         }
       }
-      return { job: toJobResource(job, NO_USAGE), header: job.inputHeader, rows: pages() };
+      return {
+        job: toJobResource(job, NO_USAGE),
+        source: sourceFormat(job),
+        header: job.inputHeader,
+        rows: pages(),
+      };
     },
 
     /** Stops a job: queued companies are cancelled, companies being enriched finish. */

@@ -10,7 +10,7 @@ import {
 } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { companiesCsvStream, rowsCsvStream } from '../../jobs/export-csv';
+import { companiesCsvStream, DEFAULT_CSV_FORMAT, rowsCsvStream } from '../../jobs/export-csv';
 import type { JobsService } from '../../jobs/jobs.service';
 
 const RejectedRowList = z.object({
@@ -25,6 +25,13 @@ const RejectedQuery = OrgQuery.extend({
 });
 
 const ExportQuery = OrgQuery.extend({
+  format: z
+    .enum(['csv', 'source'])
+    .default('csv')
+    .describe(
+      "`csv`: comma-separated UTF-8 with a BOM. `source`: the uploaded file's own delimiter and encoding " +
+        '(a `;` file, a UTF-16 file), so the export opens where the upload came from.',
+    ),
   layout: z
     .enum(['companies', 'rows'])
     .default('companies')
@@ -41,6 +48,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'listJobs',
         summary: "An organization's jobs, newest first",
         querystring: JobListQuery,
         response: { 200: JobList, 400: ErrorBody },
@@ -48,13 +56,13 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     },
     (req) => jobs.list(req.auth.orgId, req.query),
   );
-        operationId: 'listJobs',
 
   app.get(
     '/jobs/:jobId',
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'getJob',
         summary: 'A job with its progress counters',
         params: JobParams,
         querystring: OrgQuery,
@@ -62,7 +70,6 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     (req) => jobs.get(req.auth.orgId, req.params.jobId),
-        operationId: 'getJob',
   );
 
   app.get(
@@ -70,6 +77,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'listJobCompanies',
         summary: "A page of a job's companies in the file's order (keyset pagination)",
         params: JobParams,
         querystring: CompanyListQuery,
@@ -77,7 +85,6 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     (req) => jobs.listCompanies(req.auth.orgId, req.params.jobId, req.query),
-        operationId: 'listJobCompanies',
   );
 
   app.get(
@@ -85,6 +92,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'listJobRejectedRows',
         summary: 'Rows of the file that had no usable domain, with the reason',
         params: JobParams,
         querystring: RejectedQuery,
@@ -92,7 +100,6 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       },
     },
     (req) => jobs.listRejected(req.auth.orgId, req.params.jobId, req.query),
-        operationId: 'listJobRejectedRows',
   );
 
   app.post(
@@ -100,6 +107,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'resumeJob',
         summary: 'Continue a paused job once its problem is fixed (bad key, no credits, credit limit raised)',
         description:
           'A job paused at its credit limit (`CREDIT_LIMIT_REACHED`) needs the limit raised or removed first ' +
@@ -107,7 +115,6 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         params: JobParams,
         querystring: OrgQuery,
         response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
-        operationId: 'resumeJob',
       },
     },
     (req) => jobs.resume(req.auth.orgId, req.params.jobId),
@@ -118,6 +125,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     {
       schema: {
         tags: ['jobs'],
+        operationId: 'exportJobCsv',
         summary: 'Every company of the job with every field, as CSV',
         params: JobParams,
         querystring: ExportQuery,
@@ -125,7 +133,6 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: {
           200: z
             .unknown()
-        operationId: 'exportJobCsv',
             .describe('CSV with a header row, one row per company or per file row, UTF-8 with BOM'),
           400: ErrorBody,
           404: ErrorBody,
@@ -136,18 +143,22 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
     async (req, reply) => {
       const csvName = (filename: string | null, suffix: string) =>
         `${(filename ?? 'companies').replace(/\.csv$/i, '').replace(/[^\w.-]+/g, '_')}-${suffix}.csv`;
+      const pick = (source: typeof DEFAULT_CSV_FORMAT) =>
+        req.query.format === 'source' ? source : DEFAULT_CSV_FORMAT;
       if (req.query.layout === 'rows') {
-        const { job, header, rows } = await jobs.exportRows(req.auth.orgId, req.params.jobId);
+        const { job, source, header, rows } = await jobs.exportRows(req.auth.orgId, req.params.jobId);
+        const format = pick(source);
         return reply
-          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-type', `text/csv; charset=${format.encoding}`)
           .header('content-disposition', `attachment; filename="${csvName(job.filename, 'rows-enriched')}"`)
-          .send(rowsCsvStream(header, rows));
+          .send(rowsCsvStream(header, rows, format));
       }
-      const { job, companies } = await jobs.exportCompanies(req.auth.orgId, req.params.jobId);
+      const { job, source, companies } = await jobs.exportCompanies(req.auth.orgId, req.params.jobId);
+      const format = pick(source);
       return reply
-        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-type', `text/csv; charset=${format.encoding}`)
         .header('content-disposition', `attachment; filename="${csvName(job.filename, 'enriched')}"`)
-        .send(companiesCsvStream(companies));
+        .send(companiesCsvStream(companies, format));
     },
   );
 };
