@@ -3,7 +3,7 @@
 # small static image for the page. Build targets: `server` (default) and `web`.
 # Untested here (no Docker engine on the development machine): see docs/operations.md.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ── Server dependencies: production only, for the server and contracts workspaces ──────────────
 FROM ${NODE_IMAGE} AS server-deps

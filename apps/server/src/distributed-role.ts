@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import { loadConfigOrExit, stopOnSignal } from './lifecycle';
+import { loadConfigOrExit, stopOnSignal, warnIfNodeEndOfLife } from './lifecycle';
 import { createLogger } from './logger';
 import { createSystem, type Roles, resolveProvider, type System } from './system';
 
@@ -14,6 +14,7 @@ export async function startDistributedRole(
 ): Promise<{ config: Config; logger: Logger; system: System; address: string | null }> {
   const config = loadConfigOrExit();
   const logger = createLogger(config);
+  warnIfNodeEndOfLife(logger);
   if (!config.DATABASE_URL || !config.REDIS_URL) {
     logger.fatal(
       `The ${name} process needs DATABASE_URL and REDIS_URL (for one process with neither, use npm start).`,

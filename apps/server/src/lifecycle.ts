@@ -14,6 +14,22 @@ export function loadConfigOrExit(): Config {
   }
 }
 
+/** The oldest Node line that still gets security fixes; older ones run, with a warning. */
+const OLDEST_SUPPORTED_NODE_MAJOR = 22;
+
+/**
+ * Node 20 reached its end of life in April 2026: it still runs everything (the README's two
+ * commands must work where it is all there is), but it gets no security fixes, so every start says so.
+ */
+export function warnIfNodeEndOfLife(logger: Logger, version = process.versions.node): void {
+  const major = Number(version.split('.')[0]);
+  if (major >= OLDEST_SUPPORTED_NODE_MAJOR) return;
+  logger.warn(
+    { node_version: version },
+    `Node.js ${major} is past its end of life and gets no security fixes: run on Node.js 24 LTS (22 is still supported)`,
+  );
+}
+
 // Past the workers' SHUTDOWN_GRACE_MS: the time to release what they hold and close connections.
 const SHUTDOWN_MARGIN_MS = 10_000;
 

@@ -5,13 +5,14 @@
  * and the web page on one port.
  */
 import { startEmbeddedPostgres } from './db/embedded-postgres';
-import { loadConfigOrExit, stopOnSignal } from './lifecycle';
+import { loadConfigOrExit, stopOnSignal, warnIfNodeEndOfLife } from './lifecycle';
 import { createLogger } from './logger';
 import { createSystem, resolveProvider } from './system';
 import { ensureWebBuilt } from './web-build';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config);
+warnIfNodeEndOfLife(logger);
 
 let databaseUrl = config.DATABASE_URL;
 let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | null = null;
