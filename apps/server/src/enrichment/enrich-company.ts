@@ -61,30 +61,23 @@ export type EnrichCompanyHandler = TaskHandler<'enrich-company'> & {
 export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandler {
   const { db, batcher, retryPolicy, held, gate } = deps;
 
-  // Keyed by delivery, not by company: two deliveries of one company in a batch must not both
-  // receive the claim. The statement claims each company once; the first delivery gets it.
-  let delivery = 0;
+  // Keyed by company: a task reaches the claim only when no other task of this process has the
+  // company in hand (see `inHand` below), so one key is one delivery.
   const claims = createMicroBatcher<
-    number,
+    string,
     ClaimedCompany | null,
     { orgId: string; jobId: string; companyId: string }
   >({
     maxSize: WRITE_BATCH_ROWS,
     windowMs: deps.writeWindowMs,
-    async runBatch(keys, metas) {
+    async runBatch(ids, metas) {
       const requests = metas.map((m) => m[0]!);
       // Repeated until the database answers: a claim cut off with its connection may have
       // committed, and the repeat takes back this worker's own claim (see claimCompanies).
       const claimed = new Map(
         (await gate.retryUntilWritten(() => claimCompanies(db, deps.claim, requests))).map((c) => [c.id, c]),
       );
-      return new Map(
-        keys.map((key, i) => {
-          const company = claimed.get(requests[i]!.companyId) ?? null;
-          claimed.delete(requests[i]!.companyId);
-          return [key, company];
-        }),
-      );
+      return new Map(ids.map((id) => [id, claimed.get(id) ?? null]));
     },
   });
 
@@ -283,7 +276,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     inHand.add(companyId);
     deps.flow?.taskStarted();
     try {
-      const company = await claims.load(delivery++, { orgId, jobId, companyId });
+      const company = await claims.load(companyId, { orgId, jobId, companyId });
       // Already finished, claimed by another worker, or its job is paused or cancelled: a
       // duplicate or stale delivery, which changes nothing.
       if (!company) return;
