@@ -6,8 +6,8 @@ const DEV_API_ORIGIN = process.env.DEV_API_ORIGIN ?? 'http://127.0.0.1:3000';
 
 export default function nextConfig(phase: string): NextConfig {
   const common: NextConfig = {
-    // The contracts package ships TypeScript sources, not built JavaScript.
-    transpilePackages: ['@gtm-enrich/contracts'],
+    // The contracts and client packages ship TypeScript sources, not built JavaScript.
+    transpilePackages: ['@gtm-enrich/contracts', '@gtm-enrich/client'],
     reactStrictMode: true,
     poweredByHeader: false,
     // One <page>/index.html per page: any static host serves that, and the API server redirects

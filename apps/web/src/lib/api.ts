@@ -2,6 +2,7 @@
  * The page talks to /api/v1 on its own origin (the server serves the built page), or to
  * NEXT_PUBLIC_API_BASE_URL when the page is built to run as its own service.
  */
+import { ApiError, createGtmClient, toApiError as toClientApiError } from '@gtm-enrich/client';
 import { ErrorBody } from '@gtm-enrich/contracts';
 import { getApiKey, signOut } from './session';
 
@@ -9,6 +10,8 @@ const API_BASE_URL = (process.env.NEXT_PUBLIC_API_BASE_URL ?? '').replace(/\/+$/
 
 /** Any contracts schema: the response is parsed with it, so a drifted API fails loudly here. */
 export type Schema<T> = { parse(data: unknown): T };
+
+export { ApiError };
 
 export type QueryParams = Record<string, string | number | null | undefined>;
 
@@ -22,50 +25,45 @@ export function apiUrl(path: string, params: QueryParams = {}): string {
   return `${API_BASE_URL}${path}${qs ? `?${qs}` : ''}`;
 }
 
-/** An error the API answered with: `message` is meant to be shown to the user as written. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+/**
+ * Every call goes through the client generated from the API document (@gtm-enrich/client): its
+ * paths, parameters and bodies are checked by the compiler against what the server declares.
+ */
+export const api = createGtmClient({ baseUrl: API_BASE_URL, apiKey: () => getApiKey() });
 
 /** Turns any non-2xx answer into an ApiError, using the API's error body when it has one. */
-export function toApiError(status: number, bodyText: string): ApiError {
-  try {
-    const parsed = ErrorBody.safeParse(JSON.parse(bodyText));
-    if (parsed.success) {
-      const { code, message, details } = parsed.data.error;
-      return new ApiError(status, code, message, details);
+export function toApiError(status: number, body: unknown): ApiError {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      // Not JSON (a proxy's HTML error page, for instance): fall through to a generic message.
     }
-  } catch {
-    // Not JSON (a proxy's HTML error page, for instance): fall through to a generic message.
   }
+  const checked = ErrorBody.safeParse(parsed);
+  if (checked.success) return toClientApiError(status, checked.data);
   return new ApiError(status, 'HTTP_ERROR', `The server answered ${status}. Try again in a moment.`);
 }
 
-async function request<T>(
-  method: 'GET' | 'POST',
-  path: string,
-  params: QueryParams,
+/**
+ * The answer of a client call, parsed with its contracts schema (a drifted API fails loudly
+ * here), or an ApiError a person can read.
+ */
+export async function call<T>(
+  request: Promise<{ data?: unknown; error?: unknown; response: Response }>,
   schema: Schema<T>,
   signal?: AbortSignal,
 ): Promise<T> {
-  let res: Response;
+  let result: Awaited<typeof request>;
   try {
-    res = await fetch(apiUrl(path, params), { method, signal, headers: authHeaders() });
+    result = await request;
   } catch (err) {
     if (signal?.aborted) throw err;
     throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
   }
-  const text = await res.text();
-  if (!res.ok) throw failed(res.status, text);
-  return schema.parse(JSON.parse(text));
+  if (!result.response.ok) throw failed(result.response.status, result.error);
+  return schema.parse(result.data);
 }
 
 /** Headers of every API request: JSON, and the signed-in key. */
@@ -76,8 +74,8 @@ export function authHeaders(key: string | null = getApiKey()): Record<string, st
 }
 
 /** A 401 means the key is no longer good (revoked, say): back to the sign-in view, saying why. */
-export function failed(status: number, bodyText: string): ApiError {
-  const err = toApiError(status, bodyText);
+export function failed(status: number, body: unknown): ApiError {
+  const err = toApiError(status, body);
   if (status === 401 && getApiKey()) signOut(err.message);
   return err;
 }
@@ -106,50 +104,6 @@ export async function apiDownload(path: string, fallbackName: string): Promise<v
   } finally {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   }
-}
-
-export function apiGet<T>(
-  path: string,
-  params: QueryParams,
-  schema: Schema<T>,
-  signal?: AbortSignal,
-): Promise<T> {
-  return request('GET', path, params, schema, signal);
-}
-
-/** POST with a JSON body. */
-export function apiPostJson<T>(path: string, body: unknown, schema: Schema<T>): Promise<T> {
-  return sendJson('POST', path, body, schema);
-}
-
-/** PATCH with a JSON body: changes some fields of a resource. */
-export function apiPatchJson<T>(path: string, body: unknown, schema: Schema<T>): Promise<T> {
-  return sendJson('PATCH', path, body, schema);
-}
-
-async function sendJson<T>(
-  method: 'POST' | 'PATCH',
-  path: string,
-  body: unknown,
-  schema: Schema<T>,
-): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(apiUrl(path), {
-      method,
-      headers: { ...authHeaders(), 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
-  }
-  const text = await res.text();
-  if (!res.ok) throw failed(res.status, text);
-  return schema.parse(JSON.parse(text));
-}
-
-export function apiPost<T>(path: string, params: QueryParams, schema: Schema<T>): Promise<T> {
-  return request('POST', path, params, schema);
 }
 
 export function errorMessage(err: unknown): string {

@@ -5,13 +5,13 @@
  */
 import { Me, type Role, roleAllows } from '@gtm-enrich/contracts';
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { apiGet } from './api';
+import { api, call } from './api';
 import { useApiKey } from './session';
 
 export function meQuery(key: string | null | undefined) {
   return queryOptions({
     queryKey: ['me', key ?? ''] as const,
-    queryFn: ({ signal }) => apiGet('/api/v1/me', {}, Me, signal),
+    queryFn: ({ signal }) => call(api.GET('/api/v1/me', { signal }), Me, signal),
     enabled: Boolean(key),
     staleTime: 5 * 60_000,
   });

@@ -3,7 +3,7 @@
 import { Me } from '@gtm-enrich/contracts';
 import { useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
-import { ApiError, apiUrl, authHeaders, errorMessage, toApiError } from '@/lib/api';
+import { api, apiUrl, call, errorMessage } from '@/lib/api';
 import { meQuery } from '@/lib/org';
 import { sessionEndedBecause, signIn } from '@/lib/session';
 
@@ -25,19 +25,9 @@ export function SignInView() {
     setBusy(true);
     setError(null);
     try {
-      let res: Response;
-      try {
-        res = await fetch(apiUrl('/api/v1/me'), { headers: authHeaders(trimmed) });
-      } catch {
-        throw new ApiError(
-          0,
-          'NETWORK',
-          'Could not reach the server. Check that it is running and try again.',
-        );
-      }
-      const text = await res.text();
-      if (!res.ok) throw toApiError(res.status, text);
-      queryClient.setQueryData(meQuery(trimmed).queryKey, Me.parse(JSON.parse(text)));
+      // Not signed in yet: the key being tried goes in this request's header only.
+      const me = await call(api.GET('/api/v1/me', { headers: { authorization: `Bearer ${trimmed}` } }), Me);
+      queryClient.setQueryData(meQuery(trimmed).queryKey, me);
       signIn(trimmed);
     } catch (err) {
       setError(errorMessage(err));

@@ -1,6 +1,6 @@
 import { Company, CompanyList, type CompanyStatus, isJobFinished, Job } from '@gtm-enrich/contracts';
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
-import { apiDownload, apiGet, apiPatchJson, apiPost, apiPostJson } from '@/lib/api';
+import { api, apiDownload, call } from '@/lib/api';
 
 /** How often a job that is not finished is polled; its counters make each poll one cheap row read. */
 export const JOB_POLL_MS = 1500;
@@ -35,7 +35,8 @@ export const jobKeys = {
 export function jobQuery(orgId: string, jobId: string) {
   return queryOptions({
     queryKey: jobKeys.job(orgId, jobId),
-    queryFn: ({ signal }) => apiGet(`/api/v1/jobs/${encodeURIComponent(jobId)}`, {}, Job, signal),
+    queryFn: ({ signal }) =>
+      call(api.GET('/api/v1/jobs/{jobId}', { params: { path: { jobId } }, signal }), Job, signal),
     refetchInterval: (q) =>
       isJobFinished(q.state.data) || (q.state.status === 'error' && q.state.data === undefined)
         ? false
@@ -51,9 +52,19 @@ export function companiesQuery(orgId: string, jobId: string, filter: CompanyFilt
   return infiniteQueryOptions({
     queryKey: jobKeys.companiesPage(orgId, jobId, filter),
     queryFn: ({ pageParam, signal }) =>
-      apiGet(
-        `/api/v1/jobs/${encodeURIComponent(jobId)}/companies`,
-        { status: filter.status, q: filter.q, limit: COMPANIES_PAGE_SIZE, cursor: pageParam },
+      call(
+        api.GET('/api/v1/jobs/{jobId}/companies', {
+          params: {
+            path: { jobId },
+            query: {
+              status: filter.status ?? undefined,
+              q: filter.q || undefined,
+              limit: COMPANIES_PAGE_SIZE,
+              cursor: pageParam ?? undefined,
+            },
+          },
+          signal,
+        }),
         CompanyList,
         signal,
       ),
@@ -67,9 +78,11 @@ export function rejectedRowsQuery(orgId: string, jobId: string) {
   return infiniteQueryOptions({
     queryKey: jobKeys.rejected(orgId, jobId),
     queryFn: ({ pageParam, signal }) =>
-      apiGet(
-        `/api/v1/jobs/${encodeURIComponent(jobId)}/rejected`,
-        { limit: REJECTED_PAGE_SIZE, cursor: pageParam },
+      call(
+        api.GET('/api/v1/jobs/{jobId}/rejected', {
+          params: { path: { jobId }, query: { limit: REJECTED_PAGE_SIZE, cursor: pageParam ?? undefined } },
+          signal,
+        }),
         RejectedRowList,
         signal,
       ),
@@ -80,25 +93,30 @@ export function rejectedRowsQuery(orgId: string, jobId: string) {
 
 /** Queued companies become cancelled; companies being enriched finish. */
 export function cancelJob(jobId: string): Promise<Job> {
-  return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/cancel`, {}, Job);
+  return call(api.POST('/api/v1/jobs/{jobId}/cancel', { params: { path: { jobId } } }), Job);
 }
 
 /** Failed companies (and not-found ones when asked) go back to the queue with fresh attempts. */
 export function retryJob(jobId: string, includeNotFound: boolean): Promise<Job> {
-  return apiPostJson(
-    `/api/v1/jobs/${encodeURIComponent(jobId)}/retry`,
-    { include_not_found: includeNotFound },
+  return call(
+    api.POST('/api/v1/jobs/{jobId}/retry', {
+      params: { path: { jobId } },
+      body: { include_not_found: includeNotFound },
+    }),
     Job,
   );
 }
 
 /** Raises, lowers or (null) removes the job's credit limit; a job paused at it stays paused until resumed. */
 export function setCreditLimit(jobId: string, maxCredits: number | null): Promise<Job> {
-  return apiPatchJson(`/api/v1/jobs/${encodeURIComponent(jobId)}`, { max_credits: maxCredits }, Job);
+  return call(
+    api.PATCH('/api/v1/jobs/{jobId}', { params: { path: { jobId } }, body: { max_credits: maxCredits } }),
+    Job,
+  );
 }
 
 export function resumeJob(jobId: string): Promise<Job> {
-  return apiPost(`/api/v1/jobs/${encodeURIComponent(jobId)}/resume`, {}, Job);
+  return call(api.POST('/api/v1/jobs/{jobId}/resume', { params: { path: { jobId } } }), Job);
 }
 
 export type ExportLayout = 'companies' | 'rows';

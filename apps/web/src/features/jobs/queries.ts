@@ -1,6 +1,6 @@
 import { isJobFinished, JobList } from '@gtm-enrich/contracts';
 import { infiniteQueryOptions } from '@tanstack/react-query';
-import { apiGet } from '@/lib/api';
+import { api, call } from '@/lib/api';
 
 export const JOBS_PAGE_SIZE = 20;
 /** The list refreshes while one of its jobs still runs, slower than the job page does. */
@@ -16,7 +16,14 @@ export function jobsListQuery(orgId: string) {
   return infiniteQueryOptions({
     queryKey: jobsKeys.list(orgId),
     queryFn: ({ pageParam, signal }) =>
-      apiGet('/api/v1/jobs', { limit: JOBS_PAGE_SIZE, cursor: pageParam }, JobList, signal),
+      call(
+        api.GET('/api/v1/jobs', {
+          params: { query: { limit: JOBS_PAGE_SIZE, cursor: pageParam ?? undefined } },
+          signal,
+        }),
+        JobList,
+        signal,
+      ),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     refetchInterval: (q) =>
