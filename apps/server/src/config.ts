@@ -119,10 +119,15 @@ export const ConfigSchema = z.object({
   OTEL_SERVICE_NAME: optionalString.describe(
     "service.name on this process's spans; default gtm-enrich-api, gtm-enrich-worker or gtm-enrich (embedded)",
   ),
+  READINESS_TIMEOUT_MS: int(2_000)
+    .pipe(z.number().min(100))
+    .describe(
+      'How long each /readyz check (database, queue) may take before it counts as failed and /readyz answers 503',
+    ),
   METRICS_PORT: int(9464)
     .pipe(z.number().min(0).max(65535))
     .describe(
-      "Port of every process's /metrics and /healthz listener (never on PORT, which faces users; keep it private); 0 = any free port",
+      "Port of every process's operations listener: /metrics, /healthz, /readyz (never on PORT, which faces users; keep it private); 0 = any free port",
     ),
 
   BOOTSTRAP_API_KEY: optionalString

@@ -34,6 +34,7 @@ import { observeProviderCalls, observeRateLimiter, traceProvider } from './obser
 import { instrumentTaskQueue } from './observability/instrument-queue';
 import { traceUploadReader } from './observability/instrument-uploads';
 import { createObservability, type Observability } from './observability/observability';
+import { createReadiness, type ReadinessCheck } from './observability/readiness';
 import { createCircuitBreakingProvider } from './providers/circuit-breaker';
 import { createExploriumClient } from './providers/explorium/explorium-client';
 import type { EnrichmentProvider } from './providers/provider';
@@ -316,11 +317,35 @@ export async function createSystem(opts: {
     logger.warn({ err: err.message }, 'redis (API rate limit) connection error'),
   );
 
+  // /readyz: each check answers within READINESS_TIMEOUT_MS or counts as failed. The API port asks
+  // what a request needs (database, queue); the operations listener also asks, where this process
+  // enriches, whether the provider's circuit lets calls through.
+  const readinessOptions = {
+    timeoutMs: config.READINESS_TIMEOUT_MS,
+    onFailure: (check: string, err: unknown) => logger.warn({ check, err }, 'readiness check failed'),
+  };
+  const serviceChecks: Record<string, ReadinessCheck> = {
+    database: () => database.ping(),
+    queue: () => queue.ping(),
+  };
+  const apiReadiness = createReadiness(serviceChecks, readinessOptions);
+  const processReadiness = roles.worker
+    ? createReadiness(
+        {
+          ...serviceChecks,
+          provider: async () => {
+            if (provider.state() === 'open') throw new Error('provider circuit open: calls paused');
+          },
+        },
+        readinessOptions,
+      )
+    : apiReadiness;
+
   const app = roles.api
     ? await buildApp({
         logger,
         jobs,
-        readiness: { database: () => database.ping(), queue: () => queue.ping() },
+        readiness: apiReadiness,
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
         observability,
@@ -476,7 +501,7 @@ export async function createSystem(opts: {
         }, DISPATCH_INTERVAL_MS);
         feeder.unref();
       }
-      await observability.startMetricsListener();
+      await observability.startMetricsListener(processReadiness);
       if (app) return app.listen({ host: config.HOST, port: config.PORT });
       return null;
     },

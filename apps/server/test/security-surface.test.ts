@@ -15,6 +15,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config';
 import { healthRoutes } from '../src/http/routes/health';
+import { createReadiness } from '../src/observability/readiness';
 import { nginxAddHeaders, pageSecurityHeaders } from '../src/web-security-headers';
 import { bearer, startTestSystem, type TestSystem } from './test-system';
 
@@ -42,14 +43,16 @@ describe('/readyz', () => {
     });
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
-    await app.register(healthRoutes, {
-      checks: {
+    const readiness = createReadiness(
+      {
         database: async () => {
           throw new Error('connect ECONNREFUSED 10.20.30.40:5432');
         },
         queue: async () => {},
       },
-    });
+      { timeoutMs: 2_000, onFailure: (check, err) => app.log.warn({ check, err }, 'readiness check failed') },
+    );
+    await app.register(healthRoutes, { readiness });
     const res = await app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({

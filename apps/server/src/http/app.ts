@@ -26,12 +26,18 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuthService } from '../auth/auth.service';
 import type { JobsService } from '../jobs/jobs.service';
-import { type HttpObservability, instrumentHttp } from '../observability/http';
+import {
+  createRequestLogController,
+  type HttpObservability,
+  instrumentHttp,
+  logIncomingRequests,
+} from '../observability/http';
+import type { Readiness } from '../observability/readiness';
 import { registerAudit } from './audit';
 import { type Access, registerAuth, routeAccess } from './auth';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors';
 import { authRoutes } from './routes/auth';
-import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { healthRoutes } from './routes/health';
 import { jobActionRoutes } from './routes/job-actions';
 import { jobRoutes } from './routes/jobs';
 import { uploadRoutes } from './routes/uploads';
@@ -40,7 +46,8 @@ import { registerInputGuards, registerSecurity } from './security';
 export type AppDeps = {
   logger: Logger;
   jobs: JobsService;
-  readiness: Record<string, ReadinessCheck>;
+  /** /readyz: the database and the queue, each within its deadline. */
+  readiness: Readiness;
   maxUploadBytes: number;
   /** A built web page to serve at / (embedded mode); absent = API only. */
   webDir?: string;
@@ -78,6 +85,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance,
+    // Probes log at debug, and request lines carry the trace_id (observability/http.ts).
+    logController: createRequestLogController(),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -101,6 +110,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // First: every request, refused ones too, is timed, traced and logged.
+  if (deps.observability) await instrumentHttp(app, deps.observability);
+  logIncomingRequests(app);
   // Before any route: headers on every answer (401s too), and the auth hooks see every route.
   await registerSecurity(app, { webDir, corsOrigins: deps.limits.corsOrigins, docsPrefix: DOCS_PREFIX });
   registerInputGuards(app);
@@ -112,7 +124,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     rateLimitNamespace: deps.limits.rateLimitNamespace,
   });
   registerAudit(app, deps.auth);
-  if (deps.observability) await instrumentHttp(app, deps.observability);
   // Every organization's tasks and the Redis server itself: for operators, never for a tenant's key.
   const dashboard = deps.observability?.queueDashboard;
   if (dashboard && deps.operatorKey) await app.register(dashboard.plugin, { prefix: dashboard.prefix });
@@ -194,6 +205,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
                   minimum: 1,
                   description: 'Pause the job at this many credits',
                 },
+                providers: {
+                  type: 'string',
+                  description:
+                    'Providers to ask, in order, comma-separated; one this server does not have is refused (400)',
+                },
                 file: { type: 'string', format: 'binary', description: 'The CSV file' },
               },
             },
@@ -214,7 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 10, fieldSize: 1024 },
   });
 
-  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(
     async (api) => {
       await api.register(uploadRoutes, { jobs: deps.jobs, maxUploadBytes: deps.maxUploadBytes });

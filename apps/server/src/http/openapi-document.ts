@@ -23,7 +23,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     logger: pino({ level: 'silent' }),
     jobs: unused<JobsService>('jobs'),
     auth: unused<AuthService>('auth'),
-    readiness: {},
+    readiness: async () => ({ ready: true, checks: {} }),
     maxUploadBytes: 1,
     limits: {
       rateLimitPerMinute: 0,

@@ -1,10 +1,16 @@
 /**
- * The HTTP side of observability: a server span and a duration sample per request. /metrics is
- * not on the API's port (which faces users) but on every process's METRICS_PORT listener
- * (metrics-server.ts), which compose does not publish.
+ * The HTTP side of observability: a server span, a duration sample and two log lines per request.
+ * /metrics is not on the API's port (which faces users) but on every process's METRICS_PORT
+ * listener (metrics-server.ts), which compose does not publish.
  */
 import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Metrics } from './metrics';
 import type { Tracing } from './tracing';
 
@@ -18,8 +24,55 @@ export type HttpObservability = {
   queueDashboard?: { prefix: string; plugin: FastifyPluginAsync } | null;
 };
 
-/** Requests an operator's tooling makes every few seconds: timed, but not worth a trace each. */
+/** Requests an operator's tooling makes every few seconds: timed, but not worth a trace or an info line each. */
 const UNTRACED_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
+
+const pathOf = (url: string) => url.split('?', 1)[0] ?? '';
+
+/** Each traced request's context, so that its log lines carry its trace_id (the logger's mixin reads the active span). */
+const requestContexts = new WeakMap<FastifyRequest, Context>();
+
+function inRequestContext(req: FastifyRequest, fn: () => void): void {
+  const ctx = requestContexts.get(req);
+  if (ctx) context.with(ctx, fn);
+  else fn();
+}
+
+/**
+ * Fastify's request lines, with two changes: probes (/healthz, /readyz, every few seconds from a
+ * load balancer or orchestrator) log at debug, not info; and the lines carry the request's
+ * trace_id. Fastify writes "incoming request" before any hook, when no span exists yet, so that
+ * line is written by logIncomingRequests instead, from a hook that runs inside the span.
+ */
+class RequestLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(req)) return;
+    inRequestContext(req, () => {
+      if (error) {
+        reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+      } else {
+        reply.log[levelOf(req)]({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+      }
+    });
+  }
+}
+
+const levelOf = (req: FastifyRequest): 'debug' | 'info' =>
+  UNTRACED_PATHS.has(pathOf(req.url)) ? 'debug' : 'info';
+
+export function createRequestLogController(): LogController {
+  return new RequestLogController();
+}
+
+/** Registered after instrumentHttp (hooks run in order), so the span is active. */
+export function logIncomingRequests(app: FastifyInstance): void {
+  app.addHook('onRequest', (req, _reply, done) => {
+    req.log[levelOf(req)]({ req }, 'incoming request');
+    done();
+  });
+}
 /** The route label of a request no route matched: one series, whatever the path (no cardinality blow-up). */
 const UNMATCHED_ROUTE = 'unmatched';
 
@@ -30,7 +83,7 @@ export async function instrumentHttp(app: FastifyInstance, deps: HttpObservabili
   const traced = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
 
   app.addHook('onRequest', (req, _reply, done) => {
-    if (!tracing.enabled || UNTRACED_PATHS.has(req.url.split('?', 1)[0] ?? '')) return done();
+    if (!tracing.enabled || UNTRACED_PATHS.has(pathOf(req.url))) return done();
     const parent = tracing.extract(req.headers);
     const span = tracing.tracer.startSpan(
       `${req.method} ${routeOf(req)}`,
@@ -39,13 +92,14 @@ export async function instrumentHttp(app: FastifyInstance, deps: HttpObservabili
         attributes: {
           'http.request.method': req.method,
           'http.route': routeOf(req),
-          'url.path': req.url.split('?', 1)[0] ?? '',
+          'url.path': pathOf(req.url),
         },
       },
       parent,
     );
     const ctx = trace.setSpan(parent, span);
     traced.set(req, { span, ctx });
+    requestContexts.set(req, ctx);
     context.with(ctx, done);
   });
   // Body parsing runs in the socket's async context; enter the request's again before the handler.

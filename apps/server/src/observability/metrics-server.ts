@@ -1,6 +1,6 @@
 /**
  * The operations listener on METRICS_PORT: Prometheus's /metrics, the container runtime's
- * /healthz, and the queue dashboard (/admin/queues) where this process has one. It faces
+ * /healthz and /readyz (a worker has no other listener), and the queue dashboard (/admin/queues) where this process has one. It faces
  * operators, never users: compose does not publish it, `npm start` binds it to loopback. The
  * dashboard lives here because it shows every organization's tasks and the Redis server itself,
  * which no tenant's key may open (on the API port it needs OPERATOR_API_KEY).
@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { Readiness } from './readiness';
 
 export type MetricsServer = { url: string; close(): Promise<void> };
 
@@ -19,6 +20,8 @@ export async function startMetricsServer(opts: {
   port: number;
   /** bull-board, served under its prefix (distributed API only). */
   dashboard?: { prefix: string; plugin: FastifyPluginAsync } | null;
+  /** /readyz: this process's checks, the same answer as the API's /readyz. */
+  readiness?: Readiness;
 }): Promise<MetricsServer> {
   // A Fastify instance with no server of its own: requests under the dashboard's prefix are handed to its router.
   const dashboard = opts.dashboard ? Fastify({ logger: false }) : null;
@@ -55,9 +58,17 @@ export async function startMetricsServer(opts: {
       res.end('{"status":"ok"}');
       return;
     }
+    const readiness = opts.readiness;
+    if (req.method === 'GET' && path === '/readyz' && readiness) {
+      readiness().then(({ ready, checks }) => {
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: ready ? 'ready' : 'not_ready', checks }));
+      });
+      return;
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end(
-      `not found: this listener serves /metrics and /healthz${dashboardPrefix ? ` and ${dashboardPrefix}` : ''}\n`,
+      `not found: this listener serves /metrics, /healthz${readiness ? ', /readyz' : ''}${dashboardPrefix ? ` and ${dashboardPrefix}` : ''}\n`,
     );
   });
   await new Promise<void>((resolve, reject) => {

@@ -10,6 +10,7 @@ import { tracePool } from './instrument-pg';
 import { createMetrics, type Metrics } from './metrics';
 import { type MetricsServer, startMetricsServer } from './metrics-server';
 import { createQueueDashboard, type QueueDashboard } from './queue-dashboard';
+import type { Readiness } from './readiness';
 import { createTracing, type Tracing } from './tracing';
 
 export type ProcessRole = 'api' | 'worker' | 'embedded';
@@ -22,8 +23,11 @@ export type Observability = {
   queueDashboard: QueueDashboard | null;
   /** This process's operations listener (/metrics, /healthz, /admin/queues on METRICS_PORT), once started. */
   readonly metricsUrl: string | null;
-  /** Every process listens on METRICS_PORT for /metrics, /healthz and the queue dashboard (never on the API's port). */
-  startMetricsListener(): Promise<void>;
+  /**
+   * Every process listens on METRICS_PORT for /metrics, /healthz, /readyz and the queue dashboard
+   * (never on the API's port).
+   */
+  startMetricsListener(readiness?: Readiness): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -62,12 +66,13 @@ export async function createObservability(opts: {
     get metricsUrl() {
       return server?.url ?? null;
     },
-    async startMetricsListener() {
+    async startMetricsListener(readiness) {
       server ??= await startMetricsServer({
         registry: metrics.registry,
         host: config.HOST,
         port: config.METRICS_PORT,
         dashboard: queueDashboard,
+        readiness,
       });
     },
     async stop() {

@@ -1,18 +1,8 @@
-import { Health, Readiness } from '@gtm-enrich/contracts';
+import { Health, Readiness as ReadinessBody } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Readiness } from '../../observability/readiness';
 
-export type ReadinessCheck = () => Promise<void>;
-
-/**
- * What a failed check answers: a code, never the error's text. /readyz is public, and a message
- * such as "connect ECONNREFUSED 10.0.3.7:5432" maps the network behind the API; the log has it.
- */
-const UNAVAILABLE = 'unavailable';
-
-export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, ReadinessCheck> }> = async (
-  app,
-  { checks },
-) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ readiness: Readiness }> = async (app, { readiness }) => {
   app.get(
     '/healthz',
     {
@@ -32,26 +22,13 @@ export const healthRoutes: FastifyPluginAsyncZod<{ checks: Record<string, Readin
       schema: {
         tags: ['health'],
         operationId: 'getReadiness',
-        summary: 'The database and the queue are reachable',
-        response: { 200: Readiness, 503: Readiness },
+        summary: 'The database and the queue answer (each within READINESS_TIMEOUT_MS)',
+        response: { 200: ReadinessBody, 503: ReadinessBody },
       },
     },
-    async (req, reply) => {
-      const results = await Promise.all(
-        Object.entries(checks).map(async ([name, check]) => {
-          try {
-            await check();
-            return [name, { ok: true }] as const;
-          } catch (err) {
-            req.log.warn({ check: name, err }, 'readiness check failed');
-            return [name, { ok: false, error: UNAVAILABLE }] as const;
-          }
-        }),
-      );
-      const ready = results.every(([, r]) => r.ok);
-      return reply
-        .status(ready ? 200 : 503)
-        .send({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
+    async (_req, reply) => {
+      const { ready, checks } = await readiness();
+      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
     },
   );
 };
