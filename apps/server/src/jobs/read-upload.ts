@@ -106,10 +106,10 @@ function cutOffTooSoon(err: unknown): boolean {
 
 /**
  * The head cut after its last line break, so that it ends neither inside a character (a UTF-8
- * sequence or a UTF-16 unit) nor inside a line. UTF-16 is searched unit by unit: a 0x0A byte can
+ * sequence or a UTF-16 unit) nor inside a line; null when it holds no line break. UTF-16 is searched unit by unit: a 0x0A byte can
  * be half of another character there.
  */
-function headThroughLastLineBreak(head: Buffer): Buffer {
+function headThroughLastLineBreak(head: Buffer): Buffer | null {
   const { encoding } = sniffEncoding(head);
   if (encoding !== 'utf-8') {
     const le = encoding === 'utf-16le';
@@ -117,10 +117,10 @@ function headThroughLastLineBreak(head: Buffer): Buffer {
       const unit = le ? head[i]! | (head[i + 1]! << 8) : (head[i]! << 8) | head[i + 1]!;
       if (unit === 0x0a || unit === 0x0d) return head.subarray(0, i + 2);
     }
-    return head;
+    return null;
   }
   const last = Math.max(head.lastIndexOf(0x0a), head.lastIndexOf(0x0d));
-  return last === -1 ? head : head.subarray(0, last + 1);
+  return last === -1 ? null : head.subarray(0, last + 1);
 }
 
 async function checkUpload(
@@ -145,9 +145,10 @@ async function checkUpload(
         }
       }
       const whole = Buffer.concat(head);
-      const sniffed = ended ? whole : headThroughLastLineBreak(whole);
+      const cut = ended ? whole : headThroughLastLineBreak(whole);
       // Not one line ended yet (a header wider than the head): nothing to judge the file by.
-      if (sniffed.length === whole.length && !ended && target < MAX_HEAD_BYTES) continue;
+      if (cut === null && target < MAX_HEAD_BYTES) continue;
+      const sniffed = cut ?? whole;
       try {
         csv = await openDomainCsv(
           (async function* () {
