@@ -68,7 +68,9 @@ export interface paths {
         };
         /**
          * An organization's jobs, newest first
-         * @description Needs an API key with the **viewer** role or above.
+         * @description Answers carry an `ETag`; send it back as `If-None-Match` and an unchanged answer is `304 Not Modified` with no body (what a poll should do). JSON is gzip or brotli compressed for clients that accept it.
+         *
+         *     Needs an API key with the **viewer** role or above.
          */
         get: operations["listJobs"];
         put?: never;
@@ -88,7 +90,9 @@ export interface paths {
         };
         /**
          * A job with its progress counters
-         * @description Needs an API key with the **viewer** role or above.
+         * @description Answers carry an `ETag`; send it back as `If-None-Match` and an unchanged answer is `304 Not Modified` with no body (what a poll should do). JSON is gzip or brotli compressed for clients that accept it.
+         *
+         *     Needs an API key with the **viewer** role or above.
          */
         get: operations["getJob"];
         put?: never;
@@ -113,8 +117,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A page of a job's companies in the file's order (keyset pagination)
-         * @description Needs an API key with the **viewer** role or above.
+         * A page of a job's companies, in the file's order or sorted by any column (keyset pagination)
+         * @description Answers carry an `ETag`; send it back as `If-None-Match` and an unchanged answer is `304 Not Modified` with no body (what a poll should do). JSON is gzip or brotli compressed for clients that accept it.
+         *
+         *     Needs an API key with the **viewer** role or above.
          */
         get: operations["listJobCompanies"];
         put?: never;
@@ -320,6 +326,11 @@ export interface components {
         /** @enum {string} */
         CompanyStatusInput: "queued" | "processing" | "enriched" | "not_found" | "failed" | "cancelled";
         /**
+         * @description Order of the rows: a column, `-column` for descending. Text case-insensitively, `company_size` and `revenue_range` by the lower bound of their band, `status` in the order queued, processing, enriched, not_found, failed, cancelled; rows without a value come last either way, ties in file order.
+         * @enum {string}
+         */
+        CompanySortInput: "row_number" | "domain" | "name" | "status" | "industry" | "company_size" | "revenue_range" | "headquarters" | "website" | "linkedin_url" | "description" | "fetched_at" | "-row_number" | "-domain" | "-name" | "-status" | "-industry" | "-company_size" | "-revenue_range" | "-headquarters" | "-website" | "-linkedin_url" | "-description" | "-fetched_at";
+        /**
          * @description admin: manage keys, read the audit log; member: upload, resume, cancel, retry, export; viewer: read
          * @enum {string}
          */
@@ -451,6 +462,11 @@ export interface components {
             /** @description When the provider produced this result */
             fetched_at: string | null;
             enriched_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the row last changed (status or fields): what `updated_since` compares with
+             */
+            updated_at: string;
         };
         CompanyList: {
             data: components["schemas"]["Company"][];
@@ -655,6 +671,8 @@ export interface operations {
                     force_refresh?: boolean;
                     /** @description Pause the job at this many credits */
                     max_credits?: number;
+                    /** @description Providers to ask, in order, comma-separated; one this server does not have is refused (400) */
+                    providers?: string;
                     /**
                      * Format: binary
                      * @description The CSV file
@@ -1006,8 +1024,13 @@ export interface operations {
                 status?: components["schemas"]["CompanyStatusInput"];
                 /** @description Search by domain or name (substring) */
                 q?: string;
+                sort?: components["schemas"]["CompanySortInput"];
+                /** @description Only rows whose `updated_at` is at or after this. A change is visible once its transaction commits, which can be a moment after its `updated_at`: poll with the newest `updated_at` seen minus a few seconds, and merge rows by `id` (a row may come again). */
+                updated_since?: string;
+                /** @description Only rows at or before this row number of the file (the rows a client has loaded) */
+                max_row?: number;
                 limit?: number;
-                /** @description next_cursor of the previous page */
+                /** @description next_cursor of the previous page, with the same `sort` (another sort is answered 400) */
                 cursor?: string;
             };
             header?: never;

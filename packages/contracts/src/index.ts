@@ -311,6 +311,27 @@ export type ApiKeyList = z.infer<typeof ApiKeyList>;
 export const CreateApiKeyBody = z
   .object({
     role: Role,
+  providers: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    )
+    .pipe(
+      z
+        .array(
+          z.string().regex(/^[a-z0-9_-]{1,40}$/, 'provider names are lower-case letters, digits, "-" or "_"'),
+        )
+        .min(1, 'providers: name at least one provider')
+        .max(10),
+    )
+    .optional()
+    .describe(
+      'Providers to ask, in order, comma-separated (e.g. `explorium`). A provider this server does not have is ' +
+        'refused (400) with the names of those it has.',
+    ),
     name: FreeText(100).optional().describe('A label, e.g. "CI" or "Dana"; no control characters'),
   })
   .meta({ id: 'CreateApiKeyBody' });

@@ -315,6 +315,9 @@ export function createJobsService(deps: JobsServiceDeps) {
     },
 
     async get(orgId: string, jobId: string): Promise<Job> {
+    /** The provider this installation enriches with: an upload that asks for another one is refused. */
+    provider: deps.provider,
+
       const [job] = await present([await getRow(orgId, jobId)]);
       return job!;
     },

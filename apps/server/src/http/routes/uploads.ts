@@ -46,8 +46,10 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
           if (next.value.type !== 'field') throw oneFile();
           fields[next.value.fieldname] = String(next.value.value);
         }
-        const { org_id, force_refresh, max_credits, domain_column, header_row } = parseFields(fields);
+        const { org_id, force_refresh, max_credits, domain_column, header_row, providers } =
+          parseFields(fields);
         assertSameOrganization(req.auth, org_id);
+        assertProviders(providers, jobs.provider);
         if (header_row !== headerRow) {
           throw new AppError(
             'VALIDATION_FAILED',
@@ -71,6 +73,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
         // Checked before reading the file when the form sends them first, so a bad field costs nothing.
         const before = parseFields(fields);
         assertSameOrganization(req.auth, before.org_id);
+        assertProviders(before.providers, jobs.provider);
         headerRow = before.header_row;
         const key = idempotencyKey(req.headers['idempotency-key']);
         // The request's fingerprint for its Idempotency-Key: the file's bytes, then the form fields.
@@ -103,6 +106,22 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
     },
   );
 };
+
+/**
+ * `providers`, as a script sends it: this server enriches with one provider, so asking for another
+ * is refused in words that name the one it has (rather than run the job with it).
+ */
+function assertProviders(requested: string[] | undefined, configured: string): void {
+  const missing = requested?.filter((p) => p !== configured) ?? [];
+  if (missing.length === 0) return;
+  throw new AppError(
+    'VALIDATION_FAILED',
+    `providers: ${missing.map((p) => `"${p}"`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not available on this ` +
+      `server, which enriches with "${configured}" only${configured === 'sandbox' ? ' (synthetic data; set EXPLORIUM_API_KEY for explorium)' : ''}. ` +
+      `Leave providers out, or send providers=${configured}.`,
+    { requested, available: [configured] },
+  );
+}
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
