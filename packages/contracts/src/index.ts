@@ -205,6 +205,9 @@ export const Company = z
     source: z.enum(['provider', 'cache']).nullable().describe('"cache": reused from an earlier enrichment'),
     fetched_at: z.iso.datetime().nullable().describe('When the provider produced this result'),
     enriched_at: z.iso.datetime().nullable(),
+    updated_at: z.iso
+      .datetime()
+      .describe('When the row last changed (status or fields): what `updated_since` compares with'),
   })
   .describe('One unique domain of a job and what is known about it')
   .meta({ id: 'Company' });
@@ -235,12 +238,58 @@ export const JobParams = z.object({ jobId: z.uuid({ message: 'job id must be a U
 
 export const OrgQuery = z.object({ org_id: OrgIdParam });
 
+/** Columns a job's companies can be sorted by (`sort=name`, or `sort=-name` for descending). */
+export const COMPANY_SORT_KEYS = [
+  'row_number',
+  'domain',
+  'name',
+  'status',
+  'industry',
+  'company_size',
+  'revenue_range',
+  'headquarters',
+  'website',
+  'linkedin_url',
+  'description',
+  'fetched_at',
+] as const;
+export type CompanySortKey = (typeof COMPANY_SORT_KEYS)[number];
+export const CompanySort = z
+  .enum([...COMPANY_SORT_KEYS, ...COMPANY_SORT_KEYS.map((k) => `-${k}` as const)])
+  .describe(
+    'Order of the rows: a column, `-column` for descending. Text case-insensitively, `company_size` and ' +
+      '`revenue_range` by the lower bound of their band, `status` in the order queued, processing, enriched, ' +
+      'not_found, failed, cancelled; rows without a value come last either way, ties in file order.',
+  )
+  .meta({ id: 'CompanySort' });
+export type CompanySort = z.infer<typeof CompanySort>;
+
 export const CompanyListQuery = z.object({
   org_id: OrgIdParam,
   status: CompanyStatus.optional(),
   q: z.string().trim().max(200).optional().describe('Search by domain or name (substring)'),
+  sort: CompanySort.default('row_number'),
+  updated_since: z.iso
+    .datetime({ message: 'updated_since must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00.000Z' })
+    .optional()
+    .describe(
+      'Only rows whose `updated_at` is at or after this. A change is visible once its transaction commits, ' +
+        'which can be a moment after its `updated_at`: poll with the newest `updated_at` seen minus a few ' +
+        'seconds, and merge rows by `id` (a row may come again).',
+    ),
+  max_row: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2_147_483_647)
+    .optional()
+    .describe('Only rows at or before this row number of the file (the rows a client has loaded)'),
   limit: z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(50),
-  cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
+  cursor: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('next_cursor of the previous page, with the same `sort` (another sort is answered 400)'),
 });
 
 /** The largest max_credits: the column is a 32-bit integer (set no limit instead). */
@@ -262,6 +311,27 @@ export const UploadFields = z.object({
     .max(MAX_CREDITS_LIMIT, `max_credits must be at most ${MAX_CREDITS_LIMIT}`)
     .optional()
     .describe('Pause the job when its estimated credits reach this'),
+  providers: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+    )
+    .pipe(
+      z
+        .array(
+          z.string().regex(/^[a-z0-9_-]{1,40}$/, 'provider names are lower-case letters, digits, "-" or "_"'),
+        )
+        .min(1, 'providers: name at least one provider')
+        .max(10),
+    )
+    .optional()
+    .describe(
+      'Providers to ask, in order, comma-separated (e.g. `explorium`). A provider this server does not have is ' +
+        'refused (400) with the names of those it has.',
+    ),
 });
 
 export const ROLES = ['admin', 'member', 'viewer'] as const;
@@ -311,27 +381,6 @@ export type ApiKeyList = z.infer<typeof ApiKeyList>;
 export const CreateApiKeyBody = z
   .object({
     role: Role,
-  providers: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((p) => p.trim())
-        .filter((p) => p !== ''),
-    )
-    .pipe(
-      z
-        .array(
-          z.string().regex(/^[a-z0-9_-]{1,40}$/, 'provider names are lower-case letters, digits, "-" or "_"'),
-        )
-        .min(1, 'providers: name at least one provider')
-        .max(10),
-    )
-    .optional()
-    .describe(
-      'Providers to ask, in order, comma-separated (e.g. `explorium`). A provider this server does not have is ' +
-        'refused (400) with the names of those it has.',
-    ),
     name: FreeText(100).optional().describe('A label, e.g. "CI" or "Dana"; no control characters'),
   })
   .meta({ id: 'CreateApiKeyBody' });

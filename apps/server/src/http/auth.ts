@@ -91,8 +91,47 @@ function presentedKey(req: FastifyRequest): string | { malformed: true } | null 
   return { malformed: true };
 }
 
+/**
+ * How long a checked key's principal is reused in this process: polls then cost no database
+ * lookup. A key revoked through another process stops working here within this bound; through
+ * this one, at once (see docs/security.md).
+ */
+export const PRINCIPAL_CACHE_TTL_MS = 5_000;
+/** Keys kept at most; the oldest entry goes first. */
+const PRINCIPAL_CACHE_MAX = 10_000;
+
+/**
+ * Valid keys only, by the digest of the key (never the key itself): an unknown or revoked key
+ * is looked up every time, so nothing a stranger sends fills it.
+ */
+export function createPrincipalCache(ttlMs: number, now: () => number = Date.now) {
+  const entries = new Map<string, { result: AuthResult & { ok: true }; expiresAt: number }>();
+  return {
+    get(key: string): (AuthResult & { ok: true }) | null {
+      const id = digest(key).toString('base64');
+      const hit = entries.get(id);
+      if (!hit) return null;
+      if (hit.expiresAt <= now()) {
+        entries.delete(id);
+        return null;
+      }
+      return hit.result;
+    },
+    set(key: string, result: AuthResult): void {
+      if (!result.ok || ttlMs <= 0) return;
+      if (entries.size >= PRINCIPAL_CACHE_MAX) entries.delete(entries.keys().next().value!);
+      entries.set(digest(key).toString('base64'), { result, expiresAt: now() + ttlMs });
+    },
+    clear(): void {
+      entries.clear();
+    },
+  };
+}
+
 export type AuthOptions = {
   auth: AuthService;
+  /** PRINCIPAL_CACHE_TTL_MS unless given; 0 = every request looks its key up. */
+  principalCacheTtlMs?: number;
   /** OPERATOR_API_KEY: opens /admin/ (the queue dashboard) and nothing else; absent = nobody opens it here. */
   operatorKey?: string | null;
   /** Requests a minute per key (per address without a key); 0 = no limit. */
@@ -107,6 +146,7 @@ export async function registerAuth(app: FastifyInstance, opts: AuthOptions): Pro
   app.decorateRequest('operator', false);
   // Compared as digests in constant time: the comparison says nothing about how much matched.
   const operatorDigest = opts.operatorKey ? digest(opts.operatorKey) : null;
+  const principals = createPrincipalCache(opts.principalCacheTtlMs ?? PRINCIPAL_CACHE_TTL_MS);
   app.decorateRequest('auth', {
     getter(this: FastifyRequest): AuthContext {
       if (this.authResult?.ok) return this.authResult.auth;
@@ -123,8 +163,30 @@ export async function registerAuth(app: FastifyInstance, opts: AuthOptions): Pro
         return;
       }
     }
-    req.authResult =
-      typeof key === 'string' ? await opts.auth.authenticate(key) : { ok: false, failure: 'malformed' };
+    if (typeof key !== 'string') {
+      req.authResult = { ok: false, failure: 'malformed' };
+      return;
+    }
+    const cached = principals.get(key);
+    if (cached) {
+      req.authResult = cached;
+      return;
+    }
+    req.authResult = await opts.auth.authenticate(key);
+    principals.set(key, req.authResult);
+  });
+
+  // A key revoked (or its role changed) here takes effect here at once; other processes drop it
+  // within the cache's TTL.
+  app.addHook('onResponse', async (req, reply) => {
+    if (
+      req.method !== 'GET' &&
+      req.method !== 'HEAD' &&
+      req.url.startsWith('/api/v1/keys') &&
+      reply.statusCode < 400
+    ) {
+      principals.clear();
+    }
   });
 
   // Before the rate limiter's own onRoute hook: it reads `config.access` for its allow list.

@@ -71,5 +71,6 @@ export function toCompanyResource(row: CompanyRow): Company {
     source: row.source,
     fetched_at: iso(row.fetchedAt),
     enriched_at: iso(row.enrichedAt),
+    updated_at: row.updatedAt.toISOString(),
   };
 }

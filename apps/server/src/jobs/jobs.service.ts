@@ -1,11 +1,11 @@
-import type { Company, CompanyListQuery, Job, JobList } from '@gtm-enrich/contracts';
+import type { Company, CompanyListQuery, CompanySortKey, Job, JobList } from '@gtm-enrich/contracts';
 import type { z } from 'zod';
 import type { CopyTransaction } from '../db/copy';
 import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
 import { AppError } from '../errors';
 import type { TaskQueue } from '../queue/task-queue';
-import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from './cursor';
+import { companyCursorFor, decodeCursor, encodeCursor, isJobCursor, isRowCursor } from './cursor';
 import type { Dispatcher } from './dispatcher';
 import type { CacheScope } from './enrichment-cache.sql';
 import { estimateJob, type RateLimitSetting } from './estimate';
@@ -28,6 +28,7 @@ import {
   ensureOrganization,
   findJob,
   listCompanies,
+  listCompaniesSorted,
   listJobs,
   listRejectedRows,
   requeueFinishedCompanies,
@@ -314,10 +315,10 @@ export function createJobsService(deps: JobsServiceDeps) {
       return unread.length;
     },
 
-    async get(orgId: string, jobId: string): Promise<Job> {
     /** The provider this installation enriches with: an upload that asks for another one is refused. */
     provider: deps.provider,
 
+    async get(orgId: string, jobId: string): Promise<Job> {
       const [job] = await present([await getRow(orgId, jobId)]);
       return job!;
     },
@@ -339,20 +340,38 @@ export function createJobsService(deps: JobsServiceDeps) {
       };
     },
 
+    /** A keyset page in any sort (see listCompaniesSorted); a cursor holds its sort and is refused under another. */
     async listCompanies(orgId: string, jobId: string, query: z.infer<typeof CompanyListQuery>) {
       await getRow(orgId, jobId);
-      const afterRow = query.cursor ? decodeCursor(query.cursor, isRowCursor) : null;
-      const rows = await listCompanies(db, orgId, jobId, {
+      const sort = query.sort ?? 'row_number';
+      const desc = sort.startsWith('-');
+      const key = (desc ? sort.slice(1) : sort) as CompanySortKey;
+      const after = query.cursor ? decodeCursor(query.cursor, companyCursorFor(sort, key)) : null;
+      const rows = await listCompaniesSorted(db, orgId, jobId, {
         limit: query.limit + 1,
-        afterRow,
+        sort: { key, desc },
+        after:
+          after === null
+            ? null
+            : typeof after === 'number'
+              ? { value: null, row: after }
+              : { value: after.v, row: after.r },
         status: query.status,
         q: query.q,
+        updatedSince: query.updated_since ? new Date(query.updated_since) : undefined,
+        maxRow: query.max_row,
       });
       const data = rows.slice(0, query.limit);
       const last = data[data.length - 1];
       return {
-        data: data.map(toCompanyResource),
-        next_cursor: rows.length > query.limit && last ? encodeCursor(last.rowNumber) : null,
+        data: data.map((r) => toCompanyResource(r.row)),
+        next_cursor:
+          rows.length > query.limit && last
+            ? // File order keeps the row-number cursor older clients hold.
+              sort === 'row_number'
+              ? encodeCursor(last.row.rowNumber)
+              : encodeCursor({ s: sort, v: last.sortValue, r: last.row.rowNumber })
+            : null,
       };
     },
 

@@ -12,6 +12,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { companiesCsvStream, DEFAULT_CSV_FORMAT, rowsCsvStream } from '../../jobs/export-csv';
 import type { JobsService } from '../../jobs/jobs.service';
+import { sendConditional } from '../conditional';
+
+const CONDITIONAL =
+  'Answers carry an `ETag`; send it back as `If-None-Match` and an unchanged answer is `304 Not Modified` ' +
+  'with no body (what a poll should do). JSON is gzip or brotli compressed for clients that accept it.';
 
 const RejectedRowList = z.object({
   data: z.array(
@@ -50,11 +55,12 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         tags: ['jobs'],
         operationId: 'listJobs',
         summary: "An organization's jobs, newest first",
+        description: CONDITIONAL,
         querystring: JobListQuery,
         response: { 200: JobList, 400: ErrorBody },
       },
     },
-    (req) => jobs.list(req.auth.orgId, req.query),
+    async (req, reply) => sendConditional(req, reply, await jobs.list(req.auth.orgId, req.query)),
   );
 
   app.get(
@@ -64,12 +70,13 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         tags: ['jobs'],
         operationId: 'getJob',
         summary: 'A job with its progress counters',
+        description: CONDITIONAL,
         params: JobParams,
         querystring: OrgQuery,
         response: { 200: Job, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    (req) => jobs.get(req.auth.orgId, req.params.jobId),
+    async (req, reply) => sendConditional(req, reply, await jobs.get(req.auth.orgId, req.params.jobId)),
   );
 
   app.get(
@@ -78,13 +85,16 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
       schema: {
         tags: ['jobs'],
         operationId: 'listJobCompanies',
-        summary: "A page of a job's companies in the file's order (keyset pagination)",
+        summary:
+          "A page of a job's companies, in the file's order or sorted by any column (keyset pagination)",
+        description: CONDITIONAL,
         params: JobParams,
         querystring: CompanyListQuery,
         response: { 200: CompanyList, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    (req) => jobs.listCompanies(req.auth.orgId, req.params.jobId, req.query),
+    async (req, reply) =>
+      sendConditional(req, reply, await jobs.listCompanies(req.auth.orgId, req.params.jobId, req.query)),
   );
 
   app.get(

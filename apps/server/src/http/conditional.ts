@@ -1,0 +1,36 @@
+/**
+ * Conditional GETs for what the page polls: a weak ETag of the answer's content, and 304 with no
+ * body when the client's If-None-Match holds it. A poll of a page that has not changed then costs
+ * its query but neither the serialization, the compression nor the bytes.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** Weak: the same content is sent gzip, brotli or plain, byte-for-byte different. */
+export function etagOf(body: unknown): string {
+  return `W/"${createHash('sha1').update(JSON.stringify(body)).digest('base64url')}"`;
+}
+
+function matches(header: string | undefined, tag: string): boolean {
+  if (!header) return false;
+  // Weak comparison (RFC 9110 §8.8.3.2): W/ prefixes are ignored on both sides.
+  const opaque = tag.replace(/^W\//, '');
+  return header.split(',').some((t) => {
+    const given = t.trim();
+    return given === '*' || given.replace(/^W\//, '') === opaque;
+  });
+}
+
+/**
+ * Answers `body` with its ETag, or 304 when the request already holds it. `private, no-cache`:
+ * the answer belongs to one API key, and is revalidated on every use.
+ */
+export function sendConditional<T>(req: FastifyRequest, reply: FastifyReply, body: T): T | FastifyReply {
+  const tag = etagOf(body);
+  reply.header('etag', tag).header('cache-control', 'private, no-cache');
+  // The key decides what is seen: a shared cache must never answer one key with another's page.
+  const vary = reply.getHeader('vary');
+  reply.header('vary', vary ? `${String(vary)}, Authorization` : 'Authorization');
+  if (matches(req.headers['if-none-match'], tag)) return reply.code(304).send();
+  return body;
+}
