@@ -372,6 +372,85 @@ export const roleLeases = pgTable('role_leases', {
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 });
 
+/**
+ * Webhooks (docs/adr/0007): an organization's endpoints, the job events that happened, and one
+ * delivery per event and endpoint. Events and deliveries are written by a trigger on `jobs`, in
+ * the transaction that changes the job's status, whichever code path does it; workers claim due
+ * deliveries with a lease and send them, retrying with backoff.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: text('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    url: text('url').notNull(),
+    /** Event types sent here (job.completed, job.failed, job.paused, job.cancelled). */
+    events: text('events').array().notNull(),
+    description: text('description'),
+    /** The signing secret (whsec_…): kept to sign with, shown to its creator once, never listed. */
+    secret: text('secret').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('webhook_endpoints_org_idx').on(t.orgId)],
+);
+
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    /** The `webhook-id` header: the same on every delivery and redelivery of this event. */
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: text('org_id').notNull(),
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    createdAt: createdAt(),
+    /** The body, built once at the first attempt and sent unchanged on every later one. */
+    payload: jsonb('payload'),
+  },
+  (t) => [index('webhook_events_job_idx').on(t.jobId)],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: 'cascade' }),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    /** Attempts made, a resend's too (counted when claimed: an attempt cut off by a crash counts). */
+    attempts: integer('attempts').notNull().default(0),
+    /** Position in the retry schedule; a resend starts it again. */
+    retryStep: integer('retry_step').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    /** A worker's claim: nobody else sends this delivery until it lapses. */
+    leaseToken: uuid('lease_token'),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event_endpoint_idx').on(t.eventId, t.endpointId),
+    index('webhook_deliveries_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt),
+  ],
+);
+
 export type JobRow = typeof jobs.$inferSelect;
 export type CompanyRow = typeof companies.$inferSelect;
 export type RejectedRowRow = typeof rejectedRows.$inferSelect;
