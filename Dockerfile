@@ -5,42 +5,65 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# ── Server dependencies: production only, for the server and contracts workspaces ──────────────
-FROM ${NODE_IMAGE} AS server-deps
-WORKDIR /app
 # Every workspace's package.json: npm ci checks the whole lockfile against them.
+# (Repeated in each stage that installs: a stage cannot inherit another's COPY.)
+
+# ── Server build: TypeScript → apps/server/dist (esbuild; see apps/server/scripts/build.mjs) ──────
+FROM ${NODE_IMAGE} AS server-build
+WORKDIR /app
 COPY package.json package-lock.json ./
 COPY apps/server/package.json apps/server/
 COPY apps/web/package.json apps/web/
 COPY packages/contracts/package.json packages/contracts/
-# No install scripts: the server needs none at run time (esbuild ships its binary as an optional
-# package; the embedded PostgreSQL binaries are for `npm start`, not for containers).
+COPY packages/client/package.json packages/client/
+RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/server --include-workspace-root
+COPY packages packages
+COPY apps/server apps/server
+RUN node apps/server/scripts/build.mjs
+
+# ── Server dependencies: production only (no embedded-postgres, tsx, typescript, esbuild) ─────────
+FROM ${NODE_IMAGE} AS server-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY apps/server/package.json apps/server/
+COPY apps/web/package.json apps/web/
+COPY packages/contracts/package.json packages/contracts/
+COPY packages/client/package.json packages/client/
+# No install scripts: the runtime needs none.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/server
 
-# ── Server: api, worker, migrate, sandbox ─────────────────────────────────────────────────────────
+# ── Server: api, worker, migrate, sandbox (the command chooses) ─────────────────────────────────
 FROM ${NODE_IMAGE} AS server
-WORKDIR /app
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
-    LOG_FORMAT=json \
-    npm_config_update_notifier=false
-# tini as PID 1, signalling the whole process group (-g): `npm run` starts the server through
-# sh, which does not pass SIGTERM on, so without it `docker stop` would skip the graceful shutdown.
+    METRICS_PORT=9464 \
+    LOG_FORMAT=json
+# tini as PID 1 reaps and forwards signals to node, its only child: SIGTERM reaches the server's
+# handler, which stops cleanly and exits 0. npm and corepack are removed: nothing runs them here,
+# and every tool left in an image is one more to patch.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=server-deps /app ./
-COPY tsconfig.base.json tsconfig.json ./
-COPY packages/contracts packages/contracts
-COPY apps/server apps/server
-# tsx compiles on the fly and caches under the OS temp dir, which the node user can write.
+ && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
+COPY deploy/healthcheck.sh /usr/local/bin/healthcheck
+WORKDIR /app
+# The built JavaScript and production dependencies only: no TypeScript sources, no tests. The
+# package.json files say "type": "module" for dist/*.js and resolve the workspace links.
+COPY --from=server-deps /app/package.json ./
+COPY --from=server-deps /app/node_modules node_modules
+COPY apps/server/package.json apps/server/
+COPY --from=server-build /app/apps/server/dist apps/server/dist
+# Nothing is written at run time: the container runs with a read-only root filesystem
+# (`read_only: true` in compose, `docker run --read-only`) and needs no tmpfs.
 USER node
 EXPOSE 8000 9464
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["/usr/bin/tini", "-g", "--"]
-CMD ["npm", "run", "start:api"]
+# Liveness of any server role: /healthz on the operations listener (METRICS_PORT). Compose asks
+# the api for /readyz instead, and the sandbox for its own page.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["healthcheck"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "apps/server/dist/main-api.js"]
 
 # ── Web: build the static export ──────────────────────────────────────────────────────────────────
 FROM ${NODE_IMAGE} AS web-build
@@ -50,10 +73,11 @@ COPY package.json package-lock.json ./
 COPY apps/server/package.json apps/server/
 COPY apps/web/package.json apps/web/
 COPY packages/contracts/package.json packages/contracts/
+COPY packages/client/package.json packages/client/
 # The server workspace too: the page's security headers are computed by the server's own code.
 RUN npm ci --include=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/web --workspace @gtm-enrich/server --include-workspace-root
 COPY tsconfig.base.json tsconfig.json ./
-COPY packages/contracts packages/contracts
+COPY packages packages
 COPY apps/web apps/web
 COPY apps/server apps/server
 # The page calls /api/v1 on its own origin; the web server proxies it to the api service.

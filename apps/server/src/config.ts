@@ -201,6 +201,12 @@ export const ConfigSchema = z.object({
   DATABASE_URL: optionalString
     .pipe(urlWithScheme(['postgres:', 'postgresql:']).optional())
     .describe('PostgreSQL URL; unset in embedded mode, which starts its own PostgreSQL'),
+  MIGRATE_ON_START: z
+    .stringbool()
+    .default(true)
+    .describe(
+      'Apply database migrations at start (under a lock); false where a separate step migrates first (compose, rolling deploys): the process then refuses a schema older than its code',
+    ),
   DATABASE_POOL_SIZE: int(10).pipe(z.number().min(1)).describe('Connections per process'),
   REDIS_URL: optionalString
     .pipe(urlWithScheme(['redis:', 'rediss:']).optional())

