@@ -16,7 +16,8 @@
  *   - then (unless BENCH_INGEST_EXPORT=0) downloads the row export of the job (`export.csv?layout=rows`,
  *     every row of the file with its enrichment columns) and prints its time and the API's peak RSS
  *     after it.
- * BENCH_WORKER_NODE_ARGS adds node flags to the worker (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+ * BENCH_WORKER_NODE_ARGS and BENCH_API_NODE_ARGS add node flags to the worker and the API (e.g.
+ * --cpu-prof --cpu-prof-dir=/tmp/prof).
  * BENCH_INGEST_WIDE_MB=n adds a file of n MB made of rows at the record limit (one quoted cell of
  * just under 1 MiB each), read and exported the same way: the worst case for memory per row.
  * Goals: 1,000,000 rows accepted in at most 2× the raw COPY; every process under 400 MB peak RSS
@@ -224,8 +225,9 @@ async function startProcess(
   const metricsPort = await freePort();
   // Node itself, not `npm run`, so the pid is the server's and VmHWM is its own; with the flags
   // the npm script gives it (heap limits), so memory is measured as it runs.
-  const extra =
-    role === 'worker' ? (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const extra = (process.env[role === 'worker' ? 'BENCH_WORKER_NODE_ARGS' : 'BENCH_API_NODE_ARGS'] ?? '')
+    .split(' ')
+    .filter(Boolean);
   const child = spawn(process.execPath, [...extra, ...nodeArgs(`start:${role}`)], {
     cwd: ROOT,
     env: {

@@ -3,7 +3,7 @@
  * transaction, deduplicated into companies and rejected rows by set-based statements, and read
  * back in file order by the row-level export.
  */
-import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, between, eq, type SQL, sql } from 'drizzle-orm';
 import type { CopyRows } from '../db/copy';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
@@ -158,11 +158,13 @@ export async function listRowsWithCompanies(
     .where(
       and(
         eq(jobRows.jobId, jobId),
-        page.afterRow === null ? undefined : gt(jobRows.rowNumber, page.afterRow),
+        // Row numbers are dense (1, 2, 3… among data rows): a range, not `> after … limit`, so
+        // the scan covers the page alone whatever the planner believes about a table just
+        // filled (with stale statistics it sorted every row after the page, for every page).
+        between(jobRows.rowNumber, (page.afterRow ?? 0) + 1, (page.afterRow ?? 0) + page.limit),
       ),
     )
     .orderBy(asc(jobRows.rowNumber))
-    .limit(page.limit)
     .as('page');
   const found = await db
     .select({
