@@ -308,6 +308,57 @@ export const ConfigSchema = z.object({
     .pipe(z.number().min(0))
     .describe(
       'Sandbox: requests (or records, SANDBOX_RATE_LIMIT_UNIT) a minute per key before 429 (0 = off)',
+  WEBHOOK_RETRY_DELAYS_MS: z
+    .string()
+    .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .map(Number),
+    )
+    .pipe(z.array(z.number().int('each delay is a whole number of ms').min(0)).min(1))
+    .describe(
+      'Webhooks: waits between delivery attempts in ms, comma-separated; after the last one the delivery fails (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 27 h)',
+    ),
+  WEBHOOK_TIMEOUT_MS: int(10_000)
+    .pipe(z.number().min(100))
+    .describe('Webhooks: the whole request to a receiver, from connecting to its answer'),
+  WEBHOOK_POLL_INTERVAL_MS: int(1_000)
+    .pipe(z.number().min(10))
+    .describe('Webhooks: how often a worker looks for deliveries that are due'),
+  OUTBOUND_ALLOWED_CIDRS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .pipe(
+      z.array(
+        z.string().refine(
+          (c) => {
+            const [ip, prefix, extra] = c.split('/');
+            const family = isIP(ip ?? '');
+            const bits = prefix === undefined ? 0 : Number(prefix);
+            return (
+              family !== 0 &&
+              extra === undefined &&
+              Number.isInteger(bits) &&
+              bits >= 0 &&
+              bits <= (family === 6 ? 128 : 32)
+            );
+          },
+          { message: 'OUTBOUND_ALLOWED_CIDRS must list addresses or CIDR ranges such as 10.1.0.0/16' },
+        ),
+      ),
+    )
+    .describe(
+      'Private, loopback or link-local ranges that requests to user-given URLs (webhooks) may reach anyway, comma-separated CIDRs (e.g. 10.1.0.0/16); unset = public addresses only',
+    ),
     ),
   SANDBOX_RATE_LIMIT_UNIT: z
     .enum(['request', 'record'])

@@ -32,6 +32,7 @@ const RANK = { viewer: 0, member: 1, admin: 2 } as const;
 const MATRIX_BODIES: Record<string, object> = {
   'POST /api/v1/keys': { role: 'viewer', name: 'matrix' },
   'PATCH /api/v1/jobs/{jobId}': { max_credits: null },
+  'POST /api/v1/webhooks': { url: 'http://127.0.0.1:9/matrix' },
 };
 
 /**
@@ -51,6 +52,12 @@ const EXPECTED_ACCESS: Record<string, Access> = {
   'POST /api/v1/keys': 'admin',
   'POST /api/v1/keys/{prefix}/revoke': 'admin',
   'GET /api/v1/audit-log': 'admin',
+  'GET /api/v1/webhooks': 'admin',
+  'POST /api/v1/webhooks': 'admin',
+  'GET /api/v1/webhooks/{webhookId}': 'admin',
+  'DELETE /api/v1/webhooks/{webhookId}': 'admin',
+  'GET /api/v1/webhooks/{webhookId}/deliveries': 'admin',
+  'POST /api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/resend': 'admin',
 };
 
 async function json<T>(res: Response): Promise<T> {
@@ -94,7 +101,8 @@ describe.each(queueKinds())('every route × every caller on the %s queue', (queu
   beforeAll(async () => {
     t = await startTestSystem({
       queue,
-      env: { OPERATOR_API_KEY: OPERATOR_KEY },
+      // Loopback webhooks, so that the matrix can register one.
+      env: { OPERATOR_API_KEY: OPERATOR_KEY, OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32' },
       logDestination: new Writable({
         write(chunk, _enc, done) {
           logLines.push(chunk.toString('utf8'));
@@ -143,7 +151,13 @@ describe.each(queueKinds())('every route × every caller on the %s queue', (queu
     const prefix = template.includes('{prefix}')
       ? (await t.system.auth.createKey({ orgId: 'acme', role: 'viewer', actor: 'cli' })).apiKey.prefix
       : '';
-    const url = `${t.baseUrl}${template.replace('{jobId}', acmeJob.id).replace('{prefix}', prefix)}`;
+    // An endpoint of acme with a delivered event, made afresh so that each allowed delete has one.
+    const webhook = template.includes('{webhookId}') ? await acmeWebhook() : { id: '', deliveryId: '' };
+    const url = `${t.baseUrl}${template
+      .replace('{jobId}', acmeJob.id)
+      .replace('{prefix}', prefix)
+      .replace('{webhookId}', webhook.id)
+      .replace('{deliveryId}', webhook.deliveryId)}`;
     if (method === 'post' && template === '/api/v1/uploads') {
       const form = new FormData();
       form.append('file', csvFile(['domain', 'figma.com'], 'matrix.csv'));
@@ -156,6 +170,17 @@ describe.each(queueKinds())('every route × every caller on the %s queue', (queu
       headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
+  }
+
+  async function acmeWebhook(): Promise<{ id: string; deliveryId: string }> {
+    const { rows } = await t.system.database.db.execute<{ id: string; delivery_id: string }>(sql`
+      with e as (insert into webhook_endpoints (org_id, url, events, secret, created_by)
+                 values ('acme', 'http://127.0.0.1:9/matrix', '{job.completed}', 'whsec_matrix', 'matrix') returning id),
+           ev as (insert into webhook_events (org_id, job_id, type) values ('acme', ${acmeJob.id}, 'job.completed') returning id)
+      insert into webhook_deliveries (event_id, endpoint_id, org_id, status)
+        select ev.id, e.id, 'acme', 'delivered' from e, ev
+      returning endpoint_id as id, id as delivery_id`);
+    return { id: rows[0]!.id, deliveryId: rows[0]!.delivery_id };
   }
 
   function expected(caller: Caller, access: Access, jobScoped: boolean): 'ok' | number {
@@ -203,7 +228,11 @@ describe.each(queueKinds())('every route × every caller on the %s queue', (queu
         const res = await call(method, path, caller.headers);
         const body = await res.text();
         // Another organization's job or key: as if it did not exist.
-        const want = expected(caller, access, path.includes('{jobId}') || path.includes('{prefix}'));
+        const want = expected(
+          caller,
+          access,
+          path.includes('{jobId}') || path.includes('{prefix}') || path.includes('{webhookId}'),
+        );
         const cell = `${method.toUpperCase()} ${path} as ${caller.kind} (${caller.headers.authorization?.slice(0, 12) ?? 'no header'}): ${res.status} ${body.slice(0, 160)}`;
         const ok =
           want === 'ok'

@@ -471,3 +471,91 @@ export const RetryBody = z
   })
   // A POST without a body arrives as null: it means the defaults.
   .nullish();
+
+/** Job events a webhook endpoint can subscribe to: sent when a job reaches that status. */
+export const WEBHOOK_EVENT_TYPES = ['job.completed', 'job.failed', 'job.paused', 'job.cancelled'] as const;
+export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES).meta({ id: 'WebhookEventType' });
+export type WebhookEventType = z.infer<typeof WebhookEventType>;
+
+export const WebhookEndpoint = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    events: z.array(WebhookEventType),
+    description: z.string().nullable(),
+    created_by: z.string().describe('Prefix of the key that created it'),
+    created_at: z.iso.datetime(),
+  })
+  .describe('Where job events are sent (signed with a secret shown once, at creation)')
+  .meta({ id: 'WebhookEndpoint' });
+export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>;
+
+export const WebhookEndpointList = z
+  .object({ data: z.array(WebhookEndpoint) })
+  .meta({ id: 'WebhookEndpointList' });
+
+export const CreatedWebhookEndpoint = WebhookEndpoint.extend({
+  secret: z
+    .string()
+    .describe(
+      'The signing secret (whsec_…): shown this once. Verify `webhook-signature` with it (Standard Webhooks)',
+    ),
+}).meta({ id: 'CreatedWebhookEndpoint' });
+export type CreatedWebhookEndpoint = z.infer<typeof CreatedWebhookEndpoint>;
+
+export const CreateWebhookBody = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^https?$/, message: 'url must be an http:// or https:// URL' })
+      .max(2048)
+      .describe(
+        'Where events are POSTed. Its host must resolve to public addresses only (private, loopback, ' +
+          'link-local and metadata addresses are refused unless the installation allows them)',
+      ),
+    events: z
+      .array(WebhookEventType)
+      .min(1)
+      .max(WEBHOOK_EVENT_TYPES.length)
+      .optional()
+      .describe('Events to send; default all'),
+    description: FreeText(200).optional(),
+  })
+  .meta({ id: 'CreateWebhookBody' });
+export type CreateWebhookBody = z.infer<typeof CreateWebhookBody>;
+
+export const WebhookParams = z.object({ webhookId: z.uuid({ message: 'webhook id must be a UUID' }) });
+export const WebhookDeliveryParams = WebhookParams.extend({
+  deliveryId: z.uuid({ message: 'delivery id must be a UUID' }),
+});
+
+export const WebhookDelivery = z
+  .object({
+    id: z.uuid(),
+    event_id: z
+      .uuid()
+      .describe('The `webhook-id` header: the same on every attempt; receivers drop repeats by it'),
+    event_type: WebhookEventType,
+    job_id: z.uuid(),
+    status: z
+      .enum(['pending', 'delivered', 'failed'])
+      .describe('`failed`: every retry was spent (about 27 h of backoff); it can be resent'),
+    attempts: z.int(),
+    last_attempt_at: z.iso.datetime().nullable(),
+    last_status_code: z.int().nullable().describe("The receiver's HTTP status at the last attempt"),
+    last_error: z.string().nullable(),
+    next_attempt_at: z.iso.datetime().nullable().describe('When it is tried next (pending only)'),
+    delivered_at: z.iso.datetime().nullable(),
+    created_at: z.iso.datetime(),
+  })
+  .describe('One event sent to one endpoint, with its attempts')
+  .meta({ id: 'WebhookDelivery' });
+export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
+
+export const WebhookDeliveryList = z
+  .object({ data: z.array(WebhookDelivery), next_cursor: z.string().nullable() })
+  .meta({ id: 'WebhookDeliveryList' });
+
+export const WebhookDeliveryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).optional().describe('next_cursor of the previous page'),
+});

@@ -35,6 +35,7 @@ import {
   logIncomingRequests,
 } from '../observability/http';
 import type { Readiness } from '../observability/readiness';
+import type { WebhooksService } from '../webhooks/webhooks.service';
 import { registerAudit } from './audit';
 import { type Access, registerAuth, routeAccess } from './auth';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors';
@@ -43,6 +44,7 @@ import { healthRoutes } from './routes/health';
 import { jobActionRoutes } from './routes/job-actions';
 import { jobRoutes } from './routes/jobs';
 import { uploadRoutes } from './routes/uploads';
+import { webhookRoutes } from './routes/webhooks';
 import { registerInputGuards, registerSecurity } from './security';
 
 export type AppDeps = {
@@ -55,6 +57,8 @@ export type AppDeps = {
   webDir?: string;
   /** Request spans and durations, and the queue dashboard at /admin/queues when there is one. */
   observability?: HttpObservability;
+  /** Webhook endpoints and their deliveries (organization admins). */
+  webhooks: WebhooksService;
   /** API keys, roles and the audit log: every /api route needs a key (see auth.ts). */
   auth: AuthService;
   /**
@@ -167,6 +171,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'uploads', description: 'Start a job from a CSV' },
         { name: 'jobs', description: 'Follow jobs and read their companies' },
         { name: 'auth', description: 'Who am I, API keys and the audit log' },
+        {
+          name: 'webhooks',
+          description: 'Signed notifications when a job completes, fails, pauses or is cancelled',
+        },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
@@ -247,6 +255,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await api.register(jobRoutes, { jobs: deps.jobs });
       await api.register(authRoutes, { auth: deps.auth });
       await api.register(jobActionRoutes, { jobs: deps.jobs });
+      await api.register(webhookRoutes, { webhooks: deps.webhooks });
     },
     { prefix: API_PREFIX },
   );

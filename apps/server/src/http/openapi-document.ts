@@ -6,6 +6,7 @@
 import pino from 'pino';
 import type { AuthService } from '../auth/auth.service';
 import type { JobsService } from '../jobs/jobs.service';
+import type { WebhooksService } from '../webhooks/webhooks.service';
 import { buildApp } from './app';
 
 const unused = <T>(name: string): T =>
@@ -23,6 +24,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     logger: pino({ level: 'silent' }),
     jobs: unused<JobsService>('jobs'),
     auth: unused<AuthService>('auth'),
+    webhooks: unused<WebhooksService>('webhooks'),
     readiness: async () => ({ ready: true, checks: {} }),
     maxUploadBytes: 1,
     limits: {
