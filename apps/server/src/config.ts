@@ -247,6 +247,17 @@ export const ConfigSchema = z.object({
     .describe(
       'Who an enrichment-cache entry answers: the organization that paid for it (org), or every organization of this installation (installation: shared, so one learns what another looked up)',
     ),
+  HTTPS_PROXY: optionalString
+    .pipe(urlWithScheme(HTTP_SCHEMES).optional())
+    .describe(
+      'Egress proxy for provider calls to https URLs (Explorium); https_proxy is read too; unset = direct. The sandbox is always called directly',
+    ),
+  HTTP_PROXY: optionalString
+    .pipe(urlWithScheme(HTTP_SCHEMES).optional())
+    .describe('Egress proxy for provider calls to http URLs; http_proxy is read too; unset = direct'),
+  NO_PROXY: optionalString.describe(
+    'Hosts provider calls reach directly despite a proxy, comma-separated (example.com, .example.com, 10.0.0.1, *); no_proxy is read too',
+  ),
   PROVIDER_TIMEOUT_MS: int(30_000).pipe(z.number().min(100)).describe('Timeout of one provider HTTP call'),
   PROVIDER_BATCH_WINDOW_MS: int(100)
     .pipe(z.number().min(0))

@@ -36,6 +36,7 @@ import { createObservability, type Observability } from './observability/observa
 import { createReadiness, type ReadinessCheck } from './observability/readiness';
 import { createCircuitBreakingProvider } from './providers/circuit-breaker';
 import { createExploriumClient } from './providers/explorium/explorium-client';
+import { createProviderHttpPost } from './providers/explorium/http-post';
 import type { EnrichmentProvider } from './providers/provider';
 import { exhaustedWindowPauseMs } from './providers/rate-limit/exhausted-window';
 import { createRateLimitedProvider } from './providers/rate-limit/rate-limited-provider';
@@ -222,6 +223,13 @@ export async function createSystem(opts: {
     name: opts.provider.name,
     timeoutMs: config.PROVIDER_TIMEOUT_MS,
     logger,
+    // Explorium through the egress proxy when one is set; the sandbox directly.
+    fetchImpl: createProviderHttpPost({
+      viaProxy: opts.provider.name === 'explorium',
+      httpProxy: config.HTTP_PROXY,
+      httpsProxy: config.HTTPS_PROXY,
+      noProxy: config.NO_PROXY,
+    }),
     onCall: (info) => {
       observeCall(info);
       // The provider says its window is full: everyone waits one pacing interval, or until the
