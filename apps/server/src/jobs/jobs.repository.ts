@@ -64,6 +64,38 @@ export async function findJob(db: Db, orgId: string, jobId: string): Promise<Job
   return row ?? null;
 }
 
+/**
+ * A job with its usage from the ledger (as ledger.repository's jobUsages counts it) in one round
+ * trip: the page polls this every second or two.
+ */
+export async function findJobWithUsage(
+  db: Db,
+  orgId: string,
+  jobId: string,
+): Promise<{ job: JobRow; usage: { providerCalls: number; recordsBilled: number; credits: number } } | null> {
+  const [row] = await db
+    .select({
+      job: jobs,
+      providerCalls: sql<number>`coalesce(u.calls, 0)`.mapWith(Number),
+      recordsBilled: sql<number>`coalesce(u.records, 0)`.mapWith(Number),
+      credits: sql<number>`coalesce(u.credits, 0)`.mapWith(Number),
+    })
+    .from(jobs)
+    .leftJoin(
+      sql`lateral (
+        select count(*)::int as calls,
+               coalesce(sum(pc.items) filter (where pc.status between 200 and 299), 0)::int as records,
+               coalesce(sum(pc.credits), 0)::int as credits
+        from provider_calls pc where pc.job_id = ${jobs.id}
+      ) u`,
+      sql`true`,
+    )
+    .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId)));
+  if (!row) return null;
+  const { job, ...usage } = row;
+  return { job, usage };
+}
+
 /** Newest first; the cursor is the last row's (created_at, id). */
 export async function listJobs(
   db: Db,

@@ -27,6 +27,7 @@ import {
   countFreshCacheHits,
   ensureOrganization,
   findJob,
+  findJobWithUsage,
   listCompanies,
   listCompaniesSorted,
   listJobs,
@@ -136,13 +137,16 @@ export function createJobsService(deps: JobsServiceDeps) {
 
   async function getRow(orgId: string, jobId: string): Promise<JobRow> {
     const row = await findJob(db, orgId, jobId);
-    // Another organization's job answers exactly like a missing one.
-    if (!row)
-      throw new AppError(
-        'NOT_FOUND',
-        "No such job in this organization (check the id, and that the API key is of the job's organization).",
-      );
+    if (!row) throw jobNotFound();
     return row;
+  }
+
+  // Another organization's job answers exactly like a missing one.
+  function jobNotFound(): AppError {
+    return new AppError(
+      'NOT_FOUND',
+      "No such job in this organization (check the id, and that the API key is of the job's organization).",
+    );
   }
 
   /**
@@ -319,8 +323,9 @@ export function createJobsService(deps: JobsServiceDeps) {
     provider: deps.provider,
 
     async get(orgId: string, jobId: string): Promise<Job> {
-      const [job] = await present([await getRow(orgId, jobId)]);
-      return job!;
+      const found = await findJobWithUsage(db, orgId, jobId);
+      if (!found) throw jobNotFound();
+      return toJobResource(found.job, found.usage);
     },
 
     async list(orgId: string, page: { limit: number; cursor?: string }): Promise<JobList> {
@@ -342,7 +347,6 @@ export function createJobsService(deps: JobsServiceDeps) {
 
     /** A keyset page in any sort (see listCompaniesSorted); a cursor holds its sort and is refused under another. */
     async listCompanies(orgId: string, jobId: string, query: z.infer<typeof CompanyListQuery>) {
-      await getRow(orgId, jobId);
       const sort = query.sort ?? 'row_number';
       const desc = sort.startsWith('-');
       const key = (desc ? sort.slice(1) : sort) as CompanySortKey;
@@ -361,6 +365,8 @@ export function createJobsService(deps: JobsServiceDeps) {
         updatedSince: query.updated_since ? new Date(query.updated_since) : undefined,
         maxRow: query.max_row,
       });
+      // Rows are of this organization's job, so it exists; only an empty page asks whether it does.
+      if (rows.length === 0) await getRow(orgId, jobId);
       const data = rows.slice(0, query.limit);
       const last = data[data.length - 1];
       return {
