@@ -4,11 +4,14 @@
  * worker that was to send it; deliveries are listed and can be resent; the SSRF guard refuses
  * private addresses that the installation did not allow.
  */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { CreatedWebhookEndpoint, Job, WebhookDelivery } from '@gtm-enrich/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../src/webhooks/signature';
+import { verifyWebhook, webhookHeaders } from '../src/webhooks/signature';
 import { apiFetch, bearer, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
 
 type Received = { headers: IncomingHttpHeaders; body: string; answered: number };
@@ -216,6 +219,49 @@ describe('webhooks', () => {
       .poll(async () => (await deliveries(endpoint.id))[0], { timeout: 10_000 })
       .toMatchObject({ status: 'delivered', attempts: 5, last_status_code: 200 });
   }, 30_000);
+
+  it("the README's receiver example verifies real deliveries and refuses forged ones", async () => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const { port } = free.address() as AddressInfo;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const endpoint = (await (
+      await register({ url: `http://127.0.0.1:${port}/`, events: ['job.completed'] })
+    ).json()) as CreatedWebhookEndpoint;
+    const root = path.resolve(import.meta.dirname, '../../..');
+    const source = await readFile(path.join(root, 'docs/examples/webhook-receiver.mjs'), 'utf8');
+    // The README shows this very file.
+    expect(await readFile(path.join(root, 'README.md'), 'utf8')).toContain(source);
+    const example = spawn(process.execPath, [path.join(root, 'docs/examples/webhook-receiver.mjs')], {
+      env: { ...process.env, WEBHOOK_SECRET: endpoint.secret, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    example.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      const post = (headers: Record<string, string>, body: string) =>
+        fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers, body });
+      await expect
+        .poll(async () => (await post({}, '{}').catch(() => ({ status: 0 }))).status, { timeout: 10_000 })
+        .toBe(400);
+      const now = Math.floor(Date.now() / 1000);
+      const forged = webhookHeaders(
+        'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+        'evt_forged',
+        now,
+        '{"type":"x"}',
+      );
+      expect((await post(forged, '{"type":"x"}')).status).toBe(400);
+
+      if (!worker) await startWorker();
+      const job = (await (await upload(api.baseUrl, csvFile(['domain', 'linear.app']))).json()) as Job;
+      await expect.poll(() => out, { timeout: 15_000 }).toContain(`job.completed ${job.id} completed`);
+    } finally {
+      example.kill();
+    }
+  });
 
   it('is for admins, refuses private and metadata addresses, and keeps organizations apart', async () => {
     const member = await api.keyFor('acme', 'member');
