@@ -79,6 +79,11 @@ export const jobs = pgTable(
     estimateSeconds: integer('estimate_seconds').notNull().default(0),
     // What it has cost so far, moved in the same statements as the companies (never summed per poll).
     cacheHits: integer('cache_hits').notNull().default(0),
+    /**
+     * The W3C trace context of the upload request (null when tracing was off): whichever process
+     * dispatches the job's companies continues the upload's trace from it (observability/dispatch-trace.ts).
+     */
+    traceContext: jsonb('trace_context').$type<{ traceparent: string; tracestate?: string }>(),
     createdAt: createdAt(),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
