@@ -46,12 +46,12 @@ describe('provider calls opened before they leave', () => {
       rejectedRows: 0,
     });
 
-  function batcherAgainst(baseUrl: string) {
+  function batcherAgainst(baseUrl: string, timeoutMs = 5_000) {
     const client = createExploriumClient({
       baseUrl,
       apiKey: KEY,
       name: 'sandbox',
-      timeoutMs: 5_000,
+      timeoutMs,
       logger: pino({ level: 'silent' }),
     });
     return createProviderBatcher(client, {
@@ -125,5 +125,23 @@ describe('provider calls opened before they leave', () => {
     await recordProviderCall(database.db, close);
     await recordProviderCall(database.db, close);
     expect(await rows(job.id)).toEqual([{ endpoint: 'bulk_enrich', status: 200, items: 3, credits: 1 }]);
+  });
+
+  it('keeps a call sent but never answered (a timeout) holding the most it may have billed', async () => {
+    const matched = await sandbox();
+    const job = await newJob();
+    const caller = { orgId: ORG, jobId: job.id };
+    const { businessId } = await batcherAgainst(matched.url).match('stripe.com', caller);
+    const slow = await sandbox({ latencyMs: 1_000 });
+    await expect(batcherAgainst(slow.url, 200).enrich(businessId!, caller)).rejects.toMatchObject({
+      kind: 'transient',
+      reachedProvider: true,
+    });
+    expect((await rows(job.id)).find((r) => r.endpoint === 'bulk_enrich')).toEqual({
+      endpoint: 'bulk_enrich',
+      status: null,
+      items: 1,
+      credits: 1,
+    });
   });
 });

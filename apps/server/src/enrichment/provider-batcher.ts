@@ -218,7 +218,10 @@ export function createProviderBatcher(
         await record({
           status: err.status,
           correlationId: err.correlationId,
-          perJob: perJob(metas, payer, () => false),
+          // Sent but never answered (a timeout, or a worker frozen past it): the provider may
+          // have billed it, so it keeps the most it may bill, as a call left open does. An
+          // answered error (4xx, 5xx) billed nothing.
+          perJob: perJob(metas, payer, () => err.status === null && endpoint === 'bulk_enrich'),
         });
       } else {
         if (opened) await opts.onUnsent?.(callId);
