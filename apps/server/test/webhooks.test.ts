@@ -14,12 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook, webhookHeaders } from '../src/webhooks/signature';
 import { apiFetch, bearer, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
 
-type Received = { headers: IncomingHttpHeaders; body: string; answered: number };
+type Received = { path: string; headers: IncomingHttpHeaders; body: string; answered: number };
 
 /** A receiver on loopback that answers each request with the next status of `script` (then 200). */
 async function startReceiver() {
   const received: Received[] = [];
   let script: number[] = [];
+  let delayMs = 0;
   const server: Server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -28,10 +29,14 @@ async function startReceiver() {
     });
     req.on('end', () => {
       const answered = script.shift() ?? 200;
-      received.push({ headers: req.headers, body, answered });
-      res
-        .writeHead(answered, { 'content-type': 'text/plain' })
-        .end(answered === 200 ? 'ok' : 'receiver down');
+      received.push({ path: req.url ?? '', headers: req.headers, body, answered });
+      setTimeout(
+        () =>
+          res
+            .writeHead(answered, { 'content-type': 'text/plain' })
+            .end(answered === 200 ? 'ok' : 'receiver down'),
+        delayMs,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -41,6 +46,9 @@ async function startReceiver() {
     received,
     answer(statuses: number[]) {
       script = [...statuses];
+    },
+    slow(ms: number) {
+      delayMs = ms;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -143,29 +151,29 @@ describe('webhooks', () => {
     // The receiver is down and the worker stops: the delivery waits in PostgreSQL, and the next
     // worker sends it, with the same event id.
     receiver.received.length = 0;
-    receiver.answer([500]);
+    // Down until told otherwise.
+    receiver.answer(Array.from({ length: 100 }, () => 500));
     const paused = (await (
       await upload(
         api.baseUrl,
         csvFile(['domain', ...Array.from({ length: 80 }, (_, i) => `paused-${i}.com`)]),
-        {
-          org_id: 'acme',
-          max_credits: '1',
-        },
+        { org_id: 'acme', max_credits: '1' },
       )
     ).json()) as Job;
     await expect.poll(async () => (await getJob(paused.id)).status, { timeout: 15_000 }).toBe('paused');
-    await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBeGreaterThan(0);
     await stopWorker();
-    await expect
-      .poll(async () => (await deliveries(endpoint.id))[0], { timeout: 5_000 })
-      .toMatchObject({ event_type: 'job.paused', status: 'pending', attempts: 1, last_status_code: 500 });
-    expect((await deliveries(endpoint.id))[0]!.last_error).toContain('HTTP 500: receiver down');
+    const waiting = (await deliveries(endpoint.id))[0]!;
+    expect(waiting).toMatchObject({ event_type: 'job.paused', status: 'pending', last_status_code: 500 });
+    expect(waiting.attempts).toBe(receiver.received.length);
+    expect(waiting.last_error).toContain('HTTP 500: receiver down');
+    const tried = receiver.received.length;
+    receiver.answer([]);
     await startWorker();
-    await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(2);
-    expect(receiver.received[1]!.answered).toBe(200);
-    expect(receiver.received[1]!.headers['webhook-id']).toBe(receiver.received[0]!.headers['webhook-id']);
-    expect(JSON.parse(receiver.received[1]!.body)).toMatchObject({
+    await expect.poll(() => receiver.received.at(-1)?.answered, { timeout: 10_000 }).toBe(200);
+    expect(receiver.received).toHaveLength(tried + 1);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(JSON.parse(receiver.received.at(-1)!.body)).toMatchObject({
       type: 'job.paused',
       data: { job: { id: paused.id, status: 'paused', error: { code: 'CREDIT_LIMIT_REACHED' } } },
     });
@@ -179,8 +187,8 @@ describe('webhooks', () => {
       },
     );
     expect(resent.status).toBe(200);
-    await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(3);
-    expect(receiver.received[2]!.headers['webhook-id']).toBe(delivery!.event_id);
+    await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(tried + 2);
+    expect(receiver.received.at(-1)!.headers['webhook-id']).toBe(delivery!.event_id);
     await expect
       .poll(async () => (await deliveries(endpoint.id)).find((d) => d.id === delivery!.id), {
         timeout: 5_000,
@@ -219,6 +227,43 @@ describe('webhooks', () => {
       .poll(async () => (await deliveries(endpoint.id))[0], { timeout: 10_000 })
       .toMatchObject({ status: 'delivered', attempts: 5, last_status_code: 200 });
   }, 30_000);
+
+  it('two workers never send one delivery twice: each event arrives once', async () => {
+    const endpoint = (await (
+      await register({ url: `${receiver.url}/pair`, events: ['job.completed'] })
+    ).json()) as CreatedWebhookEndpoint;
+    await stopWorker();
+    receiver.received.length = 0;
+    // A slow receiver keeps each request in flight while the other worker looks for due deliveries.
+    receiver.slow(300);
+    const jobs: Job[] = [];
+    for (let i = 0; i < 6; i++) {
+      jobs.push((await (await upload(api.baseUrl, csvFile(['domain', `pair-${i}.dev`]))).json()) as Job);
+    }
+    await startWorker();
+    const second = await startTestSystem({
+      env: WEBHOOK_ENV,
+      roles: { api: false, worker: true },
+      shareWith: api,
+    });
+    try {
+      await expect
+        .poll(async () => (await deliveries(endpoint.id)).filter((d) => d.status === 'delivered').length, {
+          timeout: 20_000,
+        })
+        .toBe(jobs.length);
+      // Other endpoints of acme hear job.completed too (the same event ids): only this one's requests count.
+      const ids = receiver.received
+        .filter((r) => r.path === '/hooks/pair')
+        .map((r) => r.headers['webhook-id']);
+      expect(ids).toHaveLength(jobs.length);
+      expect(new Set(ids).size).toBe(jobs.length);
+      expect((await deliveries(endpoint.id)).every((d) => d.attempts === 1)).toBe(true);
+    } finally {
+      receiver.slow(0);
+      await second.stop();
+    }
+  }, 40_000);
 
   it("the README's receiver example verifies real deliveries and refuses forged ones", async () => {
     const free = createServer();
@@ -303,5 +348,13 @@ describe('webhooks', () => {
       200,
     );
     expect((await apiFetch(`${api.baseUrl}/api/v1/webhooks/${mine.id}`)).status).toBe(404);
+    // Where job data is sent is a change worth a record: both are in the audit log.
+    const audit = (await (await apiFetch(`${api.baseUrl}/api/v1/audit-log`)).json()) as {
+      data: { action: string; target_id: string | null }[];
+    };
+    expect(audit.data.filter((e) => e.target_id === mine.id).map((e) => e.action)).toEqual([
+      'webhook.delete',
+      'webhook.create',
+    ]);
   });
 });

@@ -44,6 +44,7 @@ function createThrottle(windowMs: number, now: () => number = Date.now) {
 
 const API_PREFIX = '/api/v1';
 const JOB_ROUTE = `${API_PREFIX}/jobs/:jobId`;
+const WEBHOOK_ROUTE = `${API_PREFIX}/webhooks`;
 
 /** What a successful request did, or null when it is not audited (reads). Exported for tests. */
 export function auditedAction(
@@ -55,6 +56,23 @@ export function auditedAction(
   if (req.method === 'POST' && route === `${API_PREFIX}/uploads`) {
     const location = String(reply.getHeader('location') ?? '');
     return { action: 'job.upload', targetType: 'job', targetId: location.split('/').pop() || undefined };
+  }
+  // Where job events (and the jobs in them) are sent: every change is audited.
+  if (route.startsWith(WEBHOOK_ROUTE) && req.method !== 'GET' && req.method !== 'HEAD') {
+    if (req.method === 'POST' && route === WEBHOOK_ROUTE) {
+      const location = String(reply.getHeader('location') ?? '');
+      return {
+        action: 'webhook.create',
+        targetType: 'webhook',
+        targetId: location.split('/').pop() || undefined,
+      };
+    }
+    return {
+      action: req.method === 'DELETE' ? 'webhook.delete' : 'webhook.resend',
+      targetType: 'webhook',
+      targetId: params.webhookId,
+      details: params.deliveryId ? { delivery_id: params.deliveryId } : undefined,
+    };
   }
   if (!route.startsWith(JOB_ROUTE) || !params.jobId) return null;
   if (req.method === 'GET' && route === `${JOB_ROUTE}/export.csv`) {

@@ -54,7 +54,11 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }>
     },
     async (req, reply) => {
       const created = await webhooks.create(req.auth.orgId, req.body, req.auth.keyPrefix);
-      return reply.status(201).header('cache-control', 'no-store').send(created);
+      return reply
+        .status(201)
+        .header('cache-control', 'no-store')
+        .header('location', `/api/v1/webhooks/${created.id}`)
+        .send(created);
     },
   );
 
