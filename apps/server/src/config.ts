@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { OrgId } from '@gtm-enrich/contracts';
 import { z } from 'zod';
 import { KEY_GRAMMAR, looksLikeApiKey, MIN_KEY_LENGTH } from './auth/api-keys';
+import { TRACES_SAMPLERS } from './observability/tracing';
 
 const optionalString = z
   .string()
@@ -115,6 +116,56 @@ export const ConfigSchema = z.object({
     .pipe(urlWithScheme(HTTP_SCHEMES).optional())
     .describe(
       'OpenTelemetry collector base URL for traces over OTLP/HTTP JSON (spans go to <url>/v1/traces); unset = no tracing',
+    ),
+  OTEL_TRACES_SAMPLER: z
+    .enum(TRACES_SAMPLERS)
+    .default('parentbased_always_on')
+    .describe(
+      "Which traces are kept: always_on, always_off, traceidratio, or parentbased_* (a task follows its upload's decision)",
+    ),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(1)
+    .describe('The share of traces kept by traceidratio and parentbased_traceidratio (0 to 1)'),
+  OTEL_BSP_SCHEDULE_DELAY: int(2_000)
+    .pipe(z.number().min(0))
+    .describe('Longest time a finished span waits to be sent with others, in ms'),
+  OTEL_BSP_MAX_QUEUE_SIZE: int(2_048)
+    .pipe(z.number().min(1))
+    .describe(
+      'Finished spans held for export; past it new spans are dropped (a big job is split into traces of 1,000 rows)',
+    ),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(512)
+    .pipe(z.number().min(1))
+    .describe('Spans sent in one export request'),
+  OTEL_BSP_EXPORT_TIMEOUT: int(30_000)
+    .pipe(z.number().min(1))
+    .describe('Time an export request may take, in ms'),
+  OTEL_RESOURCE_ATTRIBUTES: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const attributes: Record<string, string> = {};
+      for (const item of v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')) {
+        const eq = item.indexOf('=');
+        if (eq <= 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `OTEL_RESOURCE_ATTRIBUTES must be key=value pairs, comma-separated; not ${item}`,
+          });
+          return z.NEVER;
+        }
+        attributes[item.slice(0, eq).trim()] = decodeURIComponent(item.slice(eq + 1).trim());
+      }
+      return attributes;
+    })
+    .describe(
+      'Extra resource attributes on every span, key=value comma-separated (deployment.environment.name=prod)',
     ),
   OTEL_SERVICE_NAME: optionalString.describe(
     "service.name on this process's spans; default gtm-enrich-api, gtm-enrich-worker or gtm-enrich (embedded)",

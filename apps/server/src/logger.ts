@@ -36,6 +36,8 @@ export function createLogger(
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     // job_id, company_id, org_id of the task being handled and the active trace_id, on every line.
     mixin: logContextMixin,
+    // "level":"warn", not 40: what log collectors and people filter on without a lookup table.
+    formatters: format === 'json' ? { level: (label) => ({ level: label }) } : undefined,
     transport:
       format === 'pretty' && !destination
         ? { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } }

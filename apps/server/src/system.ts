@@ -29,6 +29,7 @@ import { createDispatcher, type Dispatcher } from './jobs/dispatcher';
 import { createJobsService, type JobsService } from './jobs/jobs.service';
 import { forgetProviderCall, openProviderCall, recordProviderCall } from './jobs/ledger.repository';
 import { createUploadReader } from './jobs/read-upload';
+import { dispatchInJobTrace } from './observability/dispatch-trace';
 import { observeProviderCalls, observeRateLimiter, traceProvider } from './observability/instrument-provider';
 import { instrumentTaskQueue } from './observability/instrument-queue';
 import { traceUploadReader } from './observability/instrument-uploads';
@@ -164,6 +165,7 @@ export async function createSystem(opts: {
     pool: database.pool,
     queueKind: opts.queue?.kind ?? (config.REDIS_URL ? 'bullmq' : 'in-process'),
     queueCounts: () => queue.counts(),
+    instanceId: processId,
   });
   // Off where a separate step migrates (compose's migrate service, a rolling deploy): then only
   // check that the schema is not older than this code.
@@ -281,9 +283,11 @@ export async function createSystem(opts: {
     queue,
     logger,
     maxDepth: config.DISPATCH_QUEUE_DEPTH,
+    inJobTrace: dispatchInJobTrace(observability.tracing),
   });
   const jobs = createJobsService({
     db: database.db,
+    traceContext: () => observability.tracing.inject(),
     copyTransaction: createCopyTransaction(database.pool),
     dispatcher,
     queue,

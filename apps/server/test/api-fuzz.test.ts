@@ -20,6 +20,14 @@ type Operation = {
 type OpenApi = { paths: Record<string, Record<string, Operation>> };
 
 const LEVEL_INFO = 30;
+const LEVEL_NUMBERS: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
 const SQL_TEXT = /\b(select\s.+\sfrom|insert\s+into|update\s+\S+\s+set|delete\s+from|Failed query|params:)/is;
 
 /** Values that broke, or could break, a route: bad types, edges of int4 and dates, injection. */
@@ -94,7 +102,9 @@ describe('API fuzz', () => {
         write(chunk: Buffer, _enc, done) {
           for (const text of chunk.toString('utf8').split('\n')) {
             if (text.trim() === '') continue;
-            const level = (JSON.parse(text) as { level?: number }).level ?? 0;
+            // Lines say their level by name ("info"); compared here by pino's numbers.
+            const named = (JSON.parse(text) as { level?: string }).level ?? '';
+            const level = LEVEL_NUMBERS[named] ?? 0;
             lines.push({ level, text });
           }
           done();

@@ -18,19 +18,35 @@ const DISPATCH_PAGE_ROWS = 1_000;
 
 export type Dispatcher = ReturnType<typeof createDispatcher>;
 
-type ActiveJob = { id: string; orgId: string };
+type ActiveJob = {
+  id: string;
+  orgId: string;
+  traceContext: { traceparent: string; tracestate?: string } | null;
+};
+
+/**
+ * Runs the enqueue of one page of a job's companies in the trace it belongs to (the upload's, or
+ * one of its own for pages far into a large job: observability/dispatch-trace.ts).
+ */
+export type DispatchInJobTrace = <T>(
+  job: ActiveJob,
+  firstRowNumber: number,
+  fn: () => Promise<T>,
+) => Promise<T>;
 
 export function createDispatcher({
   db,
   queue,
   logger,
   maxDepth,
+  inJobTrace = (_job, _row, fn) => fn(),
 }: {
   db: Db;
   queue: TaskQueue;
   logger: Logger;
   /** Most tasks waiting in the queue after a top-up. */
   maxDepth: number;
+  inJobTrace?: DispatchInJobTrace;
 }) {
   // Last row number dispatched, per job.
   const cursors = new Map<string, number>();
@@ -42,9 +58,11 @@ export function createDispatcher({
       afterRow: cursors.get(job.id) ?? null,
     });
     if (page.length === 0) return 0;
-    await queue.enqueue(
-      'enrich-company',
-      page.map((c) => ({ id: c.id, payload: { orgId: job.orgId, jobId: job.id, companyId: c.id } })),
+    await inJobTrace(job, page[0]!.rowNumber, () =>
+      queue.enqueue(
+        'enrich-company',
+        page.map((c) => ({ id: c.id, payload: { orgId: job.orgId, jobId: job.id, companyId: c.id } })),
+      ),
     );
     cursors.set(job.id, page[page.length - 1]!.rowNumber);
     return page.length;

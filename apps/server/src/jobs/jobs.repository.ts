@@ -298,9 +298,11 @@ export async function listQueuedCompanyIds(
 }
 
 /** Jobs that may have queued companies to dispatch (at start-up, to refill a lost queue). */
-export async function listActiveJobs(db: Db): Promise<{ id: string; orgId: string }[]> {
+export async function listActiveJobs(
+  db: Db,
+): Promise<{ id: string; orgId: string; traceContext: JobRow['traceContext'] }[]> {
   return db
-    .select({ id: jobs.id, orgId: jobs.orgId })
+    .select({ id: jobs.id, orgId: jobs.orgId, traceContext: jobs.traceContext })
     .from(jobs)
     .where(or(eq(jobs.status, 'queued'), eq(jobs.status, 'running')))
     .orderBy(asc(jobs.createdAt));

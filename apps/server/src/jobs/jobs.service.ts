@@ -53,6 +53,11 @@ import {
 
 export type JobsServiceDeps = {
   db: Database;
+  /**
+   * The active trace's W3C context (the upload request's), kept with the job so that whichever
+   * process dispatches its companies continues that trace; undefined when tracing is off.
+   */
+  traceContext?: () => { traceparent: string; tracestate?: string } | undefined;
   /** A transaction that can COPY: an upload's rows stream into the database inside it. */
   copyTransaction: CopyTransaction;
   dispatcher: Dispatcher;
@@ -241,6 +246,7 @@ export function createJobsService(deps: JobsServiceDeps) {
             headerRow: file.headerRow ?? null,
             inputDelimiter: checked.delimiter,
             inputEncoding: checked.encoding,
+            traceContext: deps.traceContext?.() ?? null,
           });
           await storeUploadChunks(copyBinary, created.id, checked.bytes);
           const opts = typeof options === 'function' ? await options() : options;

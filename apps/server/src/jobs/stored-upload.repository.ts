@@ -12,7 +12,8 @@ export async function insertIngestingJob(
   job: Pick<
     JobRow,
     'orgId' | 'provider' | 'filename' | 'domainColumn' | 'headerRow' | 'inputDelimiter' | 'inputEncoding'
-  >,
+  > &
+    Partial<Pick<JobRow, 'traceContext'>>,
 ): Promise<JobRow> {
   const [row] = await db
     .insert(jobs)

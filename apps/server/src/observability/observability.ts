@@ -4,6 +4,7 @@
  * metrics listener. Kept here so that the wiring in system.ts stays a few lines.
  */
 import type pg from 'pg';
+import serverPackage from '../../package.json' with { type: 'json' };
 import type { Config } from '../config';
 import type { QueueCounts } from '../queue/task-queue';
 import { tracePool } from './instrument-pg';
@@ -42,13 +43,25 @@ export async function createObservability(opts: {
   pool: pg.Pool;
   queueKind: 'in-process' | 'bullmq';
   queueCounts: () => Promise<QueueCounts>;
+  /** This process: service.instance.id on its spans. */
+  instanceId: string;
 }): Promise<Observability> {
   const { config } = opts;
   const role = processRole(opts.roles);
   const tracing = await createTracing({
     endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     serviceName: config.OTEL_SERVICE_NAME ?? (role === 'embedded' ? 'gtm-enrich' : `gtm-enrich-${role}`),
-    attributes: { 'gtm.role': role },
+    serviceVersion: serverPackage.version,
+    instanceId: opts.instanceId,
+    sampler: config.OTEL_TRACES_SAMPLER,
+    samplerArg: config.OTEL_TRACES_SAMPLER_ARG,
+    batch: {
+      scheduleDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
+      maxQueueSize: config.OTEL_BSP_MAX_QUEUE_SIZE,
+      maxExportBatchSize: config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+      exportTimeoutMs: config.OTEL_BSP_EXPORT_TIMEOUT,
+    },
+    attributes: { ...config.OTEL_RESOURCE_ATTRIBUTES, 'gtm.role': role },
   });
   tracePool(opts.pool, tracing);
   const metrics = createMetrics({ queueCounts: opts.queueCounts, role });

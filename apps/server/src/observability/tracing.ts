@@ -32,9 +32,40 @@ export type Tracing = {
   shutdown(): Promise<void>;
 };
 
-/** How long finished spans wait to be sent together. */
-const SPAN_EXPORT_DELAY_MS = 2_000;
 const TRACER_NAME = 'gtm-enrich';
+
+/** OTEL_TRACES_SAMPLER's values (the OpenTelemetry specification's, without the Jaeger ones). */
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
+
+export type TracingSettings = {
+  /** OTLP/HTTP base URL, e.g. http://otel-collector:4318; spans go to <endpoint>/v1/traces. */
+  endpoint: string | undefined;
+  serviceName: string;
+  /** service.version: the server package's version. */
+  serviceVersion: string;
+  /** service.instance.id: this process (the holder id of its claims). */
+  instanceId: string;
+  /** OTEL_TRACES_SAMPLER and its argument (the ratio of traceidratio). */
+  sampler: TracesSampler;
+  samplerArg: number;
+  /** OTEL_BSP_*: the batch span processor. */
+  batch: {
+    scheduleDelayMs: number;
+    maxQueueSize: number;
+    maxExportBatchSize: number;
+    exportTimeoutMs: number;
+  };
+  /** OTEL_RESOURCE_ATTRIBUTES and the process role; the service.* ones above win. */
+  attributes?: Record<string, string>;
+};
 
 const getter: TextMapGetter<Readonly<Record<string, string | string[] | undefined>>> = {
   keys: (carrier) => Object.keys(carrier),
@@ -53,17 +84,18 @@ export const NOOP_TRACING: Tracing = {
 
 let contextManagerRegistered = false;
 
-export async function createTracing(opts: {
-  /** OTLP/HTTP base URL, e.g. http://otel-collector:4318; spans go to <endpoint>/v1/traces. */
-  endpoint: string | undefined;
-  serviceName: string;
-  /** Extra resource attributes, e.g. the process role. */
-  attributes?: Record<string, string>;
-}): Promise<Tracing> {
+export async function createTracing(opts: TracingSettings): Promise<Tracing> {
   if (!opts.endpoint) return NOOP_TRACING;
 
   const [
-    { TracerProvider, BatchSpanProcessor },
+    {
+      TracerProvider,
+      BatchSpanProcessor,
+      AlwaysOnSampler,
+      AlwaysOffSampler,
+      TraceIdRatioBasedSampler,
+      ParentBasedSampler,
+    },
     { OTLPTraceExporter },
     { resourceFromAttributes },
     core,
@@ -82,9 +114,29 @@ export async function createTracing(opts: {
   }
 
   const exporter = new OTLPTraceExporter({ url: `${opts.endpoint.replace(/\/+$/, '')}/v1/traces` });
+  const root = opts.sampler.endsWith('always_off')
+    ? new AlwaysOffSampler()
+    : opts.sampler.endsWith('traceidratio')
+      ? new TraceIdRatioBasedSampler(opts.samplerArg)
+      : new AlwaysOnSampler();
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': opts.serviceName, ...opts.attributes }),
-    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: SPAN_EXPORT_DELAY_MS })],
+    resource: resourceFromAttributes({
+      ...opts.attributes,
+      'service.name': opts.serviceName,
+      'service.version': opts.serviceVersion,
+      'service.instance.id': opts.instanceId,
+    }),
+    // parentbased_*: a task follows the decision taken for its upload, so a trace is whole or absent.
+    sampler: opts.sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root,
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis: opts.batch.scheduleDelayMs,
+        maxQueueSize: opts.batch.maxQueueSize,
+        maxExportBatchSize: opts.batch.maxExportBatchSize,
+        exportTimeoutMillis: opts.batch.exportTimeoutMs,
+      }),
+    ],
   });
   const propagator = new core.W3CTraceContextPropagator();
 

@@ -14,6 +14,10 @@ export type ReceivedSpan = {
   name: string;
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  /** The resource's attributes (service.*, the role, OTEL_RESOURCE_ATTRIBUTES). */
+  resource: Record<string, string | number | boolean>;
+  /** Trace ids of the spans this one links to. */
+  links: string[];
 };
 
 type AnyValue = {
@@ -34,6 +38,7 @@ type ExportRequest = {
         name: string;
         kind: number;
         attributes?: KeyValue[];
+        links?: Array<{ traceId: string; spanId: string }>;
       }>;
     }>;
   }>;
@@ -65,7 +70,8 @@ export async function startOtlpReceiver() {
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       const request = JSON.parse(body.toString('utf8')) as ExportRequest;
       for (const rs of request.resourceSpans ?? []) {
-        const service = String(attributes(rs.resource?.attributes)['service.name'] ?? '');
+        const resource = attributes(rs.resource?.attributes);
+        const service = String(resource['service.name'] ?? '');
         for (const ss of rs.scopeSpans ?? []) {
           for (const s of ss.spans ?? []) {
             spans.push({
@@ -76,6 +82,8 @@ export async function startOtlpReceiver() {
               name: s.name,
               kind: s.kind,
               attributes: attributes(s.attributes),
+              resource,
+              links: (s.links ?? []).map((l) => l.traceId),
             });
           }
         }

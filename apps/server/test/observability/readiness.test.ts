@@ -173,17 +173,21 @@ describe('/readyz of the API and of a worker, and what probes log', () => {
       requestLines().filter((l) => (l.req as { url?: string } | undefined)?.url?.startsWith(url) ?? false);
     for (const probe of ['/readyz', '/healthz']) {
       const incoming = byUrl(probe)[0];
-      expect(incoming).toMatchObject({ level: 20 });
+      expect(incoming).toMatchObject({ level: 'debug' });
       const completed = requestLines().filter(
         (l) => l.msg === 'request completed' && l.reqId === incoming?.reqId,
       );
-      expect(completed).toEqual([expect.objectContaining({ level: 20 })]);
+      expect(completed).toEqual([expect.objectContaining({ level: 'debug' })]);
     }
     const [incoming] = byUrl('/api/v1/jobs');
-    expect(incoming).toMatchObject({ level: 30, trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(incoming).toMatchObject({ level: 'info', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
     const completed = requestLines().find(
       (l) => l.msg === 'request completed' && l.reqId === incoming?.reqId,
     );
-    expect(completed).toMatchObject({ level: 30, trace_id: incoming?.trace_id, res: { statusCode: 200 } });
+    expect(completed).toMatchObject({
+      level: 'info',
+      trace_id: incoming?.trace_id,
+      res: { statusCode: 200 },
+    });
   });
 });

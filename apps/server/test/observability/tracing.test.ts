@@ -5,14 +5,29 @@
  */
 import { Writable } from 'node:stream';
 import type { Job } from '@gtm-enrich/contracts';
+import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/logger';
+import { dispatchInJobTrace } from '../../src/observability/dispatch-trace';
 import { runWithLogContext } from '../../src/observability/log-context';
-import { createTracing, inSpan, NOOP_TRACING } from '../../src/observability/tracing';
+import { createTracing, inSpan, NOOP_TRACING, type TracingSettings } from '../../src/observability/tracing';
 import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from '../test-system';
 import { type ReceivedSpan, startOtlpReceiver } from './otlp-receiver';
 
 const distributed = inject('redisUrl') !== null;
+
+/** Tracing settings as config.ts gives them by default. */
+function settings(endpoint: string | undefined, serviceName: string): TracingSettings {
+  return {
+    endpoint,
+    serviceName,
+    serviceVersion: '0.0.0-test',
+    instanceId: 'test-instance',
+    sampler: 'parentbased_always_on',
+    samplerArg: 1,
+    batch: { scheduleDelayMs: 2_000, maxQueueSize: 2_048, maxExportBatchSize: 512, exportTimeoutMs: 30_000 },
+  };
+}
 
 describe(`one trace from upload to provider (${distributed ? 'api and worker apart, BullMQ' : 'one process'})`, () => {
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
@@ -81,13 +96,15 @@ describe(`one trace from upload to provider (${distributed ? 'api and worker apa
     for (const name of ['upload check', 'upload read']) {
       expect(one(name)).toMatchObject({ service: request!.service, parentSpanId: request!.spanId });
     }
-    const dispatch = one('dispatch enrich-company');
     const task = one('task enrich-company');
+    // The API right after the upload and the feeding worker both dispatch the job's companies, in
+    // the upload's trace; the queue keeps the first task, whose dispatch is the task's parent.
+    const dispatch = trace.find((s) => s.spanId === task.parentSpanId)!;
+    expect(dispatch.name).toBe('dispatch enrich-company');
     const match = one('provider match');
     const enrich = one('provider bulk_enrich');
 
     const workerService = distributed ? 'gtm-enrich-worker' : 'gtm-enrich';
-    expect(dispatch.service).toBe(request!.service);
     expect(dispatch.attributes).toMatchObject({ 'messaging.batch.message_count': 1 });
     expect(task).toMatchObject({ service: workerService, parentSpanId: dispatch.spanId, kind: 5 });
     expect(task.attributes).toMatchObject({
@@ -122,7 +139,7 @@ describe(`one trace from upload to provider (${distributed ? 'api and worker apa
 
 describe('tracing switched off', () => {
   it('loads nothing and carries no trace context without OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
-    const tracing = await createTracing({ endpoint: undefined, serviceName: 'x' });
+    const tracing = await createTracing(settings(undefined, 'x'));
     expect(tracing).toBe(NOOP_TRACING);
     expect(tracing.enabled).toBe(false);
     await inSpan(tracing.tracer, 'nothing', {}, async (span) => {
@@ -135,7 +152,7 @@ describe('tracing switched off', () => {
 describe('log lines', () => {
   it('carry the ids of the task and the trace, and never a key', async () => {
     const receiver = await startOtlpReceiver();
-    const tracing = await createTracing({ endpoint: receiver.url, serviceName: 'log-test' });
+    const tracing = await createTracing(settings(receiver.url, 'log-test'));
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -175,5 +192,123 @@ describe('log lines', () => {
     expect(JSON.stringify(lines)).not.toMatch(/k-1|k-2|pw@/);
     expect(lines[1]).not.toHaveProperty('job_id');
     expect(lines[1]).not.toHaveProperty('trace_id');
+  });
+});
+
+describe.skipIf(!distributed)(
+  'one trace per upload, every time (BullMQ, a queue shallower than the jobs)',
+  () => {
+    let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+    let api: TestSystem;
+    let worker: TestSystem;
+    beforeAll(async () => {
+      receiver = await startOtlpReceiver();
+      // The worker feeds the queue every 250 ms and the API enqueues right after each upload: the
+      // first to enqueue a company's task wins, and both must carry the upload's trace.
+      const env = {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        DISPATCH_QUEUE_DEPTH: '3',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test,team=growth%20ops',
+      };
+      api = await startTestSystem({ queue: 'bullmq', roles: { api: true, worker: false }, env });
+      worker = await startTestSystem({
+        queue: 'bullmq',
+        roles: { api: false, worker: true },
+        shareWith: api,
+        env,
+      });
+    });
+    afterAll(async () => {
+      await worker?.stop();
+      await api?.stop();
+      await receiver?.close();
+    });
+
+    it("puts every company of every upload, above and below DISPATCH_QUEUE_DEPTH, in its upload's trace", async () => {
+      const sizes = [2, 1, 2, 3, 12, 2];
+      const files = sizes.map((n, f) =>
+        csvFile(['domain', ...Array.from({ length: n }, (_, i) => `trace-${f}-${i}.com`)]),
+      );
+      const jobs: { id: string; total: number }[] = [];
+      for (const file of files) {
+        const res = await upload(api.baseUrl, file);
+        expect(res.status).toBe(202);
+        const job = (await res.json()) as Job;
+        jobs.push({ id: job.id, total: job.counts?.total ?? 0 });
+      }
+      for (const { id } of jobs) {
+        await expect
+          .poll(
+            async () =>
+              ((await (await apiFetch(`${api.baseUrl}/api/v1/jobs/${id}?org_id=acme`)).json()) as Job).status,
+            { timeout: 30_000 },
+          )
+          .toBe('completed');
+      }
+      const tasks = () => receiver.spans.filter((s) => s.name === 'task enrich-company');
+      const expected = sizes.reduce((a, b) => a + b, 0);
+      await expect
+        .poll(
+          async () => {
+            await api.system.observability.tracing.forceFlush();
+            await worker.system.observability.tracing.forceFlush();
+            return tasks().length;
+          },
+          { timeout: 15_000 },
+        )
+        .toBeGreaterThanOrEqual(expected);
+      const requests = receiver.spans.filter((s) => s.name === 'POST /api/v1/uploads');
+      expect(requests).toHaveLength(files.length);
+      for (const { id } of jobs) {
+        const ofJob = tasks().filter((t) => t.attributes['gtm.job_id'] === id);
+        const traces = new Set(ofJob.map((t) => t.traceId));
+        expect(traces.size, `job ${id}: ${ofJob.length} task spans`).toBe(1);
+        expect(requests.map((r) => r.traceId)).toContain([...traces][0]);
+      }
+      // Every span says which process and which build sent it, and the operator's attributes.
+      for (const span of [...requests, ...tasks()]) {
+        expect(span.resource).toMatchObject({
+          'service.version': expect.stringMatching(/^\d+\.\d+\.\d+/),
+          'service.instance.id': expect.stringMatching(/^[0-9a-f-]{36}$/),
+          'deployment.environment.name': 'test',
+          team: 'growth ops',
+        });
+      }
+      expect(new Set(tasks().map((t) => t.resource['service.instance.id']))).toEqual(
+        new Set([worker.system.processId]),
+      );
+    });
+  },
+);
+
+describe('a large job is not one trace', () => {
+  it("traces the first rows in the upload's trace, later pages each in a trace of its own linked to it", async () => {
+    const receiver = await startOtlpReceiver();
+    const tracing = await createTracing(settings(receiver.url, 'page-test'));
+    const inJobTrace = dispatchInJobTrace(tracing, 1_000);
+    let uploadTraceId = '';
+    const traceContext = await inSpan(tracing.tracer, 'POST /api/v1/uploads', {}, async (span) => {
+      uploadTraceId = span.spanContext().traceId;
+      return tracing.inject()!;
+    });
+    const job = { id: 'job-1', orgId: 'acme', traceContext };
+    const activeTrace = () => trace.getActiveSpan()?.spanContext().traceId;
+    const first = await inJobTrace(job, 1, async () => activeTrace());
+    const last = await inJobTrace(job, 1_000, async () => activeTrace());
+    const later = await inJobTrace(job, 1_001, async () => activeTrace());
+    const muchLater = await inJobTrace(job, 250_001, async () => activeTrace());
+    expect(first).toBe(uploadTraceId);
+    expect(last).toBe(uploadTraceId);
+    expect(later).not.toBe(uploadTraceId);
+    expect(muchLater).not.toBe(uploadTraceId);
+    expect(muchLater).not.toBe(later);
+    await tracing.forceFlush();
+    const pages = receiver.spans.filter((s) => s.name === 'dispatch job page');
+    expect(pages).toHaveLength(2);
+    for (const page of pages) {
+      expect(page).toMatchObject({ parentSpanId: '', links: [uploadTraceId] });
+    }
+    await tracing.shutdown();
+    await receiver.close();
   });
 });
