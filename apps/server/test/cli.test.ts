@@ -78,6 +78,33 @@ describe('gtm-enrich', () => {
     expect(rows[1]).toContain('Company 0,https://www.company-leads-0.com/about,dana');
   });
 
+  it('draws a progress bar with an ETA on a terminal', async () => {
+    const file = await leads('terminal', 400);
+    // `script` runs the CLI on a pseudo-terminal, as a person's shell would.
+    const command = [process.execPath, BIN, 'enrich', file, '-o', 'terminal-out.csv']
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const run = await new Promise<Run>((resolve) => {
+      const child = spawn('script', ['-qfec', command, '/dev/null'], {
+        cwd: dir,
+        env: { ...process.env, GTM_API_URL: t.baseUrl, GTM_API_KEY: t.key, COLUMNS: '100' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(run.code, run.stdout).toBe(EXIT.DONE);
+    // Redrawn in place: carriage return, erase the line, the bar.
+    const ERASE_LINE = '\r\u001b[2K';
+    expect(run.stdout).toContain(`${ERASE_LINE}[`);
+    expect(run.stdout.split(ERASE_LINE).some((drawn) => /^\[[#.]+\] \d+% \d+\/400/.test(drawn))).toBe(true);
+    expect(run.stdout).toMatch(/ · ETA \d+(s|m\d\ds) · /);
+    expect(run.stdout).toMatch(/\[#+\] 100% 400\/400 .* completed/);
+  });
+
   it('--no-wait prints the job id; status, watch, download and jobs list take it from there', async () => {
     const file = await leads('later', 20);
     const started = await cli(['enrich', file, '--no-wait', '--force-refresh', '--max-credits', '500']);

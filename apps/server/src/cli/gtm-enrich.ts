@@ -218,7 +218,7 @@ async function watch(api: GtmClient, first: Job, intervalMs: number): Promise<Jo
     const now = Date.now();
     const progress = progressOf(job, samples, now);
     if (tty) {
-      process.stderr.write(`\r\x1b[2K${renderProgress(job, progress, process.stderr.columns ?? 80)}`);
+      process.stderr.write(`\r\x1b[2K${renderProgress(job, progress, process.stderr.columns || 80)}`);
     } else {
       // Without a terminal: a plain line when something changed, at most every 5 s (logs stay short).
       const line = `${job.status} ${progress.done}/${job.total} (${progress.percent}%)${progress.etaSeconds !== null ? ` eta ${progress.etaSeconds}s` : ''} credits ${job.usage.credits}`;

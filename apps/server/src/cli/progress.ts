@@ -33,7 +33,9 @@ export function formatSeconds(s: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** `columns`: the terminal's width (a terminal that reports none, 0: taken as 80). */
 export function renderProgress(job: Job, p: Progress, columns: number): string {
+  if (columns <= 0) columns = 80;
   const rate = p.perSecond ? ` · ${p.perSecond.toFixed(p.perSecond < 10 ? 1 : 0)}/s` : '';
   const eta = p.etaSeconds !== null && p.done < job.total ? ` · ETA ${formatSeconds(p.etaSeconds)}` : '';
   const text = ` ${p.percent}% ${p.done}/${job.total}${rate}${eta} · ${job.usage.credits} credits · ${job.status}`;
