@@ -169,6 +169,23 @@ describe('docker-compose.yml', () => {
     expect(service('worker').container_name).toBeUndefined();
   });
 
+  it('publishes the tools with no login on the host loopback only, and sets no default password', () => {
+    for (const name of ['prometheus', 'grafana', 'jaeger', 'sandbox']) {
+      const ports = service(name).ports ?? [];
+      expect(ports.length, name).toBeGreaterThan(0);
+      for (const port of ports) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+    expect(service('grafana').environment).toMatchObject({
+      GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION: 'true',
+      GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
+    });
+    // A password is the operator's to choose: compose refuses to start without it (`:?`), never `:-default`.
+    const text = read('docker-compose.yml');
+    expect(text).not.toMatch(/PASSWORD[A-Z_]*:-/);
+    expect(Object.keys(service('grafana').environment ?? {})).not.toContain('GF_SECURITY_ADMIN_PASSWORD');
+    expect(text).toContain('${POSTGRES_PASSWORD:?');
+  });
+
   it('mounts only files that exist and volumes that are declared', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const v of s.volumes ?? []) {
