@@ -122,7 +122,7 @@ describe.skipIf(!inject('redisUrl'))('/metrics of the api and a worker apart, on
     await api?.stop();
   });
 
-  it('serves the worker its own /metrics and /healthz, the API's operations listener the queue dashboard', async () => {
+  it('serves the worker its own /metrics and /healthz, the API operations listener the queue dashboard', async () => {
     const workerUrl = worker.system.observability.metricsUrl;
     expect(workerUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(await (await fetch(`${workerUrl}/healthz`)).json()).toEqual({ status: 'ok' });
