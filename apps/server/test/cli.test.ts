@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/gtm-enrich';
+import { startTcpProxy } from './tcp-proxy';
 import { apiFetch, startTestSystem, type TestSystem } from './test-system';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/gtm-enrich.js');
@@ -172,6 +173,29 @@ describe('gtm-enrich', () => {
         { timeout: 30_000 },
       )
       .toBe('completed');
+  });
+
+  it('waits through an API that goes away for a while, then finishes', async () => {
+    const api = new URL(t.baseUrl);
+    const proxy = await startTcpProxy({ host: api.hostname, port: Number(api.port) });
+    try {
+      const file = await leads('outage', 400);
+      const watching = start(['enrich', file, '-o', 'outage-out.csv'], {
+        GTM_API_URL: `http://127.0.0.1:${proxy.port}`,
+      });
+      await expect.poll(watching.stderr, { timeout: 20_000 }).toMatch(/^(queued|running) \d+\/400/m);
+      proxy.cut();
+      await expect
+        .poll(watching.stderr, { timeout: 10_000 })
+        .toMatch(/asking again \(the job goes on on the server\)/);
+      proxy.restore();
+      const run = await watching.result;
+      expect(run.code, run.stderr).toBe(EXIT.DONE);
+      expect(run.stderr).toContain('the API answers again');
+      expect(run.stderr).toContain('wrote outage-out.csv');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('answers clearly, with its exit codes, what it cannot do', async () => {

@@ -78,10 +78,17 @@ class CliExit extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** Worth asking again while waiting for a job: the server is away or busy, not refusing. */
+    readonly transient = false,
   ) {
     super(message);
   }
 }
+
+/** Statuses of a server that is restarting, overloaded or behind a proxy that lost it. */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+/** While waiting for a job, how long the server may be away (a restart, a deploy) before giving up. */
+const WAIT_THROUGH_OUTAGE_MS = 5 * 60_000;
 
 const say = (line: string) => process.stderr.write(`${escapeControlCharacters(line)}\n`);
 const print = (line: string) => process.stdout.write(`${escapeControlCharacters(line)}\n`);
@@ -138,19 +145,48 @@ async function request<T>(call: Promise<{ data?: T; error?: unknown; response: R
   } catch (err) {
     if (err instanceof ApiError) {
       const id = err.requestId ? ` (request ${err.requestId})` : '';
-      throw new CliExit(EXIT.REFUSED, `The API answered ${err.status} ${err.code}: ${err.message}${id}`);
+      throw new CliExit(
+        EXIT.REFUSED,
+        `The API answered ${err.status} ${err.code}: ${err.message}${id}`,
+        TRANSIENT_STATUSES.has(err.status),
+      );
     }
     const cause = (err as { cause?: { code?: string } }).cause?.code;
     throw new CliExit(
       EXIT.ERROR,
       `Could not reach the API${cause ? ` (${cause})` : ''}: ${err instanceof Error ? err.message : String(err)}. ` +
         'Check --api-url (GTM_API_URL) and that the server runs.',
+      true,
     );
   }
 }
 
 const getJob = (api: GtmClient, jobId: string) =>
   request(api.GET('/api/v1/jobs/{jobId}', { params: { path: { jobId } } }));
+
+/**
+ * The job, asked again with backoff while the server is away or busy: a long job outlives a
+ * restart or a deploy of the API, and the job goes on meanwhile.
+ */
+async function pollJob(api: GtmClient, jobId: string): Promise<Job> {
+  const since = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const job = await getJob(api, jobId);
+      if (attempt > 0) say('the API answers again');
+      return job;
+    } catch (err) {
+      if (!(err instanceof CliExit && err.transient) || Date.now() - since > WAIT_THROUGH_OUTAGE_MS)
+        throw err;
+      if (attempt === 0) {
+        // Below the progress bar, not on it.
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        say(`${err.message.split('. Check')[0]}; asking again (the job goes on on the server)`);
+      }
+      await sleep(Math.min(30_000, 1_000 * 2 ** attempt));
+    }
+  }
+}
 
 function describeEstimate(job: Job): string {
   const e = job.estimate;
@@ -230,7 +266,7 @@ async function watch(api: GtmClient, first: Job, intervalMs: number): Promise<Jo
     }
     if (outcome(job)) break;
     await sleep(intervalMs);
-    job = await getJob(api, job.id);
+    job = await pollJob(api, job.id);
   }
   if (tty) process.stderr.write('\n');
   return job;
@@ -331,7 +367,7 @@ async function enrich(api: GtmClient, file: string, options: Options, intervalMs
     }
     while (job.status === 'ingesting') {
       await sleep(intervalMs);
-      job = await getJob(api, job.id);
+      job = await pollJob(api, job.id);
     }
     say(describeEstimate(job));
     return await finish(api, job, layout, output, intervalMs);
