@@ -7,7 +7,7 @@ import type { Job } from '@gtm-enrich/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 import { expectJobInvariants } from './invariants';
-import { apiFetch, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
+import { csvFile, startTestSystem, type TestSystem, upload, waitForJob } from './test-system';
 
 const COMPANIES = 2_000;
 const ERROR_RATE = 0.2;
@@ -28,18 +28,9 @@ describe('attempts at a 20 % provider error rate', () => {
     const res = await upload(t.baseUrl, csvFile(['domain', ...domains]));
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as Job;
-    let job: Job | undefined;
-    await expect
-      .poll(
-        async () => {
-          job = (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}`)).json()) as Job;
-          return job.status;
-        },
-        { timeout: 120_000, interval: 250 },
-      )
-      .toBe('completed');
-    expect(job!.counts.enriched + job!.counts.not_found + job!.counts.failed).toBe(COMPANIES);
-    expect(job!.counts.failed).toBeLessThanOrEqual(COMPANIES * 0.001);
+    const job = await waitForJob(t.baseUrl, id, { timeoutMs: 120_000 });
+    expect(job.counts.enriched + job.counts.not_found + job.counts.failed).toBe(COMPANIES);
+    expect(job.counts.failed).toBeLessThanOrEqual(COMPANIES * 0.001);
 
     // A failed enrichment keeps its business id: no domain is matched again after an answered match.
     const stats = t.sandbox.stats();

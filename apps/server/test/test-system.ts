@@ -8,9 +8,9 @@
  * TEST_ADMIN_KEY. Pass an `authorization` header to send another (or none: `key: null`).
  */
 import { randomBytes } from 'node:crypto';
-import type { Role } from '@gtm-enrich/contracts';
+import type { Job, Role } from '@gtm-enrich/contracts';
 import pino, { type DestinationStream } from 'pino';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { loadConfig } from '../src/config';
 import { isAppError } from '../src/errors';
 import { createLogger } from '../src/logger';
@@ -150,6 +150,25 @@ async function keyForUrl(url: string, orgId: string | null | undefined): Promise
  * fetch with an API key: the key of the organization in the URL's `org_id` (the same one, so it
  * is accepted), else TEST_ADMIN_KEY. An `authorization` header given in `init` is sent as is.
  */
+/** Polls a job until it has `status` (default completed); returns it as last read. */
+export async function waitForJob(
+  baseUrl: string,
+  jobId: string,
+  opts: { status?: Job['status']; timeoutMs?: number } = {},
+): Promise<Job> {
+  let job: Job | undefined;
+  await expect
+    .poll(
+      async () => {
+        job = (await (await apiFetch(`${baseUrl}/api/v1/jobs/${jobId}`)).json()) as Job;
+        return job.status;
+      },
+      { timeout: opts.timeoutMs ?? 20_000, interval: 100 },
+    )
+    .toBe(opts.status ?? 'completed');
+  return job!;
+}
+
 export async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (!headers.has('authorization')) {
