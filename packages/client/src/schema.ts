@@ -820,7 +820,10 @@ export interface operations {
     createUpload: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry safely: the same key with the same request returns the first response (Idempotent-Replayed: true) and creates no second job; with another request, 422 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1193,6 +1196,8 @@ export interface operations {
                 sort?: components["schemas"]["CompanySortInput"];
                 /** @description Only rows whose `updated_at` is at or after this. A change is visible once its transaction commits, which can be a moment after its `updated_at`: poll with the newest `updated_at` seen minus a few seconds, and merge rows by `id` (a row may come again). */
                 updated_since?: string;
+                /** @description Only rows at or after this row number of the file (with max_row: the rows a client shows) */
+                min_row?: number;
                 /** @description Only rows at or before this row number of the file (the rows a client has loaded) */
                 max_row?: number;
                 limit?: number;
