@@ -359,17 +359,6 @@ export const ConfigSchema = z.object({
   WEB_DIR: optionalString.describe('Built web page to serve at / (default: apps/web/out when it exists)'),
 
   SANDBOX_PORT: int(4010).describe('Port of `npm run sandbox`'),
-  SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
-  SANDBOX_ERROR_RATE: z.coerce
-    .number()
-    .min(0)
-    .max(1)
-    .default(0)
-    .describe('Sandbox: share of calls answered 5xx'),
-  SANDBOX_RATE_LIMIT_PER_MIN: int(0)
-    .pipe(z.number().min(0))
-    .describe(
-      'Sandbox: requests (or records, SANDBOX_RATE_LIMIT_UNIT) a minute per key before 429 (0 = off)',
   WEBHOOK_RETRY_DELAYS_MS: z
     .string()
     .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
@@ -421,6 +410,17 @@ export const ConfigSchema = z.object({
     .describe(
       'Private, loopback or link-local ranges that requests to user-given URLs (webhooks) may reach anyway, comma-separated CIDRs (e.g. 10.1.0.0/16); unset = public addresses only',
     ),
+  SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
+  SANDBOX_ERROR_RATE: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .describe('Sandbox: share of calls answered 5xx'),
+  SANDBOX_RATE_LIMIT_PER_MIN: int(0)
+    .pipe(z.number().min(0))
+    .describe(
+      'Sandbox: requests (or records, SANDBOX_RATE_LIMIT_UNIT) a minute per key before 429 (0 = off)',
     ),
   SANDBOX_RATE_LIMIT_UNIT: z
     .enum(['request', 'record'])
