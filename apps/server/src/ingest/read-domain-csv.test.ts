@@ -31,7 +31,10 @@ async function readAll(csv: DomainCsv): Promise<CsvRow[]> {
   return rows;
 }
 
-async function open(text: string, opts: { domainColumn?: string; maxRows?: number } = {}) {
+async function open(
+  text: string,
+  opts: { domainColumn?: string; maxRows?: number; headerRow?: number; deferDomainColumn?: boolean } = {},
+) {
   const csv = await openDomainCsv(utf8(text), { maxRows: MAX_ROWS, ...opts });
   return { csv, rows: await readAll(csv) };
 }
@@ -554,5 +557,48 @@ describe('openDomainCsv: properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('openDomainCsv: where the header is', () => {
+  it("reads an Excel 'sep=' first line as the delimiter and skips it", async () => {
+    const { csv, rows } = await open('sep=;\r\nName;Website\r\nAcme, Inc.;acme.com\r\n');
+    expect(csv).toMatchObject({ delimiter: ';', header: ['Name', 'Website'], recordsBeforeHeader: 1 });
+    expect(rows.map((r) => [r.rowNumber, r.value])).toEqual([[1, 'acme.com']]);
+  });
+
+  it('skips report titles above a header that names a domain column', async () => {
+    const text = '"Accounts report"\n"Generated 2026-11-30",,\n\nAccount,Website,Owner\nAcme,acme.com,Dana\n';
+    const { csv, rows } = await open(text);
+    expect(csv).toMatchObject({
+      delimiter: ',',
+      header: ['Account', 'Website', 'Owner'],
+      recordsBeforeHeader: 2,
+    });
+    expect(rows.map((r) => [r.rowNumber, r.value])).toEqual([[1, 'acme.com']]);
+  });
+
+  it('never takes a data row that mentions a domain column for the header', async () => {
+    const { csv, rows } = await open('name,notes\nAcme,see website\nBeta,website\n', {
+      deferDomainColumn: true,
+    });
+    expect(csv).toMatchObject({ header: ['name', 'notes'], domainColumnIndex: -1, recordsBeforeHeader: 0 });
+    expect(rows).toHaveLength(2);
+  });
+
+  it('starts at header_row, the line a spreadsheet shows the header on', async () => {
+    const { csv, rows } = await open('Pipeline\n\nAcct,Web\nAcme,acme.com\n', {
+      headerRow: 3,
+      domainColumn: 'Web',
+    });
+    expect(csv).toMatchObject({ header: ['Acct', 'Web'], domainColumnIndex: 1 });
+    expect(rows.map((r) => r.value)).toEqual(['acme.com']);
+    await expectAppError(() => open('domain\nacme.com\n', { headerRow: 9 }), 'NO_DOMAIN_COLUMN');
+  });
+
+  it('lists the other recognized columns, in alias order, as fallbacks', async () => {
+    const { csv } = await open('Email,Website URL,Company Domain Name,Notes\na@acme.com,acme.com,,x\n');
+    expect(csv.domainColumn).toBe('Company Domain Name');
+    expect(csv.fallbackColumnIndexes).toEqual([1, 0]);
   });
 });

@@ -496,7 +496,8 @@ export async function openDomainCsv(
       }
     } else {
       // Report titles above the header (Salesforce, HubSpot): the first record that names a domain
-      // column is the header, if one does within the first few; else the first record is.
+      // column is the header when every record above it is a title (one cell, or one filled cell
+      // and blanks); else the first record is, so no row of a file is ever taken for a title.
       header = null;
       for (let i = 0; i < HEADER_SEARCH_RECORDS; i++) {
         const record = await nextRecord();
@@ -508,6 +509,7 @@ export async function openDomainCsv(
           break;
         }
         pending.push(record);
+        if (record.filter((cell) => cell.trim() !== '').length > 1) break;
       }
       header ??= pending.shift() ?? null;
     }
