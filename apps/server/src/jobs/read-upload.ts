@@ -106,8 +106,9 @@ function cutOffTooSoon(err: unknown): boolean {
 
 /**
  * The head cut after its last line break, so that it ends neither inside a character (a UTF-8
- * sequence or a UTF-16 unit) nor inside a line; null when it holds no line break. UTF-16 is searched unit by unit: a 0x0A byte can
- * be half of another character there.
+ * sequence or a UTF-16 unit) nor inside a line; null when it holds no line break (a head that
+ * ends exactly on one is returned whole). UTF-16 is searched unit by unit: a 0x0A byte can be
+ * half of another character there.
  */
 function headThroughLastLineBreak(head: Buffer): Buffer | null {
   const { encoding } = sniffEncoding(head);
