@@ -127,6 +127,16 @@ describe('gtm-enrich', () => {
     expect(lines).toHaveLength(21);
     expect(lines[0]).toContain('domain');
 
+    // A semicolon file comes back with semicolons when asked for in its own form.
+    await writeFile(path.join(dir, 'semicolons.csv'), 'Name;Website\nStripe;stripe.com\nFigma;figma.com\n');
+    const own = await cli(['enrich', 'semicolons.csv', '--format', 'source', '-o', 'semicolons-out.csv']);
+    expect(own.code, own.stderr).toBe(EXIT.DONE);
+    const ownLines = (await readFile(path.join(dir, 'semicolons-out.csv'), 'utf8')).trim().split(/\r?\n/);
+    expect(ownLines[0]).toMatch(/^(\uFEFF)?Name;Website;/);
+    expect(ownLines[1]).toMatch(/^Stripe;stripe\.com;/);
+    const bad = await cli(['download', jobId, '--format', 'xlsx']);
+    expect(bad.code).toBe(EXIT.USAGE);
+
     const list = await cli(['jobs', 'list']);
     expect(list.code).toBe(EXIT.DONE);
     expect(list.stdout).toMatch(new RegExp(`^${jobId}\\s+completed\\s+20\\s+20`, 'm'));

@@ -41,6 +41,8 @@ const USAGE = `usage: gtm-enrich <command> [options]
   enrich <file.csv> [-o out.csv]   upload, show the estimate, wait with progress, download
       --layout rows|companies      rows (default): your file with the enrichment columns appended;
                                    companies: one row per unique domain
+      --format csv|source          csv (default): comma-separated UTF-8; source: your file's own
+                                   delimiter and encoding
       --max-credits <n>            pause the job once it has spent this many credits
       --force-refresh              ask the provider again even for cached domains
       --providers <a,b>            providers to use, in order (the server says which it has)
@@ -61,6 +63,7 @@ exit codes: 0 done · 1 error · 2 usage · 3 refused by the API · 4 job failed
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
   layout: { type: 'string' },
+  format: { type: 'string' },
   'max-credits': { type: 'string' },
   'force-refresh': { type: 'boolean' },
   providers: { type: 'string' },
@@ -119,6 +122,14 @@ function layoutOf(options: Options): 'rows' | 'companies' {
     throw new CliExit(EXIT.USAGE, `--layout is rows or companies, not "${layout}".`);
   }
   return layout;
+}
+
+function formatOf(options: Options): 'csv' | 'source' {
+  const format = options.format ?? 'csv';
+  if (format !== 'csv' && format !== 'source') {
+    throw new CliExit(EXIT.USAGE, `--format is csv or source, not "${format}".`);
+  }
+  return format;
 }
 
 function client(options: Options, env: NodeJS.ProcessEnv): GtmClient {
@@ -277,10 +288,11 @@ async function download(
   job: Job,
   layout: 'rows' | 'companies',
   output: string,
+  format: 'csv' | 'source' = 'csv',
 ): Promise<void> {
   const { response } = await api
     .GET('/api/v1/jobs/{jobId}/export.csv', {
-      params: { path: { jobId: job.id }, query: { layout } },
+      params: { path: { jobId: job.id }, query: { layout, format } },
       parseAs: 'stream',
     })
     .catch((err: unknown) => {
@@ -318,6 +330,7 @@ function defaultOutput(file: string | null | undefined, layout: 'rows' | 'compan
 
 async function enrich(api: GtmClient, file: string, options: Options, intervalMs: number): Promise<number> {
   const layout = layoutOf(options);
+  const format = formatOf(options);
   const maxCredits = positiveInt('max-credits', options['max-credits']);
   const providers = options.providers
     ?.split(',')
@@ -370,7 +383,7 @@ async function enrich(api: GtmClient, file: string, options: Options, intervalMs
       job = await pollJob(api, job.id);
     }
     say(describeEstimate(job));
-    return await finish(api, job, layout, output, intervalMs);
+    return await finish(api, job, layout, output, intervalMs, format);
   } finally {
     stopHandling();
   }
@@ -382,6 +395,7 @@ async function finish(
   layout: 'rows' | 'companies',
   output: string,
   intervalMs: number,
+  format: 'csv' | 'source',
 ): Promise<number> {
   const job = await watch(api, started, intervalMs);
   const result = outcome(job)!;
@@ -394,7 +408,7 @@ async function finish(
     `${result.message}: ${c.enriched} enriched, ${c.not_found} not found, ${c.failed} failed, ` +
       `${job.rejected_rows} rows without a usable domain; ${job.usage.credits} credits`,
   );
-  await download(api, job, layout, output);
+  await download(api, job, layout, output, format);
   return EXIT.DONE;
 }
 
@@ -441,7 +455,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const output = options.output ?? defaultOutput(job.filename, layout);
       const stopHandling = onInterrupt(() => job.id, options.output);
       try {
-        return await finish(client, job, layout, output, intervalMs);
+        return await finish(client, job, layout, output, intervalMs, formatOf(options));
       } finally {
         stopHandling();
       }
@@ -460,7 +474,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (result && result.code !== EXIT.DONE)
         say(`note: ${result.message.split('\n')[0]}; exporting what it has`);
       if (!result) say(`note: job ${job.id} is ${job.status}; exporting what it has so far`);
-      await download(client, job, layout, options.output ?? defaultOutput(job.filename, layout));
+      await download(
+        client,
+        job,
+        layout,
+        options.output ?? defaultOutput(job.filename, layout),
+        formatOf(options),
+      );
       return EXIT.DONE;
     }
     case 'jobs': {
