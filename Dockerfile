@@ -29,8 +29,10 @@ COPY apps/server/package.json apps/server/
 COPY apps/web/package.json apps/web/
 COPY packages/contracts/package.json packages/contracts/
 COPY packages/client/package.json packages/client/
-# No install scripts: the runtime needs none.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/server
+# No install scripts: the runtime needs none. typescript (23 MB) arrives as a peer dependency of
+# valibot (through bull-board) for its types only; no file installed here imports it.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace @gtm-enrich/server \
+ && rm -rf node_modules/typescript
 
 # ── Server: api, worker, migrate, sandbox (the command chooses) ─────────────────────────────────
 FROM ${NODE_IMAGE} AS server

@@ -10,7 +10,6 @@ import fastifyCompress from '@fastify/compress';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
-import scalarApiReference from '@scalar/fastify-api-reference';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -39,6 +38,7 @@ import type { WebhooksService } from '../webhooks/webhooks.service';
 import { registerAudit } from './audit';
 import { type Access, registerAuth, routeAccess } from './auth';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors';
+import { lazyApiReference } from './lazy-api-reference';
 import { authRoutes } from './routes/auth';
 import { healthRoutes } from './routes/health';
 import { jobActionRoutes } from './routes/job-actions';
@@ -251,11 +251,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
-  await app.register(scalarApiReference, {
-    routePrefix: DOCS_PREFIX,
-    // No fonts from Scalar's CDN: the page's Content-Security-Policy allows our own origin only.
-    configuration: { url: '/openapi.json', withDefaultFonts: false },
-  });
+  await app.register(
+    lazyApiReference({
+      routePrefix: DOCS_PREFIX,
+      // No fonts from Scalar's CDN: the page's Content-Security-Policy allows our own origin only.
+      configuration: { url: '/openapi.json', withDefaultFonts: false },
+    }),
+  );
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: deps.maxUploadBytes, files: 1, fields: 10, fieldSize: 1024 },
