@@ -308,6 +308,37 @@ describe('webhooks', () => {
     }
   });
 
+  it('sends job.failed when a file read in the background holds no usable domain', async () => {
+    // A system of its own, reading every upload in the background (more than 2 rows).
+    const own = await startTestSystem({ env: { ...WEBHOOK_ENV, UPLOAD_INLINE_MAX_ROWS: '2' } });
+    try {
+      const res = await fetch(`${own.baseUrl}/api/v1/webhooks`, {
+        method: 'POST',
+        headers: { ...bearer(own.key), 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${receiver.url}/failed`, events: ['job.failed'] }),
+      });
+      const endpoint = (await res.json()) as CreatedWebhookEndpoint;
+      const accepted = await upload(
+        own.baseUrl,
+        csvFile(['domain', 'not a domain', 'gmail.com', 'localhost']),
+      );
+      expect(accepted.status).toBe(202);
+      const job = (await accepted.json()) as Job;
+      expect(job.status).toBe('ingesting');
+      await expect
+        .poll(() => receiver.received.find((r) => r.path === '/hooks/failed'), { timeout: 15_000 })
+        .toBeDefined();
+      const sent = receiver.received.find((r) => r.path === '/hooks/failed')!;
+      expect(verifyWebhook(endpoint.secret, sent.headers as Record<string, string>, sent.body)).toBe(true);
+      expect(JSON.parse(sent.body)).toMatchObject({
+        type: 'job.failed',
+        data: { job: { id: job.id, status: 'failed', error: { code: expect.any(String) } } },
+      });
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('is for admins, refuses private and metadata addresses, and keeps organizations apart', async () => {
     const member = await api.keyFor('acme', 'member');
     expect((await register({ url: receiver.url }, member)).status).toBe(403);
