@@ -339,6 +339,50 @@ describe('webhooks', () => {
     }
   });
 
+  it('gives up on a receiver that never finishes its answer, at WEBHOOK_TIMEOUT_MS, and tries again', async () => {
+    let hang = true;
+    const stalls = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (!hang) return res.writeHead(204).end();
+        // Headers and a first byte, then nothing: the request must still end at the deadline.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('o');
+      });
+    });
+    await new Promise<void>((resolve) => stalls.listen(0, '127.0.0.1', resolve));
+    const own = await startTestSystem({ env: { ...WEBHOOK_ENV, WEBHOOK_TIMEOUT_MS: '300' } });
+    try {
+      const { port } = stalls.address() as AddressInfo;
+      const res = await fetch(`${own.baseUrl}/api/v1/webhooks`, {
+        method: 'POST',
+        headers: { ...bearer(own.key), 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `http://127.0.0.1:${port}/`, events: ['job.completed'] }),
+      });
+      const endpoint = (await res.json()) as CreatedWebhookEndpoint;
+      await upload(own.baseUrl, csvFile(['domain', 'vercel.com']));
+      const list = async () =>
+        (
+          (await (
+            await fetch(`${own.baseUrl}/api/v1/webhooks/${endpoint.id}/deliveries`, {
+              headers: bearer(own.key),
+            })
+          ).json()) as { data: WebhookDelivery[] }
+        ).data[0];
+      await expect
+        .poll(list, { timeout: 10_000 })
+        .toMatchObject({ status: 'pending', last_error: 'no complete answer within 300 ms' });
+      hang = false;
+      await expect
+        .poll(list, { timeout: 10_000 })
+        .toMatchObject({ status: 'delivered', last_status_code: 204 });
+    } finally {
+      await own.stop();
+      stalls.closeAllConnections();
+      await new Promise<void>((resolve) => stalls.close(() => resolve()));
+    }
+  });
+
   it('is for admins, refuses private and metadata addresses, and keeps organizations apart', async () => {
     const member = await api.keyFor('acme', 'member');
     expect((await register({ url: receiver.url }, member)).status).toBe(403);

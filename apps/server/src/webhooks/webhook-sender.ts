@@ -50,7 +50,8 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
 
   async function payloadOf(d: ClaimedDelivery): Promise<string> {
     if (d.payload !== null && d.payload !== undefined) return JSON.stringify(d.payload);
-    const data = await opts.eventData(d.orgId, d.jobId).catch(() => ({ job: { id: d.jobId } }));
+    // A failure here (the database away) fails this attempt; the body is built again at the next.
+    const data = await opts.eventData(d.orgId, d.jobId);
     const payload = { type: d.eventType, timestamp: d.eventCreatedAt.toISOString(), data };
     return JSON.stringify(await storeEventPayload(opts.db, d.eventId, payload));
   }
@@ -61,6 +62,16 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
     headers: Record<string, string>,
   ): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
+      // Settled once, whatever ends the request first: its answer, an error, the deadline, or a
+      // connection closed mid-answer (which emits neither 'end' nor 'error' on every Node version).
+      let settled = false;
+      const finish = (outcome: { status: number; text: string } | Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
       const transport = url.protocol === 'https:' ? https : http;
       const req = transport.request(
         url,
@@ -69,7 +80,6 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
           headers: { 'content-type': 'application/json', 'user-agent': 'gtm-enrich-webhooks', ...headers },
           // Every connection goes to an address the guard checked (no DNS answer in between).
           lookup: opts.guard.lookup,
-          timeout: opts.timeoutMs,
           agent: false,
         },
         (res) => {
@@ -78,19 +88,20 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
           res.on('data', (chunk: string) => {
             if (text.length < ERROR_BODY_CHARS) text += chunk;
           });
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, text: text.slice(0, ERROR_BODY_CHARS) }),
+          res.on('end', () => finish({ status: res.statusCode ?? 0, text: text.slice(0, ERROR_BODY_CHARS) }));
+          res.on('error', finish);
+          res.on('close', () =>
+            finish(new Error('the receiver closed the connection before its answer ended')),
           );
-          res.on('error', reject);
         },
       );
-      const deadline = setTimeout(
-        () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)),
-        opts.timeoutMs,
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.on('close', () => clearTimeout(deadline));
+      // The whole request, a receiver that answers slowly or never ends its body included.
+      const deadline = setTimeout(() => {
+        finish(new Error(`no complete answer within ${opts.timeoutMs} ms`));
+        req.destroy();
+      }, opts.timeoutMs);
+      req.on('error', finish);
+      req.on('close', () => finish(new Error('the connection closed without an answer')));
       req.end(body);
     });
   }
