@@ -185,7 +185,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         input.url,
         (input.route.config as { access?: Access } | undefined)?.access,
       );
-      const out = withErrorResponses(withSecurity(jsonSchemaTransform(input), access), access);
+      const out = withErrorResponses(
+        withSecurity(jsonSchemaTransform(input), access),
+        access,
+        String(input.route.method).toUpperCase(),
+      );
       if (!out.schema.hide && !(out.schema as { operationId?: unknown }).operationId) {
         // Generated clients name their methods after it: every route names itself, once, for good.
         throw new Error(`${String(input.route.method)} ${input.url} has no operationId in its schema`);
@@ -301,14 +305,16 @@ const ERROR_RESPONSES: Record<number, string> = {
 
 /**
  * Every operation declares what it can answer: its own 4xx, plus 400 (any URL can be malformed)
- * and 500 for all, and 401, 403 and 429 for those that need a key. Each error response is
- * described and points to the one ErrorBody schema.
+ * and 500 for all, 401, 403 and 429 for those that need a key, and 413 and 415 for every method
+ * that can carry a body. Each error response is described and points to the one ErrorBody schema.
  */
-function withErrorResponses<T extends { schema: object }>(out: T, access: Access): T {
+function withErrorResponses<T extends { schema: object }>(out: T, access: Access, method: string): T {
   const schema = out.schema as { hide?: boolean; response?: Record<string, unknown> };
   if (schema.hide) return out;
   const response: Record<string, unknown> = { ...schema.response };
   const statuses = new Set([400, 500, ...(access === 'public' ? [] : [401, 403, 429])]);
+  // Whatever a route reads, a request body can be larger than the server takes or of a type it cannot parse.
+  if (!['GET', 'HEAD'].includes(method)) for (const status of [413, 415]) statuses.add(status);
   for (const code of Object.keys(response)) if (Number(code) >= 400) statuses.add(Number(code));
   for (const status of statuses) {
     const own = response[String(status)] as { $ref?: string } | undefined;
