@@ -53,7 +53,7 @@ describe('the OpenAPI document', () => {
       expect(statuses, name).toEqual(expect.arrayContaining(['400', '500']));
       // Every route behind a key can be refused for it, or for its role, or for its pace.
       if (op.security?.length) expect(statuses, name).toEqual(expect.arrayContaining(['401', '403', '429']));
-      // A body can be too large or of a type no parser reads (checked against the server in api-errors).
+      // A body can be too large or of a type no parser reads: the server answers 413 and 415 for any such route.
       if (!name.startsWith('GET ')) expect(statuses, name).toEqual(expect.arrayContaining(['413', '415']));
       for (const status of statuses.filter((s) => Number(s) >= 400 && name !== 'GET /readyz')) {
         expect(op.responses[status]?.content?.['application/json']?.schema?.$ref, `${name} ${status}`).toBe(
