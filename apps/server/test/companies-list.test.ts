@@ -161,6 +161,9 @@ describe('companies list', () => {
     const changed = (await list(`?updated_since=${since}`)).data.map((c) => c.row_number);
     expect(changed).toEqual([3, 30]);
     expect((await list(`?updated_since=${since}&max_row=10`)).data.map((c) => c.row_number)).toEqual([3]);
+    expect(
+      (await list(`?updated_since=${since}&min_row=4&max_row=40`)).data.map((c) => c.row_number),
+    ).toEqual([30]);
     expect((await apiFetch(url('?updated_since=yesterday'))).status).toBe(400);
   });
 

@@ -15,7 +15,9 @@ import type { Job } from '@gtm-enrich/contracts';
 import { parse } from 'csv-parse/sync';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRINCIPAL_CACHE_TTL_MS } from '../../server/src/http/auth';
 import { bearer, csvFile, startTestSystem, type TestSystem, upload } from '../../server/test/test-system';
+import { expectAccessible } from './axe';
 
 const WEB_DIR = fileURLToPath(new URL('../out', import.meta.url));
 const SCREENSHOT_DIR = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url));
@@ -124,6 +126,8 @@ async function screenshot(page: Page, name: string, opts: { fullPage?: boolean; 
   }
   const png = await page.screenshot({ fullPage: opts.fullPage ?? false });
   expect(png.byteLength).toBeGreaterThan(1000);
+  // Every view that is shown is also checked: no serious or critical axe violation.
+  await expectAccessible(page, name);
   if (WRITE_SCREENSHOTS) await writeFile(path.join(SCREENSHOT_DIR, `${name}.png`), png);
 }
 
@@ -242,7 +246,7 @@ describe('web page', () => {
       await page.getByLabel('Search by domain or name').fill('');
       await expect.poll(() => resultRows(page).count()).toBe(4);
 
-      // Client-side sort of the loaded rows.
+      // Sorted by the server (every row of the job, not only those loaded).
       await page.getByRole('button', { name: /^Domain/ }).focus();
       await page.keyboard.press('Enter');
       await expect
@@ -541,10 +545,14 @@ describe('web page', () => {
 
       await waitForProgress100(desktop.page);
       await waitForProgress100(mobile.page);
-      // 50 a page: the first page only, with the rest behind "Load more".
-      await expect.poll(() => resultRows(desktop.page).count()).toBe(50);
+      // 50 first (the page a running job polls), the next 500 behind "Load more" (or scrolling down).
+      await expect
+        .poll(() => desktop.page.locator('.table-footer').textContent())
+        .toContain('50 of 166 loaded');
       await desktop.page.getByRole('button', { name: 'Load more' }).click();
-      await expect.poll(() => resultRows(desktop.page).count()).toBe(100);
+      await expect
+        .poll(() => desktop.page.locator('.table-footer').textContent())
+        .toContain('166 of 166 loaded');
       await screenshot(desktop.page, 'results-many-1280', { scrollTo: 'Results' });
 
       await expectNoHorizontalPageScroll(mobile.page);
@@ -634,11 +642,20 @@ describe('web page with a provider that refuses the key', () => {
       await expect.poll(() => page.getByRole('note').textContent()).toContain('viewer role');
       expect(await page.getByLabel(/CSV file/).count()).toBe(0);
 
-      // The key is revoked while the page is open: the next request lands on the sign-in view, saying why.
+      // The key is revoked while the page is open (by the CLI: another process): within the API's
+      // principal cache bound, the next request lands on the sign-in view, saying why.
       const key = await refused.keyFor(orgId, 'viewer');
       await refused.system.auth.revokeKey(key.slice(0, 12), { actor: 'cli' });
-      await page.goto('/jobs/');
-      await expect.poll(() => page.getByLabel('API key').count()).toBe(1);
+      await expect
+        .poll(
+          async () => {
+            await page.goto('/jobs/');
+            await page.waitForLoadState('networkidle');
+            return page.getByLabel('API key').count();
+          },
+          { timeout: PRINCIPAL_CACHE_TTL_MS + 5_000, interval: 500 },
+        )
+        .toBe(1);
       await expect.poll(() => page.locator('form').getByRole('alert').textContent()).toContain('revoked');
       expect(await page.evaluate((name) => window.sessionStorage.getItem(name), SESSION_KEY)).toBeNull();
       expect(console.errors).toEqual([]);

@@ -277,6 +277,13 @@ export const CompanyListQuery = z.object({
         'which can be a moment after its `updated_at`: poll with the newest `updated_at` seen minus a few ' +
         'seconds, and merge rows by `id` (a row may come again).',
     ),
+  min_row: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2_147_483_647)
+    .optional()
+    .describe('Only rows at or after this row number of the file (with max_row: the rows a client shows)'),
   max_row: z.coerce
     .number()
     .int()

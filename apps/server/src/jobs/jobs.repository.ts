@@ -207,6 +207,7 @@ export async function listCompaniesSorted(
     status?: CompanyStatus;
     q?: string;
     updatedSince?: Date;
+    minRow?: number;
     maxRow?: number;
   },
 ): Promise<{ row: CompanyRow; sortValue: string | null }[]> {
@@ -214,6 +215,7 @@ export async function listCompaniesSorted(
   if (page.status) where.push(eq(companies.status, page.status));
   if (page.q) where.push(companySearch(page.q));
   if (page.updatedSince) where.push(gte(companies.updatedAt, page.updatedSince));
+  if (page.minRow !== undefined) where.push(gte(companies.rowNumber, page.minRow));
   if (page.maxRow !== undefined) where.push(lte(companies.rowNumber, page.maxRow));
   const { key, desc: descending } = page.sort;
   if (key === 'row_number') {

@@ -369,6 +369,7 @@ export function createJobsService(deps: JobsServiceDeps) {
         status: query.status,
         q: query.q,
         updatedSince: query.updated_since ? new Date(query.updated_since) : undefined,
+        minRow: query.min_row,
         maxRow: query.max_row,
       });
       // Rows are of this organization's job, so it exists; only an empty page asks whether it does.

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import type { CSSProperties, ReactNode, Ref } from 'react';
 
 /**
  * A table's horizontal scroll container (tables scroll sideways on narrow screens, the page
@@ -9,14 +9,21 @@ export function ScrollRegion({
   className,
   busy,
   children,
+  ref,
+  style,
 }: {
   label: string;
   className?: string;
   busy?: boolean;
   children: ReactNode;
+  /** The scrolling element, for a virtualizer that renders only the rows in view. */
+  ref?: Ref<HTMLElement>;
+  style?: CSSProperties;
 }) {
   return (
     <section
+      ref={ref}
+      style={style}
       className={`table-scroll${className ? ` ${className}` : ''}`}
       aria-label={label}
       aria-busy={busy}

@@ -1,8 +1,27 @@
-import type { CompanyStatus, JobStatus } from '@gtm-enrich/contracts';
-import { COMPANY_STATUS_LABELS, JOB_STATUS_LABELS } from '@/lib/format';
+import type { CompanyStatus, Job } from '@gtm-enrich/contracts';
+import { COMPANY_STATUS_LABELS, formatCount, JOB_STATUS_LABELS } from '@/lib/format';
 
-export function JobStatusBadge({ status }: { status: JobStatus }) {
-  return <span className={`badge status-${status}`}>{JOB_STATUS_LABELS[status]}</span>;
+/**
+ * What a job's badge says, from its counts as well as its status: a job whose every company
+ * failed did not complete in any useful sense, and a cancelled job is still finishing the
+ * companies already at the provider.
+ */
+export function jobBadge(job: Pick<Job, 'status' | 'counts' | 'total'>): { label: string; tone: string } {
+  const { failed, processing } = job.counts;
+  if (job.status === 'completed') {
+    if (job.total > 0 && failed === job.total) return { label: 'Failed', tone: 'failed' };
+    if (failed > 0) return { label: `Completed · ${formatCount(failed)} failed`, tone: 'not_found' };
+    return { label: 'Completed', tone: 'completed' };
+  }
+  if (job.status === 'cancelled' && processing > 0) {
+    return { label: `Cancelling · ${formatCount(processing)} in flight`, tone: 'cancelled' };
+  }
+  return { label: JOB_STATUS_LABELS[job.status], tone: job.status };
+}
+
+export function JobStatusBadge({ job }: { job: Pick<Job, 'status' | 'counts' | 'total'> }) {
+  const { label, tone } = jobBadge(job);
+  return <span className={`badge status-${tone}`}>{label}</span>;
 }
 
 export function CompanyStatusBadge({ status }: { status: CompanyStatus }) {

@@ -1,23 +1,26 @@
 'use client';
 
-import { type Company, type CompanyStatus, isJobFinished, type Job } from '@gtm-enrich/contracts';
-import { keepPreviousData, useInfiniteQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import type { Company, CompanySort, CompanySortKey, CompanyStatus, Job } from '@gtm-enrich/contracts';
+import { keepPreviousData, useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { memo, type ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { LoadMoreButton } from '@/components/load-more-button';
 import { ScrollRegion } from '@/components/scroll-region';
 import { CompanyStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
 import { COMPANY_STATUS_LABELS, formatCount } from '@/lib/format';
-import { bandLowerBound, displayHost, headquarters, safeHttpUrl, titleCase } from './company-fields';
-import { type CompanyFilter, companiesQuery, jobKeys } from './queries';
+import { CompanyDetails } from './company-details';
+import { displayHost, headquarters, safeHttpUrl, titleCase } from './company-fields';
+import { type CompanyFilter, companiesChangesQuery, companiesQuery, isJobSettled, jobKeys } from './queries';
 
 const SEARCH_DEBOUNCE_MS = 300;
-/**
- * A fixed layout: columns keep their width while rows change status under polling, and the
- * first two stay pinned when the table scrolls sideways (their offsets are in globals.css).
- */
-const COLUMN_WIDTHS_PX = [48, 184, 150, 170, 180, 110, 120, 200, 150, 84, 280];
-const TABLE_WIDTH_PX = COLUMN_WIDTHS_PX.reduce((a, b) => a + b, 0);
+/** Rows are about this tall; the virtualizer measures each one it renders. */
+const ROW_HEIGHT_PX = 41;
+/** Rows rendered above and below the visible ones, so a fast scroll does not show blanks. */
+const OVERSCAN_ROWS = 12;
+/** The next page is read when the last loaded row is this close to coming into view. */
+const PREFETCH_ROWS = 40;
+const COLUMNS_STORAGE_KEY = 'gtm-enrich.columns.v1';
 
 const FILTERS: ReadonlyArray<CompanyStatus | null> = [
   null,
@@ -26,45 +29,50 @@ const FILTERS: ReadonlyArray<CompanyStatus | null> = [
   'failed',
   'processing',
   'queued',
+  'cancelled',
 ];
 
-type SortKey = 'row' | 'domain' | 'name' | 'status' | 'industry' | 'size' | 'revenue' | 'hq';
-type Sort = { key: SortKey; dir: 'ascending' | 'descending' };
+type ColumnKey =
+  | 'row'
+  | 'domain'
+  | 'status'
+  | 'name'
+  | 'industry'
+  | 'size'
+  | 'revenue'
+  | 'hq'
+  | 'website'
+  | 'linkedin'
+  | 'description';
 
-const STATUS_ORDER: Record<CompanyStatus, number> = {
-  enriched: 0,
-  not_found: 1,
-  failed: 2,
-  processing: 3,
-  queued: 4,
-  cancelled: 5,
+type Column = {
+  key: ColumnKey;
+  label: string;
+  sort: CompanySortKey;
+  /** Width in px; the row number and domain columns take theirs from globals.css (narrower on phones). */
+  width: number;
+  /** Always shown: what identifies a row. */
+  fixed?: boolean;
 };
 
-const SORT_VALUE: Record<SortKey, (c: Company) => string | number | null> = {
-  row: (c) => c.row_number,
-  domain: (c) => c.domain,
-  name: (c) => c.name?.toLowerCase() ?? null,
-  status: (c) => STATUS_ORDER[c.status],
-  industry: (c) => c.industry?.toLowerCase() ?? null,
-  size: (c) => bandLowerBound(c.company_size),
-  revenue: (c) => bandLowerBound(c.revenue_range),
-  hq: (c) => headquarters(c)?.toLowerCase() ?? null,
-};
-
-/** Missing values sort last in both directions: they are the least interesting rows. */
-function sortRows(rows: Company[], sort: Sort | null): Company[] {
-  if (!sort) return rows;
-  const value = SORT_VALUE[sort.key];
-  const sign = sort.dir === 'ascending' ? 1 : -1;
-  return [...rows].sort((a, b) => {
-    const va = value(a);
-    const vb = value(b);
-    if (va === null || vb === null) return va === vb ? a.row_number - b.row_number : va === null ? 1 : -1;
-    const cmp =
-      typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb));
-    return cmp === 0 ? a.row_number - b.row_number : cmp * sign;
-  });
-}
+/**
+ * A fixed layout: columns keep their width while rows change status under polling. The row
+ * number and the domain stay pinned when the table scrolls sideways, and the status comes next,
+ * so a phone shows it without scrolling.
+ */
+const COLUMNS: readonly Column[] = [
+  { key: 'row', label: '#', sort: 'row_number', width: 48, fixed: true },
+  { key: 'domain', label: 'Domain', sort: 'domain', width: 184, fixed: true },
+  { key: 'status', label: 'Status', sort: 'status', width: 160 },
+  { key: 'name', label: 'Name', sort: 'name', width: 170 },
+  { key: 'industry', label: 'Industry', sort: 'industry', width: 180 },
+  { key: 'size', label: 'Company size', sort: 'company_size', width: 120 },
+  { key: 'revenue', label: 'Revenue range', sort: 'revenue_range', width: 130 },
+  { key: 'hq', label: 'Headquarters', sort: 'headquarters', width: 200 },
+  { key: 'website', label: 'Website', sort: 'website', width: 160 },
+  { key: 'linkedin', label: 'LinkedIn', sort: 'linkedin_url', width: 96 },
+  { key: 'description', label: 'Description', sort: 'description', width: 280 },
+];
 
 function useDebounced<T>(value: T, ms: number): T {
   const [debounced, setDebounced] = useState(value);
@@ -75,63 +83,162 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
+/** The hidden columns, remembered in this browser (not per job: a person's preference). */
+function useHiddenColumns(): [Set<ColumnKey>, (key: ColumnKey, hidden: boolean) => void] {
+  const [hidden, setHidden] = useState<Set<ColumnKey>>(() => new Set());
+  useEffect(() => {
+    try {
+      const saved: unknown = JSON.parse(localStorage.getItem(COLUMNS_STORAGE_KEY) ?? '[]');
+      if (Array.isArray(saved)) {
+        setHidden(new Set(saved.filter((k): k is ColumnKey => COLUMNS.some((c) => c.key === k && !c.fixed))));
+      }
+    } catch {
+      // Unreadable (private mode, a hand-edited value): every column is shown.
+    }
+  }, []);
+  const toggle = (key: ColumnKey, hide: boolean) =>
+    setHidden((current) => {
+      const next = new Set(current);
+      if (hide) next.add(key);
+      else next.delete(key);
+      try {
+        localStorage.setItem(COLUMNS_STORAGE_KEY, JSON.stringify([...next]));
+      } catch {
+        // Not stored: the choice holds for this visit.
+      }
+      return next;
+    });
+  return [hidden, toggle];
+}
+
 export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<CompanyStatus | null>(null);
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim(), SEARCH_DEBOUNCE_MS);
-  const [sort, setSort] = useState<Sort | null>(null);
-  const filter: CompanyFilter = useMemo(() => ({ status, q }), [status, q]);
-  const finished = isJobFinished(job);
+  const [sort, setSort] = useState<CompanySort>('row_number');
+  const filter: CompanyFilter = useMemo(() => ({ status, q, sort }), [status, q, sort]);
+  const settled = isJobSettled(job);
   const searchId = useId();
+  const [hidden, toggleColumn] = useHiddenColumns();
+  const columns = COLUMNS.filter((c) => !hidden.has(c.key));
+  const [selected, setSelected] = useState<Company | null>(null);
 
   const query = useInfiniteQuery({
-    ...companiesQuery(orgId, job.id, filter, !finished),
+    ...companiesQuery(orgId, job.id, filter),
     placeholderData: keepPreviousData,
+    // Loaded pages are kept fresh by the changes below, never read again wholesale by a poll.
+    refetchOnWindowFocus: false,
   });
-
-  // One last refresh when the job finishes, so the rows show their final status.
-  const wasFinished = useRef(finished);
+  // Rows in view that changed, merged into the loaded pages in place (see mergeChanges).
+  const visibleRef = useRef<{ first: number; last: number } | null>(null);
+  useQuery({
+    ...companiesChangesQuery(
+      queryClient,
+      orgId,
+      job.id,
+      filter,
+      !settled && query.isSuccess,
+      () => visibleRef.current,
+    ),
+    refetchOnWindowFocus: false,
+  });
+  // The job's answer changed (a new object: unchanged polls keep the old one): follow the rows.
+  const firstJob = useRef(job);
   useEffect(() => {
-    if (finished && !wasFinished.current) {
+    if (job === firstJob.current || settled) return;
+    void queryClient.refetchQueries({ queryKey: jobKeys.changes(orgId, job.id, filter), exact: true });
+  }, [job, settled, queryClient, orgId, filter]);
+
+  // One last read when the job settles, so every row shows its final status, in its final place.
+  const wasSettled = useRef(settled);
+  useEffect(() => {
+    if (settled && !wasSettled.current) {
       void queryClient.invalidateQueries({ queryKey: jobKeys.companies(orgId, job.id) });
     }
-    wasFinished.current = finished;
-  }, [finished, queryClient, orgId, job.id]);
+    wasSettled.current = settled;
+  }, [settled, queryClient, orgId, job.id]);
 
-  const loaded = useMemo(() => query.data?.pages.flatMap((page) => page.data) ?? [], [query.data]);
-  const rows = useMemo(() => sortRows(loaded, sort), [loaded, sort]);
+  const rows = useMemo(() => query.data?.pages.flatMap((page) => page.data) ?? [], [query.data]);
   const matching = q ? null : status ? job.counts[status] : job.total;
+  const sortKey = sort.replace(/^-/, '') as CompanySortKey;
+  const descending = sort.startsWith('-');
+  const sortLabel = COLUMNS.find((c) => c.sort === sortKey)?.label ?? '#';
   const caption =
-    `Companies in the order of the file${status ? `, ${COMPANY_STATUS_LABELS[status].toLowerCase()} only` : ''}` +
-    `${q ? `, matching “${q}”` : ''}. Sorting by a column reorders the ${formatCount(loaded.length)} loaded ` +
-    `${loaded.length === 1 ? 'row' : 'rows'} only; the export has every row.`;
+    (sort === 'row_number'
+      ? 'Companies in the order of the file'
+      : `Companies by ${sortLabel.toLowerCase()}, ${descending ? 'descending' : 'ascending'}`) +
+    `${status ? `, ${COMPANY_STATUS_LABELS[status].toLowerCase()} only` : ''}${q ? `, matching “${q}”` : ''}. ` +
+    'Sorted on the server: every row of the job is in order. Select a domain for all of its fields.';
 
-  function toggleSort(key: SortKey) {
-    setSort((current) =>
-      current?.key !== key
-        ? { key, dir: 'ascending' }
-        : current.dir === 'ascending'
-          ? { key, dir: 'descending' }
-          : null,
-    );
+  const scrollRef = useRef<HTMLElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT_PX,
+    overscan: OVERSCAN_ROWS,
+    getItemKey: (index) => rows[index]?.id ?? index,
+  });
+  const items = virtualizer.getVirtualItems();
+  const firstShown = rows[items[0]?.index ?? -1];
+  const lastShown = rows[items[items.length - 1]?.index ?? -1];
+  // Read by the changes poll, in file order: row numbers of the rows rendered (in view and overscan).
+  visibleRef.current =
+    firstShown && lastShown
+      ? {
+          first: Math.min(firstShown.row_number, lastShown.row_number),
+          last: Math.max(firstShown.row_number, lastShown.row_number),
+        }
+      : null;
+  const padTop = items[0]?.start ?? 0;
+  const padBottom = Math.max(0, virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0));
+
+  // Once the reader scrolls, the next page is read before they reach the end of the loaded rows.
+  const lastIndex = items[items.length - 1]?.index ?? -1;
+  const scrolled = (virtualizer.scrollOffset ?? 0) > 0;
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = query;
+  useEffect(() => {
+    if (scrolled && hasNextPage && !isFetchingNextPage && lastIndex >= rows.length - PREFETCH_ROWS) {
+      void fetchNextPage();
+    }
+  }, [scrolled, hasNextPage, isFetchingNextPage, fetchNextPage, lastIndex, rows.length]);
+
+  function toggleSort(column: Column) {
+    setSort((current) => {
+      if (column.sort === 'row_number') return current === 'row_number' ? '-row_number' : 'row_number';
+      if (current === column.sort) return `-${column.sort}` as CompanySort;
+      if (current === `-${column.sort}`) return 'row_number';
+      return column.sort;
+    });
   }
 
-  const header = (key: SortKey, label: string, className?: string) => {
-    const active = sort?.key === key;
+  const header = (column: Column) => {
+    const active = sortKey === column.sort;
+    const next =
+      column.sort === 'row_number'
+        ? descending
+          ? 'activate for file order'
+          : 'activate to sort descending'
+        : active && descending
+          ? 'activate for file order'
+          : active
+            ? 'activate to sort descending'
+            : 'activate to sort';
     return (
-      <th scope="col" className={className} aria-sort={active ? sort.dir : undefined}>
-        <button type="button" className="sort-button" onClick={() => toggleSort(key)}>
-          {label}
+      <th
+        key={column.key}
+        scope="col"
+        className={column.key === 'row' ? 'col-num pin-1' : column.key === 'domain' ? 'pin-2' : undefined}
+        aria-sort={active ? (descending ? 'descending' : 'ascending') : undefined}
+      >
+        <button type="button" className="sort-button" onClick={() => toggleSort(column)}>
+          {column.label}
           <span className="sort-indicator" aria-hidden="true">
-            {active ? (sort.dir === 'ascending' ? '▲' : '▼') : '↕'}
+            {active ? (descending ? '▼' : '▲') : '↕'}
           </span>
           <span className="visually-hidden">
-            {active
-              ? sort.dir === 'ascending'
-                ? ', sorted ascending; activate to sort descending'
-                : ', sorted descending; activate for file order'
-              : ', activate to sort'}
+            {active ? `, sorted ${descending ? 'descending' : 'ascending'}; ` : ', '}
+            {next}
           </span>
         </button>
       </th>
@@ -142,32 +249,35 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
     <section className="card" aria-labelledby="results-heading">
       <div className="card__header">
         <h2 id="results-heading">Results</h2>
-        <div className="search">
-          <label htmlFor={searchId} className="visually-hidden">
-            Search by domain or name
-          </label>
-          <svg
-            className="search__icon"
-            width="14"
-            height="14"
-            viewBox="0 0 24 24"
-            fill="none"
-            stroke="currentColor"
-            aria-hidden="true"
-          >
-            <circle cx="11" cy="11" r="7" strokeWidth="2" />
-            <path d="m20 20-3.5-3.5" strokeWidth="2" strokeLinecap="round" />
-          </svg>
-          <input
-            id={searchId}
-            type="search"
-            className="input"
-            placeholder="Search domain or name"
-            value={search}
-            onChange={(e) => setSearch(e.target.value)}
-            spellCheck={false}
-            autoComplete="off"
-          />
+        <div className="results-tools">
+          <ColumnChooser hidden={hidden} onToggle={toggleColumn} />
+          <div className="search">
+            <label htmlFor={searchId} className="visually-hidden">
+              Search by domain or name
+            </label>
+            <svg
+              className="search__icon"
+              width="14"
+              height="14"
+              viewBox="0 0 24 24"
+              fill="none"
+              stroke="currentColor"
+              aria-hidden="true"
+            >
+              <circle cx="11" cy="11" r="7" strokeWidth="2" />
+              <path d="m20 20-3.5-3.5" strokeWidth="2" strokeLinecap="round" />
+            </svg>
+            <input
+              id={searchId}
+              type="search"
+              className="input"
+              placeholder="Search domain or name"
+              value={search}
+              onChange={(e) => setSearch(e.target.value)}
+              spellCheck={false}
+              autoComplete="off"
+            />
+          </div>
         </div>
       </div>
       <div className="card__header" style={{ paddingTop: 10, paddingBottom: 10 }}>
@@ -199,75 +309,155 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
             {caption}
           </p>
           <ScrollRegion
+            ref={scrollRef}
             label="Results table"
-            className={query.isPlaceholderData ? 'is-stale' : undefined}
+            className={`table-scroll--rows${query.isPlaceholderData ? ' is-stale' : ''}`}
             busy={query.isFetching && query.isPlaceholderData}
           >
-            <table className="table table--companies" style={{ minWidth: TABLE_WIDTH_PX }}>
+            <table
+              className="table table--companies"
+              style={{ minWidth: columns.reduce((sum, c) => sum + c.width, 0) }}
+              aria-rowcount={matching === null ? -1 : matching + 1}
+            >
               <caption className="visually-hidden">{caption}</caption>
               <colgroup>
-                {COLUMN_WIDTHS_PX.map((width, i) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: a fixed list of columns
-                  <col key={i} style={{ width }} />
+                {columns.map((c) => (
+                  <col
+                    key={c.key}
+                    className={`col--${c.key}`}
+                    style={c.fixed ? undefined : { width: c.width }}
+                  />
                 ))}
               </colgroup>
               <thead>
-                <tr>
-                  {header('row', '#', 'col-num pin-1')}
-                  {header('domain', 'Domain', 'pin-2')}
-                  {header('name', 'Name')}
-                  {header('status', 'Status')}
-                  {header('industry', 'Industry')}
-                  {header('size', 'Company size')}
-                  {header('revenue', 'Revenue range')}
-                  {header('hq', 'Headquarters')}
-                  <th scope="col">Website</th>
-                  <th scope="col">LinkedIn</th>
-                  <th scope="col">Description</th>
-                </tr>
+                <tr aria-rowindex={1}>{columns.map(header)}</tr>
               </thead>
               <tbody>
-                {query.isPending ? <SkeletonRows /> : rows.map((c) => <CompanyRow key={c.id} company={c} />)}
+                {query.isPending ? (
+                  <SkeletonRows span={columns.length} />
+                ) : (
+                  <>
+                    {padTop > 0 ? <Spacer height={padTop} span={columns.length} /> : null}
+                    {items.map((item) => {
+                      const company = rows[item.index];
+                      if (!company) return null;
+                      return (
+                        <CompanyRow
+                          key={item.key}
+                          index={item.index}
+                          measure={virtualizer.measureElement}
+                          company={company}
+                          hidden={hidden}
+                          onOpen={setSelected}
+                        />
+                      );
+                    })}
+                    {padBottom > 0 ? <Spacer height={padBottom} span={columns.length} /> : null}
+                  </>
+                )}
               </tbody>
             </table>
             {!query.isPending && rows.length === 0 ? (
-              <EmptyResults filtered={status !== null || q !== ''} finished={finished} />
+              <EmptyResults filtered={status !== null || q !== ''} finished={settled} />
             ) : null}
           </ScrollRegion>
           <div className="table-footer">
             <span aria-live="polite">
               {matching === null
-                ? `${formatCount(loaded.length)} loaded`
-                : `${formatCount(loaded.length)} of ${formatCount(matching)} loaded`}
+                ? `${formatCount(rows.length)} loaded`
+                : `${formatCount(rows.length)} of ${formatCount(matching)} loaded`}
             </span>
             <LoadMoreButton query={query} />
           </div>
         </>
       )}
+      <CompanyDetails
+        company={selected ? (rows.find((c) => c.id === selected.id) ?? selected) : null}
+        provider={job.provider}
+        onClose={() => setSelected(null)}
+      />
     </section>
   );
 }
 
-function CompanyRow({ company: c }: { company: Company }) {
+function ColumnChooser({
+  hidden,
+  onToggle,
+}: {
+  hidden: Set<ColumnKey>;
+  onToggle: (key: ColumnKey, hidden: boolean) => void;
+}) {
+  return (
+    <details className="column-chooser">
+      <summary className="button">
+        Columns
+        {hidden.size > 0 ? <span className="segmented__count">{COLUMNS.length - hidden.size}</span> : null}
+      </summary>
+      <fieldset className="column-chooser__list">
+        <legend className="visually-hidden">Columns shown</legend>
+        {COLUMNS.filter((c) => !c.fixed).map((c) => (
+          <label key={c.key} className="checkbox">
+            <input
+              type="checkbox"
+              checked={!hidden.has(c.key)}
+              onChange={(e) => onToggle(c.key, !e.target.checked)}
+            />
+            {c.label}
+          </label>
+        ))}
+      </fieldset>
+    </details>
+  );
+}
+
+function Spacer({ height, span }: { height: number; span: number }) {
+  return (
+    <tr className="spacer-row" style={{ height }}>
+      <td colSpan={span} />
+    </tr>
+  );
+}
+
+/** Re-rendered only when its company object changes: a poll that changed one row renders one row. */
+const CompanyRow = memo(function CompanyRow({
+  company: c,
+  index,
+  measure,
+  hidden,
+  onOpen,
+}: {
+  company: Company;
+  index: number;
+  measure: (el: Element | null) => void;
+  hidden: Set<ColumnKey>;
+  onOpen: (c: Company) => void;
+}) {
   const website = safeHttpUrl(c.website);
   const linkedin = safeHttpUrl(c.linkedin_url);
   const hq = headquarters(c);
   const industry = c.industry ? titleCase(c.industry) : null;
   const reason = c.status === 'failed' || c.status === 'not_found' ? (c.error?.message ?? null) : null;
-  return (
-    <tr>
-      <td className="col-num faint pin-1">{c.row_number}</td>
-      <th
-        scope="row"
-        className="cell-domain pin-2"
-        title={c.input !== c.domain ? `In the file: ${c.input}` : undefined}
-      >
-        {c.domain}
-      </th>
-      <td className="truncate" title={c.name ?? undefined}>
-        {c.name ?? <Missing />}
+  const cells: Record<ColumnKey, ReactNode> = {
+    row: (
+      <td key="row" className="col-num muted pin-1">
+        {c.row_number}
       </td>
-      <td>
+    ),
+    domain: (
+      <th key="domain" scope="row" className="cell-domain pin-2">
+        <button
+          type="button"
+          className="link-button"
+          onClick={() => onOpen(c)}
+          aria-haspopup="dialog"
+          title={c.input !== c.domain ? `In the file: ${c.input}` : 'Every field of this company'}
+        >
+          {c.domain}
+        </button>
+      </th>
+    ),
+    status: (
+      <td key="status">
         <CompanyStatusBadge status={c.status} />
         {reason ? (
           <span className="cell-reason" title={reason}>
@@ -275,15 +465,34 @@ function CompanyRow({ company: c }: { company: Company }) {
           </span>
         ) : null}
       </td>
-      <td className="truncate" title={industry ?? undefined}>
+    ),
+    name: (
+      <td key="name" className="truncate" title={c.name ?? undefined}>
+        {c.name ?? <Missing />}
+      </td>
+    ),
+    industry: (
+      <td key="industry" className="truncate" title={industry ?? undefined}>
         {industry ?? <Missing />}
       </td>
-      <td className="nowrap num">{c.company_size ?? <Missing />}</td>
-      <td className="nowrap num">{c.revenue_range ?? <Missing />}</td>
-      <td className="truncate" title={hq ?? undefined}>
+    ),
+    size: (
+      <td key="size" className="nowrap num">
+        {c.company_size ?? <Missing />}
+      </td>
+    ),
+    revenue: (
+      <td key="revenue" className="nowrap num">
+        {c.revenue_range ?? <Missing />}
+      </td>
+    ),
+    hq: (
+      <td key="hq" className="truncate" title={hq ?? undefined}>
         {hq ?? <Missing />}
       </td>
-      <td className="truncate">
+    ),
+    website: (
+      <td key="website" className="truncate">
         {website ? (
           <a href={website} target="_blank" rel="noopener noreferrer">
             {displayHost(website)}
@@ -292,7 +501,9 @@ function CompanyRow({ company: c }: { company: Company }) {
           <Missing />
         )}
       </td>
-      <td className="nowrap">
+    ),
+    linkedin: (
+      <td key="linkedin" className="nowrap">
         {linkedin ? (
           <a href={linkedin} target="_blank" rel="noopener noreferrer">
             LinkedIn<span className="visually-hidden"> page of {c.name ?? c.domain}</span>
@@ -301,12 +512,19 @@ function CompanyRow({ company: c }: { company: Company }) {
           <Missing />
         )}
       </td>
-      <td className="truncate muted" title={c.description ?? undefined}>
+    ),
+    description: (
+      <td key="description" className="truncate muted" title={c.description ?? undefined}>
         {c.description ?? <Missing />}
       </td>
+    ),
+  };
+  return (
+    <tr ref={measure} data-index={index} aria-rowindex={index + 2}>
+      {COLUMNS.filter((col) => !hidden.has(col.key)).map((col) => cells[col.key])}
     </tr>
   );
-}
+});
 
 function Missing() {
   return (
@@ -317,12 +535,12 @@ function Missing() {
   );
 }
 
-function SkeletonRows() {
+function SkeletonRows({ span }: { span: number }) {
   return (
     <>
       {[0, 1, 2, 3, 4].map((i) => (
         <tr key={i}>
-          <td colSpan={COLUMN_WIDTHS_PX.length}>
+          <td colSpan={span}>
             {i === 0 ? <span className="visually-hidden">Loading companies…</span> : null}
             <div className="skeleton" style={{ height: 16 }} />
           </td>

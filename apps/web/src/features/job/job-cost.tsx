@@ -28,10 +28,18 @@ export function CostCard({ job }: { job: Job }) {
           <dt>Credits used</dt>
           <dd>
             {formatCount(usage.credits)}
-            <span className="muted" style={{ fontSize: 13, fontWeight: 400 }}>
-              {' '}
-              of ≤ {formatCount(estimate.credits)} estimated
-            </span>
+            {usage.credits > estimate.credits ? (
+              <span className="cost-over" style={{ fontSize: 13, fontWeight: 500 }}>
+                {' '}
+                · over the estimate of {formatCount(estimate.credits)} by{' '}
+                {formatCount(usage.credits - estimate.credits)}
+              </span>
+            ) : (
+              <span className="muted" style={{ fontSize: 13, fontWeight: 400 }}>
+                {' '}
+                of ≤ {formatCount(estimate.credits)} estimated
+              </span>
+            )}
           </dd>
         </div>
         <div className="count">

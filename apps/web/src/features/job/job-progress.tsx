@@ -62,7 +62,11 @@ function etaText(job: Job, eta: number | null): string {
     }
     return 'Finished';
   }
-  if (job.status === 'cancelled') return 'Cancelled';
+  if (job.status === 'cancelled') {
+    return job.counts.processing > 0
+      ? `Cancelling: ${formatCount(job.counts.processing)} already at the provider finish first`
+      : 'Cancelled';
+  }
   if (job.status === 'paused') return 'Paused';
   if (job.status === 'queued' && doneCount(job) === 0) return 'Waiting to start…';
   if (eta === null) return 'Estimating time left…';
@@ -72,6 +76,9 @@ function etaText(job: Job, eta: number | null): string {
 /** Coarse on purpose: a screen reader hears every 10 %, not every poll. */
 function announcement(job: Job): string {
   const pct = percentDone(job);
+  if (job.status === 'cancelled') {
+    return job.counts.processing > 0 ? 'Job cancelled; finishing the companies in flight.' : 'Job cancelled.';
+  }
   if (job.status === 'completed') {
     return `Job completed: ${job.counts.enriched} enriched, ${job.counts.not_found} not found, ${job.counts.failed} failed.`;
   }

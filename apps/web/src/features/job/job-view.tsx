@@ -66,6 +66,7 @@ function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
   const job = query.data;
   return (
     <div className="page">
+      {query.isError ? <ReconnectingNotice updatedAt={query.dataUpdatedAt} /> : null}
       <JobHeader job={job} orgId={orgId} />
       {job.provider === 'sandbox' ? <SandboxBanner /> : null}
       {job.error ? <JobErrorBanner job={job} orgId={orgId} /> : null}
@@ -92,7 +93,7 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
         </nav>
         <div style={{ display: 'flex', alignItems: 'center', gap: 10, flexWrap: 'wrap' }}>
           <h1 style={{ overflowWrap: 'anywhere' }}>{job.filename ?? 'Untitled upload'}</h1>
-          <JobStatusBadge status={job.status} />
+          <JobStatusBadge job={job} />
         </div>
         <dl className="job-facts">
           <div>
@@ -182,6 +183,24 @@ function ExportButton({ job, layout }: { job: Job; layout: ExportLayout }) {
         {state.busy ? 'Exporting…' : label}
       </button>
     </>
+  );
+}
+
+/** The server did not answer the last polls: what is shown is kept, and says how old it is. */
+function ReconnectingNotice({ updatedAt }: { updatedAt: number }) {
+  return (
+    <div role="status" className="alert alert--warning reconnecting">
+      <div className="alert__body">
+        <p className="alert__title">Reconnecting…</p>
+        <p>
+          The server is not answering. The figures below are from{' '}
+          <time dateTime={new Date(updatedAt).toISOString()}>
+            {new Date(updatedAt).toLocaleTimeString('en-US')}
+          </time>{' '}
+          and update as soon as it is back.
+        </p>
+      </div>
+    </div>
   );
 }
 

@@ -115,7 +115,7 @@ function JobRow({ job, now }: { job: Job; now: number }) {
         {job.provider === 'sandbox' ? <span className="faint"> · sandbox</span> : null}
       </th>
       <td>
-        <JobStatusBadge status={job.status} />
+        <JobStatusBadge job={job} />
       </td>
       <td>
         <div className="jobs-progress">

@@ -8,6 +8,10 @@ export type UploadRequest = {
   file: File;
   /** Header of the column holding the domains; empty = let the server detect it. */
   domainColumn: string;
+  /** Pause the job at this many credits; null = no limit. */
+  maxCredits: number | null;
+  /** Ask the provider again even for domains in the enrichment cache. */
+  forceRefresh: boolean;
   onProgress: (progress: UploadProgress) => void;
   signal?: AbortSignal;
 };
@@ -17,10 +21,19 @@ export type UploadRequest = {
  * progress, which a 100 MB file needs. The fields go before the file: the server checks them
  * before it reads the file.
  */
-export function uploadCsv({ file, domainColumn, onProgress, signal }: UploadRequest): Promise<Job> {
+export function uploadCsv({
+  file,
+  domainColumn,
+  maxCredits,
+  forceRefresh,
+  onProgress,
+  signal,
+}: UploadRequest): Promise<Job> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     if (domainColumn.trim()) form.append('domain_column', domainColumn.trim());
+    if (maxCredits !== null) form.append('max_credits', String(maxCredits));
+    if (forceRefresh) form.append('force_refresh', 'true');
     form.append('file', file, file.name);
 
     const xhr = new XMLHttpRequest();

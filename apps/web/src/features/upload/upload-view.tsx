@@ -7,8 +7,8 @@ import { type DragEvent, type FormEvent, useEffect, useId, useRef, useState } fr
 import { jobKeys } from '@/features/job/queries';
 import { jobHref } from '@/features/job/routes';
 import { jobsKeys } from '@/features/jobs/queries';
-import { errorMessage } from '@/lib/api';
-import { formatBytes } from '@/lib/format';
+import { ApiError, errorMessage } from '@/lib/api';
+import { formatBytes, formatCount } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { type UploadProgress, uploadCsv } from './upload-csv';
 
@@ -19,7 +19,29 @@ const SAMPLE_CSV_HREF = `data:text/csv;charset=utf-8,${encodeURIComponent(SAMPLE
 type Phase =
   | { kind: 'idle' }
   | { kind: 'uploading'; progress: UploadProgress }
-  | { kind: 'error'; message: string };
+  | { kind: 'error'; message: string; rejected: RejectedSample[]; reasons: [string, number][] };
+
+/** What a refused file's error carries (details.rejected, details.reasons): its first rows and why. */
+type RejectedSample = { rowNumber: number; raw: string; reason: string; message: string };
+
+function refusal(err: unknown): Pick<Extract<Phase, { kind: 'error' }>, 'rejected' | 'reasons'> {
+  const details = err instanceof ApiError ? err.details : undefined;
+  const rejected = Array.isArray(details?.rejected)
+    ? (details.rejected as unknown[]).filter(
+        (r): r is RejectedSample =>
+          typeof r === 'object' &&
+          r !== null &&
+          typeof (r as RejectedSample).rowNumber === 'number' &&
+          typeof (r as RejectedSample).message === 'string',
+      )
+    : [];
+  const counted = details?.reasons;
+  const reasons =
+    typeof counted === 'object' && counted !== null
+      ? Object.entries(counted).filter((e): e is [string, number] => typeof e[1] === 'number')
+      : [];
+  return { rejected, reasons };
+}
 
 export function UploadView() {
   const router = useRouter();
@@ -27,12 +49,18 @@ export function UploadView() {
   const [orgId] = useOrgId();
   const [file, setFile] = useState<File | null>(null);
   const [domainColumn, setDomainColumn] = useState('');
+  const [maxCredits, setMaxCredits] = useState('');
+  const [forceRefresh, setForceRefresh] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
   const [notice, setNotice] = useState<string | null>(null);
   const inputRef = useRef<HTMLInputElement>(null);
   const abortRef = useRef<AbortController | null>(null);
-  const ids = { file: useId(), column: useId(), hint: useId() };
+  const ids = { file: useId(), column: useId(), hint: useId(), credits: useId(), refresh: useId() };
+  const creditsValue = maxCredits.trim() === '' ? null : Number(maxCredits);
+  const creditsInvalid =
+    creditsValue !== null &&
+    (!Number.isInteger(creditsValue) || creditsValue < 1 || creditsValue > 2_000_000_000);
 
   useEffect(() => () => abortRef.current?.abort(), []);
 
@@ -68,7 +96,7 @@ export function UploadView() {
 
   async function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    if (!file || uploading || !canUpload) return;
+    if (!file || uploading || !canUpload || creditsInvalid) return;
     const controller = new AbortController();
     abortRef.current = controller;
     setPhase({ kind: 'uploading', progress: { loaded: 0, total: file.size } });
@@ -76,6 +104,8 @@ export function UploadView() {
       const job = await uploadCsv({
         file,
         domainColumn,
+        maxCredits: creditsValue,
+        forceRefresh,
         signal: controller.signal,
         onProgress: (progress) => setPhase({ kind: 'uploading', progress }),
       });
@@ -87,7 +117,7 @@ export function UploadView() {
         setPhase({ kind: 'idle' });
         return;
       }
-      setPhase({ kind: 'error', message: errorMessage(err) });
+      setPhase({ kind: 'error', message: errorMessage(err), ...refusal(err) });
     } finally {
       abortRef.current = null;
     }
@@ -204,13 +234,79 @@ export function UploadView() {
                 The header of the column that holds the domains, when it is not detected.
               </span>
             </div>
+            <div className="field">
+              <label htmlFor={ids.credits}>
+                Credit limit <span className="faint">(optional)</span>
+              </label>
+              <input
+                id={ids.credits}
+                className="input"
+                name="max_credits"
+                inputMode="numeric"
+                placeholder="No limit"
+                value={maxCredits}
+                aria-invalid={creditsInvalid || undefined}
+                aria-describedby={`${ids.credits}-hint`}
+                onChange={(e) => setMaxCredits(e.target.value)}
+              />
+              <span id={`${ids.credits}-hint`} className={creditsInvalid ? 'field__error' : 'field__hint'}>
+                {creditsInvalid
+                  ? 'A whole number of credits, at least 1.'
+                  : 'The job pauses before it spends more; you can raise it and resume.'}
+              </span>
+            </div>
           </div>
+          <label className="checkbox" htmlFor={ids.refresh}>
+            <input
+              id={ids.refresh}
+              type="checkbox"
+              name="force_refresh"
+              checked={forceRefresh}
+              aria-describedby={`${ids.refresh}-hint`}
+              onChange={(e) => setForceRefresh(e.target.checked)}
+            />
+            Skip the cache
+          </label>
+          <span id={`${ids.refresh}-hint`} className="field__hint" style={{ marginTop: -12 }}>
+            Ask the provider again even for domains enriched recently (costs credits for each of them).
+          </span>
 
           {phase.kind === 'error' ? (
             <div role="alert" className="alert alert--error">
               <div className="alert__body">
                 <p className="alert__title">The file was not accepted</p>
                 <p>{phase.message}</p>
+                {phase.reasons.length > 0 ? (
+                  <ul className="refusal-reasons">
+                    {phase.reasons.map(([reason, rows]) => (
+                      <li key={reason}>
+                        <span className="mono">{reason}</span>: {formatCount(rows)}{' '}
+                        {rows === 1 ? 'row' : 'rows'}
+                      </li>
+                    ))}
+                  </ul>
+                ) : null}
+                {phase.rejected.length > 0 ? (
+                  <table className="table refusal-rows">
+                    <caption>The first rows without a usable domain</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Row</th>
+                        <th scope="col">In the file</th>
+                        <th scope="col">Why</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {phase.rejected.map((r) => (
+                        <tr key={r.rowNumber}>
+                          <td className="num">{r.rowNumber}</td>
+                          <td className="mono">{r.raw === '' ? '(empty)' : r.raw}</td>
+                          <td>{r.message}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                ) : null}
               </div>
             </div>
           ) : null}
@@ -230,7 +326,7 @@ export function UploadView() {
               <button
                 type="submit"
                 className="button button--primary"
-                disabled={!file || uploading || !canUpload}
+                disabled={!file || uploading || !canUpload || creditsInvalid}
               >
                 {uploading ? 'Uploading…' : 'Upload and enrich'}
               </button>
