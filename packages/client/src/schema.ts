@@ -840,6 +840,8 @@ export interface operations {
                     force_refresh?: boolean;
                     /** @description Pause the job at this many credits */
                     max_credits?: number;
+                    /** @description false: the job is made with its estimate and waits (paused, AWAITING_START) until POST /jobs/{id}/resume */
+                    start?: boolean;
                     /** @description Providers to ask, in order, comma-separated; one this server does not have is refused (400) */
                     providers?: string;
                     /**

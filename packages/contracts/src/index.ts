@@ -318,6 +318,14 @@ export const UploadFields = z.object({
     .max(MAX_CREDITS_LIMIT, `max_credits must be at most ${MAX_CREDITS_LIMIT}`)
     .optional()
     .describe('Pause the job when its estimated credits reach this'),
+  start: z
+    .enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'start must be true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'on')
+    .optional()
+    .describe(
+      'false: the job is made with its estimate and waits, paused with the code AWAITING_START, until ' +
+        'POST /jobs/{id}/resume starts it (or it is cancelled). Default true: it starts at once.',
+    ),
   providers: z
     .string()
     .transform((v) =>

@@ -240,6 +240,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
                   minimum: 1,
                   description: 'Pause the job at this many credits',
                 },
+                start: {
+                  type: 'boolean',
+                  description:
+                    'false: the job is made with its estimate and waits (paused, AWAITING_START) until POST /jobs/{id}/resume',
+                },
                 providers: {
                   type: 'string',
                   description:

@@ -109,7 +109,8 @@ export async function finishUploadedJob(
     .set({
       ...found,
       queuedCount: found.total,
-      status: 'queued',
+      // Made with start=false (stored-upload.repository's AWAITING_START): it waits, paused.
+      status: sql`case when ${jobs.errorCode} = 'AWAITING_START' then 'paused' else 'queued' end`,
     })
     .where(eq(jobs.id, jobId))
     .returning();

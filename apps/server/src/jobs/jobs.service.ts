@@ -78,6 +78,8 @@ export type UploadOptions = {
   maxCredits?: number;
   /** The form's domain_column, wherever it was sent (before the file, it was used to check it). */
   domainColumn?: string | undefined;
+  /** false: the job waits with its estimate (paused, AWAITING_START) until resumed. */
+  start?: boolean | undefined;
 };
 
 /** An upload sent with an Idempotency-Key; the hash is known once the whole request was read. */
@@ -212,7 +214,8 @@ export function createJobsService(deps: JobsServiceDeps) {
     });
     if (!read) return null;
     if (read.total >= ANALYZE_AFTER_COMPANIES) await analyzeCompanies(db);
-    dispatcher.dispatchJobInBackground(read.job.orgId, read.job.id);
+    // A job asked to wait (start=false) is dispatched when it is resumed.
+    if (read.job.status !== 'paused') dispatcher.dispatchJobInBackground(read.job.orgId, read.job.id);
     return read.job;
   }
 
@@ -257,6 +260,7 @@ export function createJobsService(deps: JobsServiceDeps) {
             forceRefresh: opts.forceRefresh ?? false,
             maxCredits: opts.maxCredits ?? null,
             domainColumn: domainColumn?.trim() ? domainColumn : null,
+            awaitingStart: opts.start === false,
           });
           if (idempotency) {
             requestHash = idempotency.requestHash();

@@ -94,11 +94,31 @@ export async function lockIngestingJob(db: Db, orgId: string, jobId: string): Pr
 export async function setAcceptedUpload(
   db: Db,
   jobId: string,
-  found: { inputRows: number; forceRefresh: boolean; maxCredits: number | null; domainColumn: string | null },
+  found: {
+    inputRows: number;
+    forceRefresh: boolean;
+    maxCredits: number | null;
+    domainColumn: string | null;
+    /** start=false: once read, the job waits paused with this code (finishUploadedJob reads it). */
+    awaitingStart?: boolean;
+  },
 ): Promise<JobRow> {
-  const [row] = await db.update(jobs).set(found).where(eq(jobs.id, jobId)).returning();
+  const { awaitingStart, ...fields } = found;
+  const [row] = await db
+    .update(jobs)
+    .set({
+      ...fields,
+      ...(awaitingStart ? { errorCode: AWAITING_START, errorMessage: AWAITING_START_MESSAGE } : {}),
+    })
+    .where(eq(jobs.id, jobId))
+    .returning();
   return row!;
 }
+
+/** The code of a job made with start=false: paused with its estimate until resumed. */
+export const AWAITING_START = 'AWAITING_START';
+const AWAITING_START_MESSAGE =
+  'The job waits to be started: check its estimate, then start it (POST /api/v1/jobs/{id}/resume) or cancel it.';
 
 export type RejectedSample = { rowNumber: number; raw: string; reason: string; message: string };
 

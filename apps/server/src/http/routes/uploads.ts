@@ -46,7 +46,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
           if (next.value.type !== 'field') throw oneFile();
           fields[next.value.fieldname] = String(next.value.value);
         }
-        const { org_id, force_refresh, max_credits, domain_column, header_row, providers } =
+        const { org_id, force_refresh, max_credits, domain_column, header_row, providers, start } =
           parseFields(fields);
         assertSameOrganization(req.auth, org_id);
         assertProviders(providers, jobs.provider);
@@ -56,7 +56,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
             'header_row: send it before the file, so the file is read from that line on.',
           );
         }
-        return { forceRefresh: force_refresh, maxCredits: max_credits, domainColumn: domain_column };
+        return { forceRefresh: force_refresh, maxCredits: max_credits, domainColumn: domain_column, start };
       };
       let headerRow: number | undefined;
       for (let next = await parts.next(); !next.done; next = await parts.next()) {
