@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -197,7 +198,7 @@ describe('gtm-enrich', () => {
       proxy.cut();
       await expect
         .poll(watching.stderr, { timeout: 10_000 })
-        .toMatch(/asking again \(the job goes on on the server\)/);
+        .toMatch(/Could not reach the API.*; asking again/);
       proxy.restore();
       const run = await watching.result;
       expect(run.code, run.stderr).toBe(EXIT.DONE);
@@ -205,6 +206,37 @@ describe('gtm-enrich', () => {
       expect(run.stderr).toContain('wrote outage-out.csv');
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('uploads once through a server that is down at first (one Idempotency-Key for every try)', async () => {
+    // A port nobody listens on yet (connections refused), then a forwarder to the API on it.
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const api = new URL(t.baseUrl);
+    const file = await leads('away', 5);
+    const started = start(['enrich', file, '--no-wait'], { GTM_API_URL: `http://127.0.0.1:${port}` });
+    await expect.poll(started.stderr, { timeout: 10_000 }).toMatch(/Could not reach the API.*; asking again/);
+    const forwarder = createNetServer((client) => {
+      const upstream = connect(Number(api.port), api.hostname);
+      client.pipe(upstream).pipe(client);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+    try {
+      const run = await started.result;
+      expect(run.code, run.stderr).toBe(EXIT.DONE);
+      expect(run.stderr).toContain('the API answers again');
+      const jobId = run.stdout.trim();
+      const list = (await (await apiFetch(`${t.baseUrl}/api/v1/jobs?limit=100`)).json()) as {
+        data: { id: string; filename: string | null }[];
+      };
+      expect(list.data.filter((j) => j.filename === 'away.csv').map((j) => j.id)).toEqual([jobId]);
+    } finally {
+      forwarder.close();
     }
   });
 

@@ -6,6 +6,7 @@
  * Output: what a script reads (a job id, a table, JSON) goes to stdout; progress and messages
  * go to stderr. Exit codes are in EXIT below and in `gtm-enrich help`.
  */
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -179,20 +180,28 @@ const getJob = (api: GtmClient, jobId: string) =>
  * The job, asked again with backoff while the server is away or busy: a long job outlives a
  * restart or a deploy of the API, and the job goes on meanwhile.
  */
-async function pollJob(api: GtmClient, jobId: string): Promise<Job> {
+function pollJob(api: GtmClient, jobId: string): Promise<Job> {
+  return retryTransient(() => getJob(api, jobId), Number.POSITIVE_INFINITY);
+}
+
+/** Tries of an upload while the server is away: its Idempotency-Key makes them safe. */
+const UPLOAD_TRIES = 4;
+
+/** `call` again with backoff while the server is away or busy: at most `tries` times, within WAIT_THROUGH_OUTAGE_MS. */
+async function retryTransient<T>(call: () => Promise<T>, tries: number): Promise<T> {
   const since = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
-      const job = await getJob(api, jobId);
+      const result = await call();
       if (attempt > 0) say('the API answers again');
-      return job;
+      return result;
     } catch (err) {
-      if (!(err instanceof CliExit && err.transient) || Date.now() - since > WAIT_THROUGH_OUTAGE_MS)
-        throw err;
+      const spent = attempt + 1 >= tries || Date.now() - since > WAIT_THROUGH_OUTAGE_MS;
+      if (!(err instanceof CliExit && err.transient) || spent) throw err;
       if (attempt === 0) {
         // Below the progress bar, not on it.
         if (process.stderr.isTTY) process.stderr.write('\n');
-        say(`${err.message.split('. Check')[0]}; asking again (the job goes on on the server)`);
+        say(`${err.message.split('. Check')[0]}; asking again`);
       }
       await sleep(Math.min(30_000, 1_000 * 2 ** attempt));
     }
@@ -350,26 +359,32 @@ async function enrich(api: GtmClient, file: string, options: Options, intervalMs
   const stopHandling = onInterrupt(() => jobId, output);
   try {
     say(`uploading ${file} (${blob.size} bytes)…`);
-    let job = await request(
-      api.POST('/api/v1/uploads', {
-        body: {
-          file: blob,
-          domain_column: options['domain-column'],
-          force_refresh: options['force-refresh'],
-          max_credits: maxCredits,
-          providers: providers?.join(','),
-        },
-        bodySerializer: (body) => {
-          const form = new FormData();
-          // Fields first: the server checks them before reading the file.
-          for (const [key, value] of Object.entries(body)) {
-            if (key !== 'file' && value !== undefined) form.append(key, String(value));
-          }
-          form.append('file', blob, path.basename(file));
-          return form;
-        },
-      }),
-    );
+    // One key for every try of this upload: a try whose answer was lost is answered again with
+    // the job it created, never with a second job.
+    const idempotencyKey = randomUUID();
+    const send = () =>
+      request(
+        api.POST('/api/v1/uploads', {
+          params: { header: { 'idempotency-key': idempotencyKey } },
+          body: {
+            file: blob,
+            domain_column: options['domain-column'],
+            force_refresh: options['force-refresh'],
+            max_credits: maxCredits,
+            providers: providers?.join(','),
+          },
+          bodySerializer: (body) => {
+            const form = new FormData();
+            // Fields first: the server checks them before reading the file.
+            for (const [key, value] of Object.entries(body)) {
+              if (key !== 'file' && value !== undefined) form.append(key, String(value));
+            }
+            form.append('file', blob, path.basename(file));
+            return form;
+          },
+        }),
+      );
+    let job = await retryTransient(send, UPLOAD_TRIES);
     jobId = job.id;
     say(
       `job ${job.id} created (provider: ${job.provider}${job.provider === 'sandbox' ? ', SYNTHETIC data' : ''})`,
