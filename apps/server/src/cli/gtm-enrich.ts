@@ -173,8 +173,21 @@ async function request<T>(call: Promise<{ data?: T; error?: unknown; response: R
   }
 }
 
+/**
+ * Backstops for a connection that stops without an error (a proxy that drops it mid-request can
+ * leave fetch waiting for ever): a read of a job, and a whole upload (the server allows 15 min
+ * by default, HTTP_REQUEST_TIMEOUT_MS). Both are then tried again like an unreachable server.
+ */
+const READ_TIMEOUT_MS = 60_000;
+const UPLOAD_TIMEOUT_MS = 20 * 60_000;
+
 const getJob = (api: GtmClient, jobId: string) =>
-  request(api.GET('/api/v1/jobs/{jobId}', { params: { path: { jobId } } }));
+  request(
+    api.GET('/api/v1/jobs/{jobId}', {
+      params: { path: { jobId } },
+      signal: AbortSignal.timeout(READ_TIMEOUT_MS),
+    }),
+  );
 
 /**
  * The job, asked again with backoff while the server is away or busy: a long job outlives a
@@ -366,6 +379,7 @@ async function enrich(api: GtmClient, file: string, options: Options, intervalMs
       request(
         api.POST('/api/v1/uploads', {
           params: { header: { 'idempotency-key': idempotencyKey } },
+          signal: AbortSignal.timeout(UPLOAD_TIMEOUT_MS),
           body: {
             file: blob,
             domain_column: options['domain-column'],
