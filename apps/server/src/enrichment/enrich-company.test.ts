@@ -90,6 +90,8 @@ function scriptedProvider() {
     duringEnrich: null as (() => Promise<void>) | null,
     duringMatch: null as (() => Promise<void>) | null,
     unmatched: new Set<string>(),
+    /** Domains whose business the provider fails on in bulk_enrich (a per-item error). */
+    enrichItemErrors: new Set<string>(),
     itemErrors: new Set<string>(),
     matchCalls: 0,
     matchedDomains: [] as string[],
@@ -107,7 +109,7 @@ function scriptedProvider() {
           ? { domain, businessId: null, error: { type: 'invalid_domain', message: 'not a usable domain' } }
           : state.unmatched.has(domain)
             ? { domain, businessId: null }
-            : { domain, businessId: 'a'.repeat(32) },
+            : { domain, businessId: state.enrichItemErrors.has(domain) ? 'b'.repeat(32) : 'a'.repeat(32) },
       );
     },
     async enrichFirmographics(ids) {
@@ -115,7 +117,12 @@ function scriptedProvider() {
       await state.duringEnrich?.();
       if (state.enrichError) throw state.enrichError;
       state.enrichedIds.push(...ids);
-      return new Map(ids.map((id) => [id, FIRMO]));
+      return new Map(
+        ids.map((id) => [
+          id,
+          id === 'b'.repeat(32) ? { error: { type: 'lookup_error', message: 'lookup failed' } } : FIRMO,
+        ]),
+      );
     },
   };
   return { provider, state };
@@ -501,5 +508,23 @@ describe('enrich-company task', () => {
     expect(await claimOne(database.db, jobId, companyId, mine)).toMatchObject({ id: companyId });
     expect(await findJob(database.db, ORG, jobId)).toMatchObject({ queuedCount: 0, processingCount: 1 });
     await expectJobInvariants(database.db);
+  });
+
+  it('fails only the company whose enrichment the provider failed on, and caches nothing for it', async () => {
+    const { jobId, companyIds } = await newJob(['enrich-ok.com', 'enrich-bad.com']);
+    scripted.state.enrichItemErrors.add('enrich-bad.com');
+    await Promise.all(
+      companyIds.map((companyId) => handler({ orgId: ORG, jobId, companyId }, { delivery: 1 })),
+    );
+    expect(await company(companyIds[0]!)).toMatchObject({ status: 'enriched', name: 'Stripe' });
+    expect(await company(companyIds[1]!)).toMatchObject({
+      status: 'failed',
+      error_code: 'PROVIDER_ITEM_ERROR',
+      name: null,
+    });
+    const cached = await database.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from enrichment_cache where domain = 'enrich-bad.com'`,
+    );
+    expect(cached.rows[0]!.n).toBe(0);
   });
 });

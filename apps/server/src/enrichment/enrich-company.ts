@@ -15,7 +15,7 @@ import {
   transitionCompany,
 } from '../jobs/company-state.repository';
 import { pauseJob } from '../jobs/jobs.repository';
-import { isProviderError } from '../providers/provider';
+import { isItemError, isProviderError } from '../providers/provider';
 import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
 import type { BatchFlow } from './batch-flow';
 import { isCreditBudgetExhausted } from './credit-budget';
@@ -256,6 +256,16 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     if (claim) claim.businessId = match.businessId;
     const firmographics = await batcher.enrich(match.businessId, caller);
     if (claim?.lost) return;
+    if (isItemError(firmographics)) {
+      await finish(
+        company,
+        failWith(
+          'PROVIDER_ITEM_ERROR',
+          `The provider could not enrich this business: ${firmographics.error.message}`,
+        ),
+      );
+      return;
+    }
     await finish(company, {
       to: 'enriched',
       source: 'provider',

@@ -6,8 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
-import { isProviderError } from '../providers/provider';
+import {
+  type CallOptions,
+  type EnrichmentProvider,
+  type Firmographics,
+  type ItemError,
+  isItemError,
+  isProviderError,
+  type MatchResult,
+} from '../providers/provider';
 import type { BatchFlow } from './batch-flow';
 import {
   CREDIT_RESERVATION_TTL_MS,
@@ -34,7 +41,7 @@ export type ProviderCallReport = {
 export type ProviderBatcher = {
   match(domain: string, caller: CallerRef): Promise<MatchResult>;
   /** Rejects with CreditBudgetExhausted when the company's job has no credit left to spend. */
-  enrich(businessId: string, caller: CallerRef): Promise<Firmographics | null>;
+  enrich(businessId: string, caller: CallerRef): Promise<Firmographics | null | ItemError>;
 };
 
 // How often an item whose job's credits are all held by calls in flight asks again, and for how
@@ -255,7 +262,7 @@ export function createProviderBatcher(
       return new Map(results.map((r, i) => [domains[i]!, r]));
     },
   });
-  const enricher = createMicroBatcher<string, Firmographics | null, CallerRef>({
+  const enricher = createMicroBatcher<string, Firmographics | null | ItemError, CallerRef>({
     maxSize: provider.maxBatchSize,
     windowMs: opts.windowMs,
     ...flowing,
@@ -268,7 +275,7 @@ export function createProviderBatcher(
             cut: new Map(),
             reservationIds: [],
           };
-      const results = new Map<string, Firmographics | null | Error>();
+      const results = new Map<string, Firmographics | null | ItemError | Error>();
       for (const [i, err] of plan.cut) results.set(ids[i]!, err);
       if (plan.send.length === 0) {
         await budget?.release(plan.reservationIds);
@@ -282,7 +289,11 @@ export function createProviderBatcher(
         plan.reservationIds,
         (k) => plan.payer.get(plan.send[k]!)!,
         (call) => provider.enrichFirmographics(sent, call),
-        (result, k) => (result.get(sent[k]!) ?? null) !== null,
+        // Billed: a row returned with data (not an empty row, not a failed one).
+        (result, k) => {
+          const row = result.get(sent[k]!) ?? null;
+          return row !== null && !isItemError(row);
+        },
       );
       // A matched business the provider returns no row for is known to exist but has no data.
       for (const id of sent) results.set(id, byId.get(id) ?? null);

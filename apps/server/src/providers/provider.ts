@@ -18,6 +18,13 @@ export type Firmographics = {
   description: string | null;
 };
 
+/** A per-item failure reported inside an otherwise successful call: only that item's company fails. */
+export type ItemError = { error: { type: string; message: string } };
+
+export function isItemError(value: unknown): value is ItemError {
+  return typeof value === 'object' && value !== null && 'error' in value;
+}
+
 export type MatchResult =
   | { domain: string; businessId: string }
   | { domain: string; businessId: null }
@@ -41,11 +48,14 @@ export type EnrichmentProvider = {
   readonly maxBatchSize: number;
   /** Same length and order as `domains`. */
   matchBusinesses(domains: readonly string[], call?: CallOptions): Promise<MatchResult[]>;
-  /** Keyed by business id; a matched business with nothing known maps to null; absent ids are missing from the map. */
+  /**
+   * Keyed by business id; a matched business with nothing known maps to null, one the provider
+   * failed on to an ItemError; absent ids are missing from the map.
+   */
   enrichFirmographics(
     businessIds: readonly string[],
     call?: CallOptions,
-  ): Promise<Map<string, Firmographics | null>>;
+  ): Promise<Map<string, Firmographics | null | ItemError>>;
 };
 
 /**

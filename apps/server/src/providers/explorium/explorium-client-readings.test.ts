@@ -63,7 +63,7 @@ describe('answers without their optional lists', () => {
     expect(hit?.businessId).toMatch(/^[0-9a-f]{32}$/);
 
     const rows = await provider.enrichFirmographics([hit!.businessId!, UNKNOWN_ID]);
-    expect(rows.get(hit!.businessId!)?.name).toBe('Stripe');
+    expect(rows.get(hit!.businessId!)).toMatchObject({ name: 'Stripe' });
     expect(rows.has(UNKNOWN_ID)).toBe(false);
   });
 });

@@ -165,8 +165,8 @@ describe('enrichFirmographics', () => {
 
     const firmographics = await provider.enrichFirmographics([stripeId, otherId]);
 
-    expect(firmographics.get(stripeId)?.name).toBe('Stripe');
-    expect(firmographics.get(otherId)?.name).toBe('Other');
+    expect(firmographics.get(stripeId)).toMatchObject({ name: 'Stripe' });
+    expect(firmographics.get(otherId)).toMatchObject({ name: 'Other' });
   });
 
   it('maps a matched business with nothing known to null', async () => {
@@ -194,7 +194,7 @@ describe('enrichFirmographics', () => {
 
     const firmographics = await provider.enrichFirmographics([match?.businessId ?? '']);
 
-    expect(firmographics.get(match?.businessId ?? '')?.revenueRange).toBe('Unknown');
+    expect(firmographics.get(match?.businessId ?? '')).toMatchObject({ revenueRange: 'Unknown' });
   });
 
   it('single enrich reads data sent as an object and as an array', async () => {

@@ -185,6 +185,25 @@ describe('parseMatchResponse', () => {
 });
 
 describe('parseBulkEnrichResponse', () => {
+  it('fails only the row the provider failed on, not as "matched, nothing known"', () => {
+    const parsed = parseBulkEnrichResponse(
+      {
+        response_context: {},
+        total_results: 2,
+        data: [
+          { business_id: STRIPE_ID, data: { name: 'Stripe' } },
+          { business_id: OTHER_ID, error: 'internal lookup failed', error_type: 'lookup_error' },
+        ],
+      },
+      [STRIPE_ID, OTHER_ID],
+    );
+    if (!parsed.ok) throw new Error(parsed.problem);
+    expect(parsed.value.get(STRIPE_ID)).toMatchObject({ name: 'Stripe' });
+    expect(parsed.value.get(OTHER_ID)).toEqual({
+      error: { type: 'lookup_error', message: 'internal lookup failed' },
+    });
+  });
+
   it('joins rows by business_id, not by position', () => {
     const parsed = parseBulkEnrichResponse(
       {
@@ -196,8 +215,8 @@ describe('parseBulkEnrichResponse', () => {
       [STRIPE_ID, OTHER_ID],
     );
     if (!parsed.ok) throw new Error(parsed.problem);
-    expect(parsed.value.get(STRIPE_ID)?.name).toBe('Stripe');
-    expect(parsed.value.get(OTHER_ID)?.name).toBe('Other');
+    expect(parsed.value.get(STRIPE_ID)).toMatchObject({ name: 'Stripe' });
+    expect(parsed.value.get(OTHER_ID)).toMatchObject({ name: 'Other' });
   });
 
   it('maps a row without data to null and leaves out ids without a row', () => {

@@ -24,7 +24,7 @@
  * - status 5xx with any body → `transient`, whatever the body says: the status is the signal.
  */
 import { z } from 'zod';
-import type { Firmographics, MatchResult } from '../provider';
+import { type Firmographics, type ItemError, isItemError, type MatchResult } from '../provider';
 
 /** A descriptive string field: wrong types degrade to null rather than failing the body. */
 const lenientString = z.string().nullish().catch(null);
@@ -79,7 +79,16 @@ export const MatchResponseSchema = z.looseObject({
 
 export const BulkEnrichResponseSchema = z.looseObject({
   response_context: ResponseContextSchema,
-  data: z.array(z.looseObject({ business_id: z.string(), data: FirmographicsPayloadSchema })).nullish(),
+  data: z
+    .array(
+      z.looseObject({
+        business_id: z.string(),
+        data: FirmographicsPayloadSchema,
+        error: z.unknown().optional(),
+        error_type: z.unknown().optional(),
+      }),
+    )
+    .nullish(),
 });
 
 export const EnrichResponseSchema = z.looseObject({
@@ -228,21 +237,25 @@ export function parseMatchResponse(body: unknown, domains: readonly string[]): P
 export function parseBulkEnrichResponse(
   body: unknown,
   businessIds: readonly string[],
-): Parsed<Map<string, Firmographics | null>> {
+): Parsed<Map<string, Firmographics | null | ItemError>> {
   const parsed = BulkEnrichResponseSchema.safeParse(body);
   if (!parsed.success) {
     return { ok: false, problem: `unexpected bulk_enrich response: ${describeIssues(parsed.error)}` };
   }
   const envelope = envelopeOf(body, 'data', parsed.data.data);
   if (!envelope.ok) return { ok: false, problem: `unexpected bulk_enrich response: ${envelope.problem}` };
-  const rows = new Map<string, Firmographics | null>();
+  const rows = new Map<string, Firmographics | null | ItemError>();
   for (const row of envelope.value) {
     const key = row.business_id.trim().toLowerCase();
     // A duplicated row must not replace data with nothing.
-    if (rows.get(key)) continue;
-    rows.set(key, payloadToFirmographics(row.data));
+    if (rows.get(key) && !isItemError(rows.get(key))) continue;
+    const data = payloadToFirmographics(row.data);
+    // A row that failed (and carries nothing) fails its company alone, instead of reading as
+    // "matched, nothing known", which would be stored and cached as enriched.
+    const error = data === null ? itemError(row.error, row.error_type) : null;
+    rows.set(key, error ? { error } : data);
   }
-  const result = new Map<string, Firmographics | null>();
+  const result = new Map<string, Firmographics | null | ItemError>();
   for (const id of businessIds) {
     const key = id.trim().toLowerCase();
     if (rows.has(key)) result.set(id, rows.get(key) ?? null);
