@@ -130,7 +130,10 @@ export async function claimCompanies(
       ), bumped as (
         update jobs j
         set queued_count = j.queued_count - p.n, processing_count = j.processing_count + p.n,
-            status = 'running', started_at = coalesce(j.started_at, now())
+            -- Only a queued job starts running: a cancel or pause that committed while this
+            -- claim waited for the job row must stand.
+            status = case when j.status = 'queued' then 'running' else j.status end,
+            started_at = coalesce(j.started_at, now())
         from per_job p where j.id = p.job_id
         returning j.id
       )
