@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import { suppliedKeyPrefix } from './auth/api-keys';
 import { type AuthService, createAuthService } from './auth/auth.service';
 import type { Config } from './config';
@@ -309,6 +310,12 @@ export async function createSystem(opts: {
   // Every request to a URL a user gave goes through this guard (webhooks/ssrf-guard.ts).
   const outboundGuard = createSsrfGuard(config.OUTBOUND_ALLOWED_CIDRS);
   const webhooks = createWebhooksService({ db: database.db, guard: outboundGuard });
+  const webhookAttempts = new Counter({
+    name: 'gtm_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry = scheduled again, failed = no retry left)',
+    labelNames: ['outcome'] as const,
+    registers: [observability.metrics.registry],
+  });
 
   const auth = createAuthService({
     db: database.db,
@@ -480,6 +487,7 @@ export async function createSystem(opts: {
           timeoutMs: config.WEBHOOK_TIMEOUT_MS,
           pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
           eventData: async (orgId, jobId) => ({ job: await jobs.get(orgId, jobId) }),
+          onAttempt: (outcome) => webhookAttempts.inc({ outcome }),
         });
         webhookSender.start();
         queue.startWorker(

@@ -33,6 +33,8 @@ export type WebhookSenderOptions = {
   pollIntervalMs: number;
   /** The event's `data` (the job as GET /jobs/{id} shows it), built at the first attempt. */
   eventData(orgId: string, jobId: string): Promise<unknown>;
+  /** Each attempt's outcome (metrics): delivered, retry (scheduled again) or failed (no retry left). */
+  onAttempt?(outcome: 'delivered' | 'retry' | 'failed'): void;
 };
 
 /** Deliveries one worker sends at once. */
@@ -123,6 +125,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       statusCode = res.status;
       if (res.status >= 200 && res.status < 300) {
         await recordAttempt(opts.db, d.id, token, { delivered: true, statusCode: res.status });
+        opts.onAttempt?.('delivered');
         return;
       }
       error =
@@ -140,6 +143,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       retryInMs,
       retryStep: d.retryStep + 1,
     });
+    opts.onAttempt?.(retryInMs === null ? 'failed' : 'retry');
     opts.logger.warn(
       { org_id: d.orgId, delivery_id: d.id, event_id: d.eventId, attempts: d.attempts, error },
       retryInMs === null ? 'webhook delivery failed for good' : 'webhook delivery failed; retrying later',
