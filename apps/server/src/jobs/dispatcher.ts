@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import type { TaskQueue } from '../queue/task-queue';
-import { listActiveJobs, listQueuedCompanyIds } from './jobs.repository';
+import { listActiveJobs, listQueuedCompanyIds, settleCancelledJobs } from './jobs.repository';
 
 const DISPATCH_PAGE_ROWS = 1_000;
 
@@ -125,9 +125,14 @@ export function createDispatcher({
     async idle(): Promise<void> {
       await inFlight?.catch(() => {});
     },
-    /** Forget every cursor and top up again: what the queue lost, the database still knows. */
+    /**
+     * Forget every cursor and top up again: what the queue lost, the database still knows. And
+     * companies of cancelled jobs left queued or abandoned become cancelled.
+     */
     async sweep(): Promise<number> {
       await inFlight;
+      const settled = await settleCancelledJobs(db);
+      if (settled > 0) logger.info({ companies: settled }, 'cancelled what cancelled jobs had left');
       cursors.clear();
       return topUp();
     },

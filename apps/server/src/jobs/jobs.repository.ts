@@ -503,6 +503,31 @@ async function cancelQueuedChunk(db: Db, orgId: string, jobId: string): Promise<
   });
 }
 
+/**
+ * Cancelled jobs that still have companies nobody will finish: one released back to the queue
+ * after its job was cancelled (a retry, a credit cut), or one whose worker died holding it. Their
+ * companies become cancelled too; returns how many. Run by the sweep.
+ */
+export async function settleCancelledJobs(db: Db): Promise<number> {
+  const stale = await db.execute<{ id: string; org_id: string }>(sql`
+    select j.id, j.org_id from jobs j
+    where j.status = 'cancelled' and (j.queued_count > 0 or j.processing_count > 0)
+      and exists (
+        select 1 from companies c
+        where c.job_id = j.id and (c.status = 'queued' or (c.status = 'processing' and c.lease_expires_at < now()))
+      )
+  `);
+  let settled = 0;
+  for (const job of stale.rows) {
+    for (;;) {
+      const moved = await retryOnDeadlock(() => cancelQueuedChunk(db, job.org_id, job.id));
+      settled += moved;
+      if (moved < CANCEL_CHUNK_COMPANIES) break;
+    }
+  }
+  return settled;
+}
+
 /** Whether the job still has companies nobody will finish: queued, or processing past their lease. */
 async function hasUnfinishedUnclaimed(db: Db, orgId: string, jobId: string): Promise<boolean> {
   const r = await db.execute<{ found: boolean }>(sql`
