@@ -239,15 +239,22 @@ describe('cost before spending', () => {
         buffer: Buffer.from('domain\nstripe.com\nshopify.com\n'),
       });
       await page.getByLabel(/Credit limit/).fill('0');
-      expect(await page.getByRole('button', { name: 'Upload and enrich' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Upload and see the cost' }).isDisabled()).toBe(true);
       await page.getByLabel(/Credit limit/).fill('500');
       await page.getByLabel('Skip the cache').check();
       await shot(page, 'upload-options-1280', { fullPage: true });
-      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.getByRole('button', { name: 'Upload and see the cost' }).click();
       await page.waitForURL(/\/job\/\?id=/);
       const id = new URL(page.url()).searchParams.get('id')!;
       const job = await jobOf(fast, orgId, id);
-      expect(job).toMatchObject({ max_credits: 500, force_refresh: true });
+      expect(job).toMatchObject({ max_credits: 500, force_refresh: true, status: 'paused' });
+      // The estimate first, and nothing spent until started.
+      const start = page.getByRole('region', { name: 'Ready to start: check the cost' });
+      await expect.poll(() => start.textContent()).toContain('Credit limit: 500');
+      expect(await start.textContent()).toContain('cache skipped');
+      expect((await jobOf(fast, orgId, id)).usage.provider_calls).toBe(0);
+      await shot(page, 'job-ready-limit-1280');
+      await start.getByRole('button', { name: 'Start enrichment' }).click();
       await expect.poll(() => page.getByText('Cache ignored for this job').count()).toBe(1);
       expect(await page.getByText('Spends at most 500 credits').count()).toBe(1);
       await settled(fast, orgId, id);
@@ -274,7 +281,7 @@ describe('cost before spending', () => {
         mimeType: 'text/csv',
         buffer: Buffer.from('domain\nnot a domain\n,\n127.0.0.1\ngmail.com\n'),
       });
-      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.getByRole('button', { name: 'Upload and see the cost' }).click();
       const alert = page.getByRole('alert').filter({ hasText: 'The file was not accepted' });
       await expect.poll(() => alert.count()).toBe(1);
       const table = alert.getByRole('table');

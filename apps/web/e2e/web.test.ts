@@ -154,6 +154,8 @@ function resultRows(page: Page) {
   return page.getByRole('region', { name: 'Results table' }).locator('tbody tr');
 }
 
+const badgeText = (page: Page) => page.locator('h1 + .badge').textContent();
+
 async function waitForProgress100(page: Page): Promise<void> {
   const bar = page.getByRole('progressbar', { name: 'Enrichment progress' });
   await expect.poll(() => bar.getAttribute('aria-valuenow'), { timeout: JOB_DONE_TIMEOUT_MS }).toBe('100');
@@ -195,9 +197,15 @@ describe('web page', () => {
       await expect.poll(() => page.getByText('prospects.csv').count()).toBeGreaterThan(0);
       await screenshot(page, 'upload-1280', { fullPage: true });
 
-      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.getByRole('button', { name: 'Upload and see the cost' }).click();
       await page.waitForURL(/\/job\/\?id=[0-9a-f-]{36}$/);
       const jobId = new URL(page.url()).searchParams.get('id')!;
+      // Nothing is spent before the estimate is seen and the job started.
+      const start = page.getByRole('region', { name: 'Ready to start: check the cost' });
+      await expect.poll(() => start.textContent()).toContain('Credits');
+      expect(await badgeText(page)).toBe('Ready to start');
+      await screenshot(page, 'job-ready-1280');
+      await start.getByRole('button', { name: 'Start enrichment' }).click();
 
       await expect
         .poll(() => page.getByRole('note', { name: 'Sandbox data' }).textContent())
@@ -360,7 +368,7 @@ describe('web page', () => {
         mimeType: 'text/csv',
         buffer: Buffer.from('first_name,last_name,phone\nAda,Lovelace,123\n'),
       });
-      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.getByRole('button', { name: 'Upload and see the cost' }).click();
       const alert = page.locator('form').getByRole('alert');
       await expect.poll(() => alert.textContent()).toMatch(/first_name.*last_name.*phone/);
 
@@ -414,12 +422,14 @@ describe('web page', () => {
         uploadThroughput: 400 * 1024,
       });
       const answered = page.waitForResponse((r) => r.url().endsWith('/api/v1/uploads'), { timeout: 30_000 });
-      await page.getByRole('button', { name: 'Upload and enrich' }).click();
+      await page.getByRole('button', { name: 'Upload and see the cost' }).click();
       // 120,000 rows are more than UPLOAD_INLINE_MAX_ROWS: answered once stored, read afterwards.
       expect(((await (await answered).json()) as Job).status).toBe('ingesting');
       await page.waitForURL(/\/job\/\?id=/, { timeout: 30_000 });
       await expect.poll(() => page.locator('h1').textContent()).toBe('big.csv');
       await expect.poll(() => page.getByRole('heading', { name: 'Reading your file' }).count()).toBe(1);
+      // Once read, the job waits for its start with its estimate.
+      await page.getByRole('button', { name: 'Start enrichment' }).click({ timeout: 60_000 });
       await cdp.send('Network.emulateNetworkConditions', {
         offline: false,
         latency: 0,

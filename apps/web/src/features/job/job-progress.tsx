@@ -67,7 +67,8 @@ function etaText(job: Job, eta: number | null): string {
       ? `Cancelling: ${formatCount(job.counts.processing)} already at the provider finish first`
       : 'Cancelled';
   }
-  if (job.status === 'paused') return 'Paused';
+  if (job.status === 'paused')
+    return job.error?.code === 'AWAITING_START' ? 'Waiting for you to start' : 'Paused';
   if (job.status === 'queued' && doneCount(job) === 0) return 'Waiting to start…';
   if (eta === null) return 'Estimating time left…';
   return eta < 1000 ? 'Almost done' : `About ${formatDuration(eta)} left`;

@@ -5,9 +5,9 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
 import { useState } from 'react';
-import { JobStatusBadge } from '@/components/status-badge';
+import { AWAITING_START, JobStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
-import { formatCount, formatDateTime } from '@/lib/format';
+import { formatCount, formatDateTime, formatDuration } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
 import { CreditLimitForm } from './credit-limit-form';
@@ -69,7 +69,14 @@ function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
       {query.isError ? <ReconnectingNotice updatedAt={query.dataUpdatedAt} /> : null}
       <JobHeader job={job} orgId={orgId} />
       {job.provider === 'sandbox' ? <SandboxBanner /> : null}
-      {job.error ? <JobErrorBanner job={job} orgId={orgId} /> : null}
+      {job.error?.code === AWAITING_START ? (
+        // Asked once the file is read (its estimate comes with it); while reading, nothing to ask.
+        job.status === 'paused' ? (
+          <StartCard job={job} orgId={orgId} />
+        ) : null
+      ) : job.error ? (
+        <JobErrorBanner job={job} orgId={orgId} />
+      ) : null}
       {job.status === 'ingesting' ? <IngestingCard job={job} /> : null}
       {isFileRead(job) ? (
         <>
@@ -226,6 +233,76 @@ function IngestingCard({ job }: { job: Job }) {
         {formatCount(job.input_rows)} rows received and checked. Companies, the cost estimate and enrichment
         start as soon as every row is read; this page updates by itself.
       </p>
+    </section>
+  );
+}
+
+/**
+ * A job uploaded to wait: what it is expected to cost, and the choice to start it. Nothing has
+ * been spent; starting is a resume (POST /jobs/{id}/resume), not starting is a cancel.
+ */
+function StartCard({ job, orgId }: { job: Job; orgId: string }) {
+  const queryClient = useQueryClient();
+  const canStart = useCan('member');
+  const start = useMutation({
+    mutationFn: () => resumeJob(job.id),
+    onSuccess: (started) => {
+      queryClient.setQueryData(jobKeys.job(orgId, job.id), started);
+      void queryClient.invalidateQueries({ queryKey: jobKeys.job(orgId, job.id) });
+    },
+  });
+  const e = job.estimate;
+  const overLimit = e !== null && job.max_credits !== null && e.credits > job.max_credits;
+  return (
+    <section className="card card__body start-card" aria-labelledby="start-heading">
+      <h2 id="start-heading">Ready to start: check the cost</h2>
+      {e ? (
+        <dl className="counts">
+          <div className="count">
+            <dt>Companies</dt>
+            <dd>{formatCount(job.total)}</dd>
+          </div>
+          <div className="count">
+            <dt>Provider calls</dt>
+            <dd>≤ {formatCount(e.provider_calls)}</dd>
+          </div>
+          <div className="count">
+            <dt>Credits</dt>
+            <dd>≤ {formatCount(e.credits)}</dd>
+          </div>
+          <div className="count">
+            <dt>Cache hits</dt>
+            <dd>{job.force_refresh ? 'cache skipped' : formatCount(e.cache_hits)}</dd>
+          </div>
+          <div className="count">
+            <dt>Time</dt>
+            <dd>
+              {e.duration_seconds > 0
+                ? `about ${formatDuration(e.duration_seconds * 1000)}`
+                : 'under a second'}
+            </dd>
+          </div>
+        </dl>
+      ) : null}
+      <p className="muted">
+        {job.max_credits !== null ? `Credit limit: ${formatCount(job.max_credits)}. ` : 'No credit limit. '}
+        {overLimit
+          ? 'The estimate is above the limit: the job will pause when the limit is reached, with the rest left to do.'
+          : 'Nothing has been spent yet.'}
+      </p>
+      {start.isError ? <p className="field__error">{errorMessage(start.error)}</p> : null}
+      {canStart ? (
+        <div className="start-card__actions">
+          <button
+            type="button"
+            className="button button--primary"
+            onClick={() => start.mutate()}
+            disabled={start.isPending}
+          >
+            {start.isPending ? 'Starting…' : 'Start enrichment'}
+          </button>
+        </div>
+      ) : null}
     </section>
   );
 }

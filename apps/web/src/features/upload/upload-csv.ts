@@ -12,6 +12,8 @@ export type UploadRequest = {
   maxCredits: number | null;
   /** Ask the provider again even for domains in the enrichment cache. */
   forceRefresh: boolean;
+  /** false: the job is made with its estimate and waits to be started (the page asks). */
+  start: boolean;
   onProgress: (progress: UploadProgress) => void;
   signal?: AbortSignal;
 };
@@ -26,6 +28,7 @@ export function uploadCsv({
   domainColumn,
   maxCredits,
   forceRefresh,
+  start,
   onProgress,
   signal,
 }: UploadRequest): Promise<Job> {
@@ -34,6 +37,7 @@ export function uploadCsv({
     if (domainColumn.trim()) form.append('domain_column', domainColumn.trim());
     if (maxCredits !== null) form.append('max_credits', String(maxCredits));
     if (forceRefresh) form.append('force_refresh', 'true');
+    if (!start) form.append('start', 'false');
     form.append('file', file, file.name);
 
     const xhr = new XMLHttpRequest();

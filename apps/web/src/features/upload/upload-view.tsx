@@ -106,6 +106,8 @@ export function UploadView() {
         domainColumn,
         maxCredits: creditsValue,
         forceRefresh,
+        // The job page shows the estimate and asks before anything is spent.
+        start: false,
         signal: controller.signal,
         onProgress: (progress) => setPhase({ kind: 'uploading', progress }),
       });
@@ -328,7 +330,7 @@ export function UploadView() {
                 className="button button--primary"
                 disabled={!file || uploading || !canUpload || creditsInvalid}
               >
-                {uploading ? 'Uploading…' : 'Upload and enrich'}
+                {uploading ? 'Uploading…' : 'Upload and see the cost'}
               </button>
             </div>
           </div>
