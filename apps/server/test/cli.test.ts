@@ -155,7 +155,7 @@ describe('gtm-enrich', () => {
   });
 
   it('exits 5 when the job it watches is cancelled', async () => {
-    const file = await leads('cancelled', 300);
+    const file = await leads('cancelled', 1000);
     const started = await cli(['enrich', file, '--no-wait']);
     const jobId = started.stdout.trim();
     const watching = start(['watch', jobId]);
