@@ -396,6 +396,7 @@ describe('webhooks', () => {
       'http://10.0.0.8/hook',
       'http://[::1]:8080/hook',
       'http://127.0.0.2/hook',
+      'http://[::ffff:169.254.169.254]/latest/meta-data/',
       'http://user:pass@127.0.0.1/hook',
       'ftp://example.com/hook',
     ]) {

@@ -19,6 +19,9 @@ describe('the outbound SSRF guard', () => {
       '::': 'unspecified',
       '::ffff:127.0.0.1': 'loopback',
       '::ffff:169.254.169.254': 'link-local (cloud metadata)',
+      '::ffff:7f00:1': 'loopback',
+      '::ffff:a9fe:a9fe': 'link-local (cloud metadata)',
+      '::7f00:1': 'IPv4-compatible',
       'fd00:ec2::254': 'private (unique local, cloud metadata)',
       'fe80::1': 'link-local',
       'ff02::1': 'multicast',
@@ -32,6 +35,7 @@ describe('the outbound SSRF guard', () => {
   it('lets an installation allow a range, and only that range', () => {
     const allowing = createSsrfGuard(['127.0.0.1/32', '10.1.0.0/16']);
     expect(allowing.refusal('127.0.0.1')).toBeNull();
+    expect(allowing.refusal('::ffff:7f00:1')).toBeNull();
     expect(allowing.refusal('10.1.200.3')).toBeNull();
     expect(allowing.refusal('127.0.0.2')).toBe('loopback');
     expect(allowing.refusal('10.2.0.1')).toBe('private');
@@ -41,6 +45,8 @@ describe('the outbound SSRF guard', () => {
   it('checks every address a name resolves to (localhost: loopback)', async () => {
     await expect(guard.check('localhost')).rejects.toBeInstanceOf(RefusedAddressError);
     await expect(guard.check('[::1]')).rejects.toThrow(/loopback/);
+    // As a URL writes an IPv4-mapped literal.
+    await expect(guard.check(new URL('http://[::ffff:127.0.0.1]/').hostname)).rejects.toThrow(/loopback/);
     await expect(guard.check('169.254.169.254')).rejects.toThrow(/OUTBOUND_ALLOWED_CIDRS/);
     await expect(guard.check('93.184.215.14')).resolves.toBeUndefined();
   });

@@ -28,6 +28,8 @@ const REFUSED_V4 = [
 ] as const;
 const REFUSED_V6 = [
   ['::', 128, 'unspecified'],
+  // IPv4-compatible addresses (deprecated): ::7f00:1 is 127.0.0.1 to some stacks.
+  ['::', 96, 'IPv4-compatible'],
   ['::1', 128, 'loopback'],
   ['64:ff9b::', 96, 'NAT64'],
   ['100::', 64, 'discard'],
@@ -49,6 +51,20 @@ export class RefusedAddressError extends Error {
     );
     this.name = 'RefusedAddressError';
   }
+}
+
+/**
+ * An IPv4 address written as IPv6 is the IPv4 address, in either spelling: ::ffff:127.0.0.1, or
+ * ::ffff:7f00:1 as URLs normalize it (http://[::ffff:127.0.0.1]/ has the host [::ffff:7f00:1]).
+ */
+function unmapped(address: string): string {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (dotted) return dotted;
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return address;
+  const high = Number.parseInt(hex[1]!, 16);
+  const low = Number.parseInt(hex[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 export type SsrfGuard = {
@@ -81,9 +97,7 @@ export function createSsrfGuard(allowedCidrs: readonly string[] = []): SsrfGuard
   }
 
   function refusal(given: string): string | null {
-    // An IPv4 address written as IPv6 (::ffff:127.0.0.1) is the IPv4 address.
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(given)?.[1];
-    const address = mapped ?? given;
+    const address = unmapped(given);
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
     if (isIP(address) === 0) return 'not an IP address';
     if (allowed.check(address, family)) return null;
