@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createSsrfGuard, RefusedAddressError } from './ssrf-guard';
 
@@ -49,5 +51,28 @@ describe('the outbound SSRF guard', () => {
     await expect(guard.check(new URL('http://[::ffff:127.0.0.1]/').hostname)).rejects.toThrow(/loopback/);
     await expect(guard.check('169.254.169.254')).rejects.toThrow(/OUTBOUND_ALLOWED_CIDRS/);
     await expect(guard.check('93.184.215.14')).resolves.toBeUndefined();
+  });
+
+  it('is the socket lookup of a request to a name: refused, or connected to a checked address', async () => {
+    const server = http.createServer((_req, res) => res.end('reached'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const get = (lookup: typeof guard.lookup) =>
+      new Promise<string>((resolve, reject) => {
+        const req = http.get({ host: 'localhost', port, lookup, agent: false, family: 4 }, (res) => {
+          let body = '';
+          res.on('data', (c) => {
+            body += c;
+          });
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+      });
+    try {
+      await expect(get(guard.lookup)).rejects.toBeInstanceOf(RefusedAddressError);
+      await expect(get(createSsrfGuard(['127.0.0.0/8', '::1/128']).lookup)).resolves.toBe('reached');
+    } finally {
+      server.close();
+    }
   });
 });
