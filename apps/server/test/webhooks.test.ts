@@ -412,8 +412,20 @@ describe('webhooks', () => {
       /169\.254\.169\.254 \(link-local \(cloud metadata\)\).*OUTBOUND_ALLOWED_CIDRS/,
     );
 
-    const mine = (await (await register({ url: receiver.url })).json()) as CreatedWebhookEndpoint;
     const other = await api.keyFor('globex', 'admin');
+    // At most 20 endpoints per organization (globex has none yet).
+    const made: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await register({ url: `${receiver.url}/g${i}` }, other);
+      expect(res.status).toBe(201);
+      made.push(((await res.json()) as CreatedWebhookEndpoint).id);
+    }
+    const tooMany = await register({ url: `${receiver.url}/g20` }, other);
+    expect(tooMany.status).toBe(409);
+    for (const id of made) {
+      await fetch(`${api.baseUrl}/api/v1/webhooks/${id}`, { method: 'DELETE', headers: bearer(other) });
+    }
+    const mine = (await (await register({ url: receiver.url })).json()) as CreatedWebhookEndpoint;
     const theirs = await fetch(`${api.baseUrl}/api/v1/webhooks/${mine.id}`, { headers: bearer(other) });
     expect(theirs.status).toBe(404);
     const theirList = await (

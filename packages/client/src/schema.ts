@@ -334,7 +334,7 @@ export interface paths {
         put?: never;
         /**
          * Register an endpoint for job events; its signing secret is in this answer only
-         * @description Each delivery is a POST of `{ type, timestamp, data: { job } }` signed as Standard Webhooks do: headers `webhook-id` (the event id: the same on every retry and resend, so drop repeats by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `<id>.<timestamp>.<body>` with the secret after `whsec_`, base64-decoded). Any 2xx is delivered; anything else is retried with backoff for about 27 hours (WEBHOOK_RETRY_DELAYS_MS), then the delivery fails and can be resent.
+         * @description Each delivery is a POST of `{ type, timestamp, data: { job } }` signed as Standard Webhooks do: headers `webhook-id` (the event id: the same on every retry and resend, so drop repeats by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `<id>.<timestamp>.<body>` with the secret after `whsec_`, base64-decoded). Any 2xx is delivered; anything else is retried with backoff for about 27 hours (WEBHOOK_RETRY_DELAYS_MS), then the delivery fails and can be resent. An organization has at most 20 endpoints (409 beyond).
          *
          *     Needs an API key with the **admin** role or above.
          */
@@ -2302,6 +2302,15 @@ export interface operations {
             };
             /** @description The API key's role may not do this, or `org_id` names another organization */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource is not in a state that allows this: `error.message` says what it is in */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

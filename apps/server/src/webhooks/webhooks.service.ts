@@ -30,6 +30,9 @@ export type WebhooksServiceDeps = { db: Database; guard: SsrfGuard };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** Endpoints per organization: every job event is sent to each, so their number is bounded. */
+export const MAX_WEBHOOK_ENDPOINTS = 20;
+
 function toEndpoint(row: EndpointRow): WebhookEndpoint {
   return {
     id: row.id,
@@ -105,6 +108,12 @@ export function createWebhooksService({ db, guard }: WebhooksServiceDeps) {
   return {
     async create(orgId: string, body: CreateWebhookBody, actor: string): Promise<CreatedWebhookEndpoint> {
       await checkUrl(body.url);
+      if ((await listEndpoints(db, orgId)).length >= MAX_WEBHOOK_ENDPOINTS) {
+        throw new AppError(
+          'CONFLICT',
+          `This organization has ${MAX_WEBHOOK_ENDPOINTS} webhook endpoints, the most it may have: delete one first.`,
+        );
+      }
       const secret = newWebhookSecret();
       const row = await insertEndpoint(db, {
         orgId,

@@ -47,9 +47,9 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhooksService }>
         tags: ['webhooks'],
         operationId: 'createWebhook',
         summary: 'Register an endpoint for job events; its signing secret is in this answer only',
-        description: SIGNING,
+        description: `${SIGNING} An organization has at most 20 endpoints (409 beyond).`,
         body: CreateWebhookBody,
-        response: { 201: CreatedWebhookEndpoint, 400: ErrorBody },
+        response: { 201: CreatedWebhookEndpoint, 400: ErrorBody, 409: ErrorBody },
       },
     },
     async (req, reply) => {
