@@ -144,6 +144,12 @@ export function createProviderBatcher(
     onUnsent?: (callId: string) => Promise<void>;
     /** Reserves credits before each bulk-enrich call; without it, batches are never cut. */
     budget?: CreditBudget;
+    /**
+     * Organizations do not share lookups (ENRICHMENT_CACHE_SCOPE=org): two organizations asking
+     * for one domain at once are two items, in two calls, each billed to its own organization,
+     * as if the other had not asked. Default: shared (one item).
+     */
+    separateOrganizations?: boolean;
   },
 ): ProviderBatcher {
   const flowing = {
@@ -153,6 +159,56 @@ export function createProviderBatcher(
     onWaitingChange: opts.flow?.waiting,
   };
   const { budget } = opts;
+  const batchKey = (key: string, caller: CallerRef) =>
+    opts.separateOrganizations ? `${caller.orgId}\u0000${key}` : key;
+  const providerKey = (key: string) => key.slice(key.indexOf('\u0000') + 1);
+
+  /**
+   * Runs a batch as calls in which no provider key repeats: one call, unless organizations kept
+   * apart asked for the same key (their second asks go in a second call). A call that fails
+   * fails its own keys only: what another call of the batch was answered (and billed) stands.
+   */
+  async function inCalls<V>(
+    keys: string[],
+    metas: CallerRef[][],
+    call: (providerKeys: string[], metas: CallerRef[][]) => Promise<Map<string, V | Error>>,
+  ): Promise<Map<string, V | Error>> {
+    const calls: number[][] = [];
+    const seen = new Map<string, number>();
+    keys.forEach((key, i) => {
+      const n = seen.get(providerKey(key)) ?? 0;
+      seen.set(providerKey(key), n + 1);
+      if (n === calls.length) calls.push([]);
+      calls[n]!.push(i);
+    });
+    if (calls.length === 1) return rekey(keys, await call(keys.map(providerKey), metas));
+    const out = new Map<string, V | Error>();
+    for (const indexes of calls) {
+      const subset = indexes.map((i) => keys[i]!);
+      try {
+        const answers = rekey(
+          subset,
+          await call(
+            subset.map(providerKey),
+            indexes.map((i) => metas[i]!),
+          ),
+        );
+        for (const [k, v] of answers) out.set(k, v);
+      } catch (err) {
+        for (const k of subset) out.set(k, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return out;
+  }
+  /** Answers keyed by provider key, back under the batch's keys. */
+  function rekey<V>(keys: string[], byProviderKey: Map<string, V>): Map<string, V> {
+    const out = new Map<string, V>();
+    for (const key of keys) {
+      const pk = providerKey(key);
+      if (byProviderKey.has(pk)) out.set(key, byProviderKey.get(pk)!);
+    }
+    return out;
+  }
 
   /**
    * Makes one call and records it in the ledger, settling its reservations, if the request
@@ -248,69 +304,74 @@ export function createProviderBatcher(
     maxSize: provider.maxBatchSize,
     windowMs: opts.windowMs,
     ...flowing,
-    async runBatch(domains, metas) {
-      // Matching is not billed as a record; firmographics are (see docs/performance.md).
-      const results = await timed(
-        'match',
-        domains,
-        metas,
-        [],
-        (i) => metas[i]![0]!.jobId,
-        (call) => provider.matchBusinesses(domains, call),
-        () => false,
-      );
-      return new Map(results.map((r, i) => [domains[i]!, r]));
-    },
+    runBatch: (keys, batchMetas) =>
+      inCalls<MatchResult>(keys, batchMetas, async (domains, metas) => {
+        // Matching is not billed as a record; firmographics are (see docs/performance.md).
+        const results = await timed(
+          'match',
+          domains,
+          metas,
+          [],
+          (i) => metas[i]![0]!.jobId,
+          (call) => provider.matchBusinesses(domains, call),
+          () => false,
+        );
+        return new Map(results.map((r, i) => [domains[i]!, r]));
+      }),
   });
   const enricher = createMicroBatcher<string, Firmographics | null | ItemError, CallerRef>({
     maxSize: provider.maxBatchSize,
     windowMs: opts.windowMs,
     ...flowing,
-    async runBatch(ids, metas) {
-      const plan: BudgetPlan = budget
-        ? await planBudget(budget, metas)
-        : {
-            send: ids.map((_, i) => i),
-            payer: new Map(metas.map((callers, i) => [i, callers[0]!.jobId])),
-            cut: new Map(),
-            reservationIds: [],
-          };
-      const results = new Map<string, Firmographics | null | ItemError | Error>();
-      for (const [i, err] of plan.cut) results.set(ids[i]!, err);
-      if (plan.send.length === 0) {
-        await budget?.release(plan.reservationIds);
-        return results;
-      }
-      const sent = plan.send.map((i) => ids[i]!);
-      const byId = await timed(
-        'bulk_enrich',
-        sent,
-        plan.send.map((i) => metas[i]!),
-        plan.reservationIds,
-        (k) => plan.payer.get(plan.send[k]!)!,
-        (call) => provider.enrichFirmographics(sent, call),
-        // Billed: a row returned with data (not an empty row, not a failed one).
-        (result, k) => {
-          const row = result.get(sent[k]!) ?? null;
-          return row !== null && !isItemError(row);
-        },
-      );
-      // A matched business the provider returns no row for is known to exist but has no data.
-      for (const id of sent) results.set(id, byId.get(id) ?? null);
-      return results;
-    },
+    runBatch: (keys, batchMetas) => inCalls(keys, batchMetas, enrichCall),
   });
+  async function enrichCall(
+    ids: string[],
+    metas: CallerRef[][],
+  ): Promise<Map<string, Firmographics | null | ItemError | Error>> {
+    const plan: BudgetPlan = budget
+      ? await planBudget(budget, metas)
+      : {
+          send: ids.map((_, i) => i),
+          payer: new Map(metas.map((callers, i) => [i, callers[0]!.jobId])),
+          cut: new Map(),
+          reservationIds: [],
+        };
+    const results = new Map<string, Firmographics | null | ItemError | Error>();
+    for (const [i, err] of plan.cut) results.set(ids[i]!, err);
+    if (plan.send.length === 0) {
+      await budget?.release(plan.reservationIds);
+      return results;
+    }
+    const sent = plan.send.map((i) => ids[i]!);
+    const byId = await timed(
+      'bulk_enrich',
+      sent,
+      plan.send.map((i) => metas[i]!),
+      plan.reservationIds,
+      (k) => plan.payer.get(plan.send[k]!)!,
+      (call) => provider.enrichFirmographics(sent, call),
+      // Billed: a row returned with data (not an empty row, not a failed one).
+      (result, k) => {
+        const row = result.get(sent[k]!) ?? null;
+        return row !== null && !isItemError(row);
+      },
+    );
+    // A matched business the provider returns no row for is known to exist but has no data.
+    for (const id of sent) results.set(id, byId.get(id) ?? null);
+    return results;
+  }
   opts.flow?.onIdle(() => {
     matcher.flush();
     enricher.flush();
   });
   return {
-    match: (d, c) => matcher.load(d, c),
+    match: (d, c) => matcher.load(batchKey(d, c), c),
     async enrich(id, caller) {
       const started = Date.now();
       for (;;) {
         try {
-          return await enricher.load(id, caller);
+          return await enricher.load(batchKey(id, caller), caller);
         } catch (err) {
           if (!(err instanceof CreditBudgetHeld)) throw err;
           // Held credits settle or lapse within a reservation's life; past that, call it spent.
