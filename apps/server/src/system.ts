@@ -422,6 +422,8 @@ export async function createSystem(opts: {
           maxWaitMs: config.PROVIDER_BATCH_WINDOW_MS * BATCH_MAX_WAIT_WINDOWS,
           flow,
           rateLimited: () => limiter.waiting() > 0,
+          // Organizations whose cache entries are their own do not share a lookup in a batch either.
+          separateOrganizations: config.ENRICHMENT_CACHE_SCOPE === 'org',
           // Credits are reserved before each bulk-enrich call, so max_credits is a cap (credit-budget.ts).
           budget: createCreditBudget({
             db: database.db,
