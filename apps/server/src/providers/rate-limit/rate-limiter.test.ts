@@ -73,7 +73,9 @@ for (const [name, make] of kinds) {
     it('counts the callers waiting for their turn', async () => {
       const { a } = make!();
       await a.acquire(1);
-      const pending = Promise.all([a.acquire(5), a.acquire(1)]);
+      // The second caller waits half a second behind the first: long enough to be seen waiting
+      // on a busy machine.
+      const pending = Promise.all([a.acquire(50), a.acquire(1)]);
       await expect.poll(() => a.waiting()).toBeGreaterThan(0);
       await pending;
       expect(a.waiting()).toBe(0);
@@ -95,8 +97,9 @@ for (const [name, make] of kinds) {
 
     it('holds every caller during a pause', async () => {
       const { a, b } = make!();
-      await a.pauseFor(150);
+      // Timed from before the pause is set: however long setting it takes, b waits out the rest.
       const started = performance.now();
+      await a.pauseFor(150);
       await b.acquire(1);
       expect(performance.now() - started).toBeGreaterThanOrEqual(140);
     });
