@@ -290,11 +290,18 @@ export async function reserveCredits(
         where cr.job_id = req.job_id and cr.expires_at <= now()
       ), budget as (
         select req.id, req.org_id, req.job_id, req.credits, j.max_credits,
-               (select coalesce(sum(cr.credits), 0) from credit_reservations cr
-                where cr.job_id = req.job_id and cr.expires_at > now())::int as held,
+               -- Held: live reservations, and calls on their way (opened, not yet closed: no status,
+               -- no duration), which hold the most they may bill and may bill less.
+               ((select coalesce(sum(cr.credits), 0) from credit_reservations cr
+                 where cr.job_id = req.job_id and cr.expires_at > now())
+                + case when j.max_credits is null then 0
+                       else (select coalesce(sum(pc.credits), 0) from provider_calls pc
+                             where pc.job_id = req.job_id and pc.status is null and pc.duration_ms = 0)
+                  end)::int as held,
                -- Only a limited job needs its spending summed (CASE does not evaluate the other branch).
                case when j.max_credits is null then 0
-                    else (select coalesce(sum(pc.credits), 0) from provider_calls pc where pc.job_id = req.job_id)::int
+                    else (select coalesce(sum(pc.credits), 0) from provider_calls pc
+                          where pc.job_id = req.job_id and not (pc.status is null and pc.duration_ms = 0))::int
                end as spent
         from req join jobs j on j.id = req.job_id and j.org_id = req.org_id
       ), granted as (
