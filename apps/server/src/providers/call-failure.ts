@@ -1,0 +1,62 @@
+/**
+ * What a provider client needs to say about a call that failed on the way: whether the request
+ * may have reached the provider (and so counts toward its limit and bill), why it failed, and a
+ * short printable piece of a body.
+ */
+
+// Failures that happen before a byte of the request is sent: the provider never saw the call.
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ERR_INVALID_URL',
+]);
+
+const MAX_BODY_SNIPPET_CHARS = 120;
+
+function errorCode(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error && 'code' in cause && typeof cause.code === 'string' ? cause.code : '';
+}
+
+/**
+ * Whether a call that got no status may still have reached the provider. Connecting failed (or
+ * TLS refused the certificate): no. Anything else (a reset, a timeout) may have come after the
+ * request was sent and billed, so it counts: a ledger may then hold a call the provider did not
+ * count, never the reverse.
+ */
+export function mayHaveReached(err: unknown): boolean {
+  const code = errorCode(err);
+  if (NOT_SENT_CODES.has(code)) return false;
+  return !(code.startsWith('ERR_TLS_') || code.startsWith('CERT_') || code.includes('SELF_SIGNED'));
+}
+
+export function describeCause(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    const code = 'code' in cause && typeof cause.code === 'string' ? `${cause.code} ` : '';
+    return `${code}${cause.message}`.trim();
+  }
+  return err.message;
+}
+
+export function bodySnippet(text: string): string {
+  const collapsed = text.replace(/\s+/g, ' ').trim();
+  if (collapsed === '') return '(empty body)';
+  return collapsed.length > MAX_BODY_SNIPPET_CHARS
+    ? `${collapsed.slice(0, MAX_BODY_SNIPPET_CHARS)}…`
+    : collapsed;
+}
+
+export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const value: unknown = JSON.parse(text);
+    return { ok: true, value };
+  } catch {
+    return { ok: false };
+  }
+}

@@ -1,0 +1,491 @@
+/**
+ * A People Data Labs emulator serving SYNTHETIC companies (see pdl-data.ts): the Company
+ * Enrichment API as docs/providers/pdl-api.md describes it, for development and tests.
+ *
+ * - `GET /v5/company/enrich` (query parameters) and `POST /v5/company/enrich/bulk`
+ *   (`{ requests: [{ params, metadata? }] }`, 1 to 100 per call, else 400; an array in request
+ *   order, each item with its own `status`).
+ * - The key comes in `X-Api-Key` (or the `api_key` parameter); a missing or wrong one gets 401.
+ * - A match is billed one credit; 404s (not found, or below `min_likelihood`, or missing a
+ *   `required` field) and failed calls bill nothing. Out of credits answers 402.
+ * - A fixed 60 s window per key; past the limit 429 with the rate-limit headers.
+ * - Faults: latency, a share of 5xx answers.
+ *
+ * Where PDL's pages leave a behaviour open, each reading is an option (see PdlEmulatorOptions):
+ * the form of `x-ratelimit-reset`, of the per-window headers, whether a 429 carries Retry-After,
+ * what the rate limit counts, what happens when credits run out inside a bulk call, and whether a
+ * bulk item carries the record flat or under `data`.
+ *
+ * `counts()` says what it received and billed, so tests compare the client's ledger with it.
+ */
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import Fastify, { type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import { lookupPdlWebsite, type PdlCompanyRecord } from './pdl-data';
+
+export const PDL_MAX_BULK_REQUESTS = 100;
+const RATE_WINDOW_MS = 60_000;
+/** Reported when no limit is configured, so a client pacing by the headers never slows down. */
+const UNLIMITED_RATE_LIMIT_PER_MIN = 10_000;
+const CREDITS_TYPE = 'enrich_company';
+const IDENTIFYING_PARAMS = ['pdl_id', 'name', 'website', 'profile', 'ticker'] as const;
+
+export type PdlRateLimitResetFormat = 'iso' | 'epoch_seconds' | 'seconds_from_now';
+export type PdlWindowHeaderStyle = 'python_dict' | 'json' | 'number';
+export type PdlRateLimitUnit = 'request' | 'record';
+export type PdlCreditsExhausted = 'per_item' | 'whole_call';
+export type PdlBulkItemShape = 'flat' | 'data';
+
+export type PdlEmulatorOptions = {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0: an ephemeral port. */
+  port?: number;
+  /** When set, any other key gets 401; a call without a key always does. */
+  apiKey?: string;
+  /** Added before every API answer, in ms. Default 0. */
+  latencyMs?: number;
+  /** Share of calls (0..1) answered 500, 502 or 503 after being admitted. Default 0. */
+  errorRate?: number;
+  /** Calls (or records, see `rateLimitUnit`) per fixed 60 s window per key; 0 = no limit. Default 0. */
+  rateLimitPerMin?: number;
+  /**
+   * What the limit counts: each call once (`request`, the default: PDL's pages speak of requests
+   * per minute and suggest the bulk endpoint to stay under it) or each item of a bulk call
+   * (`record`: the header table calls the per-minute figure "credits").
+   */
+  rateLimitUnit?: PdlRateLimitUnit;
+  /**
+   * `x-ratelimit-reset` as an ISO-8601 UTC timestamp (`iso`, the documented sample), as unix
+   * seconds, or as seconds from now. Default `iso`.
+   */
+  rateLimitResetFormat?: PdlRateLimitResetFormat;
+  /**
+   * `x-ratelimit-limit` / `x-ratelimit-remaining` as `{'minute': 99}` (`python_dict`, what the
+   * official JS client's parser expects), as JSON `{"minute": 99}`, or as a bare number.
+   */
+  windowHeaderStyle?: PdlWindowHeaderStyle;
+  /** Also send `Retry-After` (seconds) with a 429; PDL's pages do not mention it. Default false. */
+  retryAfterHeader?: boolean;
+  /** Credits (matches) the account may bill; unset = unlimited. */
+  creditLimit?: number;
+  /**
+   * When a bulk call finds more matches than credits left: bill what fits and answer the rest 402
+   * item by item (`per_item`, the default: "the same as calling the Company Enrichment API
+   * multiple times"), or refuse the whole call 402 billing nothing (`whole_call`). Either way a
+   * call arriving with no credit left gets 402.
+   */
+  creditsExhausted?: PdlCreditsExhausted;
+  /** A bulk item's record fields at its top level (`flat`, as the single endpoint) or under `data`. Default `flat`. */
+  bulkItemShape?: PdlBulkItemShape;
+  /** Source of randomness for faults. Default Math.random. */
+  random?: () => number;
+};
+
+export type PdlEmulatorCounts = {
+  /** Requests received per endpoint, whatever the answer. */
+  calls: { enrich: number; bulk: number };
+  /** Answers per HTTP status. */
+  responses: Record<string, number>;
+  /** Items of answered (200) calls, by their own status. */
+  items: { sent: number; matched: number; notFound: number; errors: number };
+  /** Credits billed: one per item answered 200. */
+  creditsSpent: number;
+  /** Website (as sent, trimmed and lowercased) → items of answered calls that asked for it. */
+  websites: Record<string, number>;
+};
+
+export type PdlEmulator = {
+  url: string;
+  port: number;
+  counts(): PdlEmulatorCounts;
+  /** Zeroes the counts (not the credits spent, not the rate-limit windows). */
+  reset(): void;
+  close(): Promise<void>;
+};
+
+type Params = Record<string, unknown>;
+type ItemAnswer = { status: number; body: Record<string, unknown> };
+type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+
+const NOT_FOUND_MESSAGE = 'No records were found matching your request';
+
+function emptyCounts(): PdlEmulatorCounts {
+  return {
+    calls: { enrich: 0, bulk: 0 },
+    responses: {},
+    items: { sent: 0, matched: 0, notFound: 0, errors: 0 },
+    creditsSpent: 0,
+    websites: {},
+  };
+}
+
+function errorBody(status: number, type: string, message: string): Record<string, unknown> {
+  return { status, error: { type, message } };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function validateOptions(opts: PdlEmulatorOptions): void {
+  const errorRate = opts.errorRate ?? 0;
+  if (!(errorRate >= 0 && errorRate <= 1))
+    throw new RangeError(`errorRate must be within 0..1, got ${errorRate}`);
+  for (const [name, value] of Object.entries({
+    latencyMs: opts.latencyMs,
+    rateLimitPerMin: opts.rateLimitPerMin,
+    creditLimit: opts.creditLimit,
+  })) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`${name} must be a non-negative number, got ${value}`);
+    }
+  }
+}
+
+/** `min_likelihood` as PDL reads it: an integer 1..10 (a string from a query counts). */
+function readMinLikelihood(value: unknown): number | null | 'invalid' {
+  if (value === undefined || value === null || value === '') return null;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 10) return 'invalid';
+  return n;
+}
+
+/**
+ * The fields a `required` expression names. PDL accepts boolean expressions over field names; the
+ * emulator treats every name it finds as required (AND), which is what a list of names means.
+ */
+function requiredFields(value: unknown): string[] {
+  if (typeof value !== 'string') return [];
+  return value
+    .split(/\s+(?:AND|and)\s+|,/)
+    .map((field) => field.trim().replace(/^\(+|\)+$/g, ''))
+    .filter((field) => /^[a-z_][a-z0-9_.]*$/.test(field));
+}
+
+function fieldPresent(record: PdlCompanyRecord, path: string): boolean {
+  let value: unknown = record;
+  for (const key of path.split('.')) {
+    if (!isPlainObject(value)) return false;
+    value = value[key];
+  }
+  if (value === null || value === undefined || value === '') return false;
+  return !(Array.isArray(value) && value.length === 0);
+}
+
+function windowHeader(style: PdlWindowHeaderStyle, value: number): string {
+  if (style === 'number') return String(value);
+  return style === 'json' ? JSON.stringify({ minute: value }) : `{'minute': ${value}}`;
+}
+
+/** A Fastify plugin serving the emulator, with `counts()` and `reset()` to observe it. */
+export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
+  plugin: FastifyPluginAsync;
+  counts(): PdlEmulatorCounts;
+  reset(): void;
+  /** Aborts answers waiting on `latencyMs`, so a server can close at once. */
+  abort(): void;
+} {
+  validateOptions(opts);
+  const latencyMs = opts.latencyMs ?? 0;
+  const errorRate = opts.errorRate ?? 0;
+  const rateLimitPerMin = opts.rateLimitPerMin ?? 0;
+  const limit = rateLimitPerMin > 0 ? rateLimitPerMin : UNLIMITED_RATE_LIMIT_PER_MIN;
+  const random = opts.random ?? Math.random;
+  const style = opts.windowHeaderStyle ?? 'python_dict';
+  const resetFormat = opts.rateLimitResetFormat ?? 'iso';
+  const closing = new AbortController();
+  // Fixed windows per key: when the current one started and what it has counted.
+  const windows = new Map<string, { startedAt: number; used: number }>();
+  let counts = emptyCounts();
+  // Kept apart from counts: reset() clears counters for the next test, not the account's balance.
+  let creditsUsed = 0;
+
+  function creditsLeft(): number {
+    return opts.creditLimit === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.max(0, opts.creditLimit - creditsUsed);
+  }
+
+  function resetHeader(resetAtMs: number, now: number): string {
+    if (resetFormat === 'epoch_seconds') return String(Math.ceil(resetAtMs / 1000));
+    if (resetFormat === 'seconds_from_now') return String(Math.max(0, Math.ceil((resetAtMs - now) / 1000)));
+    return `${new Date(Math.ceil(resetAtMs / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+  }
+
+  function accountHeaders(spent: number): Record<string, string> {
+    return {
+      'x-call-credits-spent': String(spent),
+      'x-call-credits-type': CREDITS_TYPE,
+      'x-lifetime-used': String(creditsUsed),
+      ...(opts.creditLimit === undefined ? {} : { 'x-totallimit-remaining': String(creditsLeft()) }),
+    };
+  }
+
+  /** Counts the call in the key's window unless that would take it over the limit. */
+  function admit(
+    key: string,
+    units: number,
+    now: number,
+  ): { allowed: boolean; headers: Record<string, string> } {
+    let window = windows.get(key);
+    if (!window || now >= window.startedAt + RATE_WINDOW_MS) {
+      window = { startedAt: now, used: 0 };
+      windows.set(key, window);
+    }
+    const allowed = rateLimitPerMin === 0 || window.used + units <= limit;
+    if (allowed) window.used += units;
+    const resetAtMs = window.startedAt + RATE_WINDOW_MS;
+    const headers: Record<string, string> = {
+      'x-ratelimit-limit': windowHeader(style, limit),
+      'x-ratelimit-remaining': windowHeader(style, Math.max(0, limit - window.used)),
+      'x-ratelimit-reset': resetHeader(resetAtMs, now),
+    };
+    if (!allowed && opts.retryAfterHeader) {
+      headers['retry-after'] = String(Math.max(1, Math.ceil((resetAtMs - now) / 1000)));
+    }
+    return { allowed, headers };
+  }
+
+  function readKey(req: FastifyRequest): string | null {
+    const header = req.headers['x-api-key'];
+    const fromHeader = Array.isArray(header) ? header[0] : header;
+    const query = req.query as Record<string, unknown> | undefined;
+    const fromQuery = typeof query?.api_key === 'string' ? query.api_key : undefined;
+    const key = fromHeader ?? fromQuery;
+    return key && key.trim() !== '' ? key : null;
+  }
+
+  /** One enrichment as the single endpoint would answer it, before billing. */
+  function enrichOne(params: Params, shared: Params): ItemAnswer & { record?: PdlCompanyRecord } {
+    if (!IDENTIFYING_PARAMS.some((name) => typeof params[name] === 'string' && params[name] !== '')) {
+      return {
+        status: 400,
+        body: errorBody(
+          400,
+          'invalid_request_error',
+          `The request must include at least one of: ${IDENTIFYING_PARAMS.join(', ')}`,
+        ),
+      };
+    }
+    const minLikelihood = readMinLikelihood(params.min_likelihood ?? shared.min_likelihood);
+    if (minLikelihood === 'invalid') {
+      return {
+        status: 400,
+        body: errorBody(400, 'invalid_request_error', 'min_likelihood must be an integer from 0 to 10'),
+      };
+    }
+    const website = typeof params.website === 'string' ? params.website : null;
+    if (website === null) {
+      // The emulator knows companies by website only; a name, profile or ticker alone finds nothing.
+      return { status: 404, body: errorBody(404, 'not_found', NOT_FOUND_MESSAGE) };
+    }
+    const key = website.trim().toLowerCase();
+    counts.websites[key] = (counts.websites[key] ?? 0) + 1;
+    const found = lookupPdlWebsite(website);
+    if (found.kind === 'invalid') {
+      return {
+        status: 400,
+        body: errorBody(400, 'invalid_request_error', `Invalid website: ${found.message}`),
+      };
+    }
+    if (found.kind === 'not_found' || (minLikelihood !== null && found.likelihood < minLikelihood)) {
+      return { status: 404, body: errorBody(404, 'not_found', NOT_FOUND_MESSAGE) };
+    }
+    const required = requiredFields(params.required ?? shared.required);
+    if (required.some((field) => !fieldPresent(found.record, field))) {
+      return { status: 404, body: errorBody(404, 'not_found', NOT_FOUND_MESSAGE) };
+    }
+    return {
+      status: 200,
+      body: { status: 200, likelihood: found.likelihood, ...found.record, matched: ['website'] },
+      record: found.record,
+    };
+  }
+
+  function countItem(status: number): void {
+    counts.items.sent += 1;
+    if (status === 200) counts.items.matched += 1;
+    else if (status === 404) counts.items.notFound += 1;
+    else counts.items.errors += 1;
+  }
+
+  function bill(spent: number): void {
+    creditsUsed += spent;
+    counts.creditsSpent += spent;
+  }
+
+  const outOfCredits = (): Reply => ({
+    status: 402,
+    body: errorBody(402, 'payment_required', 'You have hit your account maximum (all matches used)'),
+  });
+
+  function handleSingle(params: Params): Reply {
+    if (creditsLeft() === 0) return outOfCredits();
+    const answer = enrichOne(params, {});
+    if (answer.status === 400) return { status: 400, body: answer.body };
+    countItem(answer.status);
+    const spent = answer.status === 200 ? 1 : 0;
+    bill(spent);
+    return { status: answer.status, body: answer.body, headers: accountHeaders(spent) };
+  }
+
+  function validateBulk(
+    body: unknown,
+  ):
+    | { ok: true; requests: { params: Params; metadata?: unknown }[]; shared: Params }
+    | { ok: false; message: string } {
+    if (!isPlainObject(body)) return { ok: false, message: 'The request body must be a JSON object' };
+    const { requests, ...shared } = body;
+    if (!Array.isArray(requests))
+      return { ok: false, message: 'The request body must contain an array called requests' };
+    if (requests.length === 0 || requests.length > PDL_MAX_BULK_REQUESTS) {
+      return {
+        ok: false,
+        message: `requests must hold 1 to ${PDL_MAX_BULK_REQUESTS} request objects, got ${requests.length}`,
+      };
+    }
+    const parsed: { params: Params; metadata?: unknown }[] = [];
+    for (const [index, entry] of requests.entries()) {
+      if (!isPlainObject(entry) || !isPlainObject(entry.params)) {
+        return { ok: false, message: `requests[${index}] must be an object with a params object` };
+      }
+      parsed.push({ params: entry.params, ...('metadata' in entry ? { metadata: entry.metadata } : {}) });
+    }
+    return { ok: true, requests: parsed, shared };
+  }
+
+  function handleBulk(body: unknown): Reply {
+    const valid = validateBulk(body);
+    if (!valid.ok) return { status: 400, body: errorBody(400, 'invalid_request_error', valid.message) };
+    if (creditsLeft() === 0) return outOfCredits();
+    const answers = valid.requests.map(({ params }) => enrichOne(params, valid.shared));
+    const matches = answers.filter((a) => a.status === 200).length;
+    if (opts.creditsExhausted === 'whole_call' && matches > creditsLeft()) return outOfCredits();
+    const left = creditsLeft();
+    let spent = 0;
+    const items = answers.map((answer, index) => {
+      const billable = answer.status === 200 && spent < left;
+      if (billable) spent += 1;
+      const { status, body: itemBody } =
+        answer.status === 200 && !billable
+          ? { ...outOfCredits(), body: outOfCredits().body as Params }
+          : answer;
+      countItem(status);
+      let shaped: Params = itemBody;
+      if (status === 200 && opts.bulkItemShape === 'data') {
+        const { status: _status, likelihood, ...record } = itemBody;
+        shaped = { status, likelihood, data: record };
+      }
+      const metadata = valid.requests[index]?.metadata;
+      return metadata === undefined ? shaped : { ...shaped, metadata };
+    });
+    bill(spent);
+    return { status: 200, body: items, headers: accountHeaders(spent) };
+  }
+
+  async function answer(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    endpoint: 'enrich' | 'bulk',
+    handle: () => Reply,
+    units: number,
+  ): Promise<FastifyReply> {
+    counts.calls[endpoint] += 1;
+    const now = Date.now();
+    const key = readKey(req);
+    let result: Reply;
+    if (key === null || (opts.apiKey !== undefined && key !== opts.apiKey)) {
+      result = {
+        status: 401,
+        body: errorBody(401, 'authentication_error', key === null ? 'Missing API key' : 'Invalid API key'),
+      };
+    } else {
+      const admission = admit(key, units, now);
+      if (!admission.allowed) {
+        result = {
+          status: 429,
+          body: errorBody(
+            429,
+            'rate_limit_error',
+            'An error occurred due to requests hitting the API too quick',
+          ),
+          headers: { ...admission.headers, ...accountHeaders(0) },
+        };
+      } else if (errorRate > 0 && random() < errorRate) {
+        const roll = random();
+        const status = roll < 1 / 3 ? 500 : roll < 2 / 3 ? 502 : 503;
+        result = {
+          status,
+          body: errorBody(status, 'api_error', 'The server encountered an unexpected condition'),
+          headers: admission.headers,
+        };
+      } else {
+        const handled = handle();
+        result = { ...handled, headers: { ...admission.headers, ...accountHeaders(0), ...handled.headers } };
+      }
+    }
+    counts.responses[String(result.status)] = (counts.responses[String(result.status)] ?? 0) + 1;
+    if (latencyMs > 0) await delay(latencyMs, undefined, { signal: closing.signal });
+    return reply
+      .code(result.status)
+      .headers(result.headers ?? {})
+      .send(result.body);
+  }
+
+  const plugin: FastifyPluginAsync = async (app) => {
+    // PDL's error shape for what Fastify refuses before a handler runs (bad JSON, wrong type).
+    app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? 400 : 500;
+      const type = status === 400 ? 'invalid_request_error' : 'api_error';
+      return reply.code(status).send(errorBody(status, type, err.message));
+    });
+    app.setNotFoundHandler((_req, reply) =>
+      reply.code(404).send(errorBody(404, 'invalid_request_error', 'Unknown endpoint')),
+    );
+    app.get('/v5/company/enrich', (req, reply) =>
+      answer(req, reply, 'enrich', () => handleSingle(req.query as Params), 1),
+    );
+    app.post('/v5/company/enrich/bulk', (req, reply) => {
+      const body = req.body;
+      const size = isPlainObject(body) && Array.isArray(body.requests) ? body.requests.length : 1;
+      const units = opts.rateLimitUnit === 'record' ? Math.max(1, Math.min(size, PDL_MAX_BULK_REQUESTS)) : 1;
+      return answer(req, reply, 'bulk', () => handleBulk(body), units);
+    });
+  };
+
+  return {
+    plugin,
+    counts: () => structuredClone(counts),
+    reset: () => {
+      counts = emptyCounts();
+    },
+    abort: () => closing.abort(),
+  };
+}
+
+/** The emulator as a server of its own on loopback. */
+export async function startPdlEmulator(opts: PdlEmulatorOptions = {}): Promise<PdlEmulator> {
+  const emulator = createPdlEmulator(opts);
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  await app.register(emulator.plugin);
+  const host = opts.host ?? '127.0.0.1';
+  await app.listen({ host, port: opts.port ?? 0 });
+  const { port } = app.server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    counts: emulator.counts,
+    reset: emulator.reset,
+    // Idempotent, so a test may close early and still leave the cleanup hook to close again.
+    close: () => {
+      closed ??= (async () => {
+        emulator.abort();
+        await app.close();
+      })();
+      return closed;
+    },
+  };
+}
