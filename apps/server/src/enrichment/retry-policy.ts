@@ -40,3 +40,16 @@ export function createRetryPolicy(opts: RetryPolicyOptions): RetryPolicy {
     },
   };
 }
+
+/** The policy as the settings give it (TASK_MAX_ATTEMPTS, TASK_BACKOFF_BASE_MS, TASK_BACKOFF_MAX_MS). */
+export function retryPolicyFromSettings(settings: {
+  TASK_MAX_ATTEMPTS: number;
+  TASK_BACKOFF_BASE_MS: number;
+  TASK_BACKOFF_MAX_MS: number;
+}): RetryPolicy {
+  return createRetryPolicy({
+    maxAttempts: settings.TASK_MAX_ATTEMPTS,
+    baseDelayMs: settings.TASK_BACKOFF_BASE_MS,
+    maxDelayMs: settings.TASK_BACKOFF_MAX_MS,
+  });
+}

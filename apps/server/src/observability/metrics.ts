@@ -104,6 +104,12 @@ export function createMetrics(opts: {
     buckets: JOB_BUCKETS_S,
     registers,
   });
+  const webhookAttempts = new Counter({
+    name: 'gtm_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry = scheduled again, failed = no retry left)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   new Gauge({
     name: 'gtm_queue_tasks',
     help: 'Tasks in the queue by state, read at scrape time (with BullMQ every process sees the same shared queue)',
@@ -145,6 +151,10 @@ export function createMetrics(opts: {
       }
       if (call.status === 429) providerRateLimited.inc({ provider, endpoint: call.endpoint });
       if (call.rateLimit) providerRateLimitRemaining.set({ provider }, call.rateLimit.remaining);
+    },
+
+    webhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {
+      webhookAttempts.inc({ outcome });
     },
 
     /** A completed job's timestamps (ISO strings, as the API shows them). */

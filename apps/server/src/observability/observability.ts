@@ -41,7 +41,8 @@ export async function createObservability(opts: {
   config: Config;
   roles: { api: boolean; worker: boolean };
   pool: pg.Pool;
-  queueKind: 'in-process' | 'bullmq';
+  /** The queue dashboard's connection (infrastructure.ts), where this process serves one. */
+  queueDashboard: { redisUrl: string; prefix: string } | null;
   queueCounts: () => Promise<QueueCounts>;
   /** This process: service.instance.id on its spans. */
   instanceId: string;
@@ -66,12 +67,9 @@ export async function createObservability(opts: {
   tracePool(opts.pool, tracing);
   const metrics = createMetrics({ queueCounts: opts.queueCounts, role });
   const queueDashboard =
-    opts.roles.api && opts.queueKind === 'bullmq' && config.REDIS_URL
+    opts.roles.api && opts.queueDashboard
       ? // bull-board loads only in the process that serves it.
-        (await import('./queue-dashboard')).createQueueDashboard({
-          redisUrl: config.REDIS_URL,
-          prefix: config.QUEUE_PREFIX,
-        })
+        (await import('./queue-dashboard')).createQueueDashboard(opts.queueDashboard)
       : null;
   let server: MetricsServer | null = null;
 

@@ -76,3 +76,27 @@ export function createReadiness(
     return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
   };
 }
+
+/**
+ * A system's two readiness answers. The API port asks what a request needs (database, queue); the
+ * operations listener also asks, where this process enriches, whether the provider's circuit lets
+ * calls through.
+ */
+export function systemReadiness(opts: {
+  database: ReadinessCheck;
+  queue: ReadinessCheck;
+  /** Present where this process enriches. */
+  providerCircuit?: () => 'closed' | 'open' | 'half-open';
+  timeoutMs: number;
+  onFailure: (check: string, err: unknown) => void;
+}): { api: Readiness; process: Readiness } {
+  const options = { timeoutMs: opts.timeoutMs, onFailure: opts.onFailure };
+  const services = { database: opts.database, queue: opts.queue };
+  const api = createReadiness(services, options);
+  const circuit = opts.providerCircuit;
+  if (!circuit) return { api, process: api };
+  const provider: ReadinessCheck = async () => {
+    if (circuit() === 'open') throw new Error('provider circuit open: calls paused');
+  };
+  return { api, process: createReadiness({ ...services, provider }, options) };
+}

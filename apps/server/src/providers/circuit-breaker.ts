@@ -16,10 +16,12 @@ export type CircuitBreakerOptions = {
   onStateChange?: (state: 'open' | 'closed', detail: { failures: number }) => void;
 };
 
+export type CircuitBreakingProvider = EnrichmentProvider & { state(): 'closed' | 'open' | 'half-open' };
+
 export function createCircuitBreakingProvider(
   provider: EnrichmentProvider,
   opts: CircuitBreakerOptions,
-): EnrichmentProvider & { state(): 'closed' | 'open' | 'half-open' } {
+): CircuitBreakingProvider {
   const now = opts.now ?? Date.now;
   let failures = 0;
   let openedAt: number | null = null;

@@ -1,0 +1,53 @@
+/**
+ * The jobs service as the settings and the provider stack shape it: the upload reader's limits,
+ * when an upload is read in the background, and what an estimate knows about the provider (its
+ * rate limit, batch size, and how many batches the workers send at once).
+ */
+import type { Config } from '../config';
+import { createCopyTransaction } from '../db/copy';
+import type { DatabaseHandle } from '../db/database';
+import type { CachePolicy } from '../enrichment/cache-policy';
+import { personalEmailDomainSet } from '../ingest/normalize-domain';
+import { traceUploadReader } from '../observability/instrument-uploads';
+import type { Tracing } from '../observability/tracing';
+import type { ProviderRateLimit } from '../providers/provider-stack';
+import type { TaskQueue } from '../queue/task-queue';
+import type { Dispatcher } from './dispatcher';
+import { createJobsService, type JobsService, type JobsServiceDeps } from './jobs.service';
+import { createUploadReader } from './read-upload';
+
+export function jobsServiceFromSettings(
+  config: Config,
+  parts: {
+    database: DatabaseHandle;
+    dispatcher: Dispatcher;
+    queue: TaskQueue;
+    tracing: Tracing;
+    provider: {
+      name: JobsServiceDeps['provider'];
+      maxBatchSize: number;
+      rateLimit: ProviderRateLimit | null;
+    };
+    cache: CachePolicy;
+  },
+): JobsService {
+  const { provider } = parts;
+  const reader = createUploadReader({
+    maxRows: config.MAX_ROWS,
+    blockedEmailDomains: personalEmailDomainSet(config.BLOCKED_EMAIL_DOMAINS),
+  });
+  return createJobsService({
+    db: parts.database.db,
+    traceContext: () => parts.tracing.inject(),
+    copyTransaction: createCopyTransaction(parts.database.pool),
+    dispatcher: parts.dispatcher,
+    queue: parts.queue,
+    reader: traceUploadReader(reader, parts.tracing),
+    inlineMaxRows: config.UPLOAD_INLINE_MAX_ROWS,
+    provider: provider.name,
+    cache: parts.cache,
+    rateLimit: provider.rateLimit,
+    batchSize: provider.maxBatchSize,
+    parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
+  });
+}
