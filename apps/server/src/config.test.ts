@@ -153,6 +153,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes a PDL likelihood threshold from 1 to 10 only', () => {
+    expect(loadConfig({}).PDL_MIN_LIKELIHOOD).toBe(5);
+    expect(loadConfig({ PDL_MIN_LIKELIHOOD: '8' }).PDL_MIN_LIKELIHOOD).toBe(8);
+    expect(() => loadConfig({ PDL_MIN_LIKELIHOOD: '11' })).toThrow(/PDL_MIN_LIKELIHOOD/);
+    expect(() => loadConfig({ PDL_MIN_LIKELIHOOD: '0' })).toThrow(/PDL_MIN_LIKELIHOOD/);
+  });
+
   it('splits the blocked email domain list', () => {
     expect(loadConfig({ BLOCKED_EMAIL_DOMAINS: ' Corp-Mail.com, ,other.org' }).BLOCKED_EMAIL_DOMAINS).toEqual(
       ['corp-mail.com', 'other.org'],

@@ -282,6 +282,18 @@ export const ConfigSchema = z.object({
     .describe(
       'What the rate limit counts: a bulk call of 50 as 1 (request) or as 50 (record, the safe default)',
     ),
+  PDL_API_KEY: optionalString.describe('People Data Labs API key; unset = PDL is not used'),
+  PDL_BASE_URL: urlWithScheme(HTTP_SCHEMES)
+    .default('https://api.peopledatalabs.com')
+    .describe('People Data Labs API base URL (or the PDL emulator)'),
+  PDL_RATE_LIMIT_PER_MIN: int(100)
+    .pipe(z.number().min(1))
+    .describe('People Data Labs bulk calls a minute per key, shared by every worker'),
+  PDL_MIN_LIKELIHOOD: int(5)
+    .pipe(z.number().min(1).max(10))
+    .describe(
+      'Weakest People Data Labs match taken (likelihood 1 to 10); weaker ones come back not found and cost nothing',
+    ),
   ENRICHMENT_CACHE_TTL_DAYS: z.coerce
     .number()
     .min(0)
