@@ -4,6 +4,7 @@
  * One call per batch, no retries here: callers retry from ProviderError.kind, which keeps
  * backoff, attempt counts and rate-limit pacing in one place (the queue).
  */
+import { bodySnippet, describeCause, mayHaveReached, parseJson } from '../call-failure';
 import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../provider';
 import { ProviderError } from '../provider';
 import {
@@ -66,7 +67,6 @@ const PATHS: Readonly<Record<ExploriumEndpoint, string>> = {
 
 /** Anything below this cannot be a unix time in seconds, so it is read as "seconds from now". */
 const MIN_UNIX_SECONDS = 1_000_000_000;
-const MAX_BODY_SNIPPET_CHARS = 120;
 
 function assertBatch(kind: string, count: number): void {
   if (count === 0 || count > MAX_BATCH_SIZE) {
@@ -99,57 +99,6 @@ export function parseRetryAfterHeader(value: string | null, nowMs: number): numb
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    const value: unknown = JSON.parse(text);
-    return { ok: true, value };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function snippet(text: string): string {
-  const collapsed = text.replace(/\s+/g, ' ').trim();
-  if (collapsed === '') return '(empty body)';
-  return collapsed.length > MAX_BODY_SNIPPET_CHARS
-    ? `${collapsed.slice(0, MAX_BODY_SNIPPET_CHARS)}…`
-    : collapsed;
-}
-
-// Failures that happen before a byte of the request is sent: the provider never saw the call.
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'ERR_INVALID_URL',
-]);
-
-/**
- * Whether a call that got no status may still have reached the provider. Connecting failed (or
- * TLS refused the certificate): no. Anything else (a reset, a timeout) may have come after the
- * request was sent and billed, so it counts: the ledger may then hold a call the provider did not
- * count, never the reverse.
- */
-function mayHaveReached(err: unknown): boolean {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-  const code = cause instanceof Error && 'code' in cause && typeof cause.code === 'string' ? cause.code : '';
-  if (NOT_SENT_CODES.has(code)) return false;
-  return !(code.startsWith('ERR_TLS_') || code.startsWith('CERT_') || code.includes('SELF_SIGNED'));
-}
-
-function describeCause(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause;
-  if (cause instanceof Error) {
-    const code = 'code' in cause && typeof cause.code === 'string' ? `${cause.code} ` : '';
-    return `${code}${cause.message}`.trim();
-  }
-  return err.message;
-}
-
 export function createExploriumClient(opts: ExploriumClientOptions): ExploriumClient {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const fetchImpl = opts.fetchImpl ?? httpPost;
@@ -167,7 +116,7 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
     rawText: string,
     correlationId: string | null,
   ): ProviderError {
-    const details = (body.ok ? readErrorDetails(body.value) : null) ?? snippet(rawText);
+    const details = (body.ok ? readErrorDetails(body.value) : null) ?? bodySnippet(rawText);
     const common = { status, correlationId, endpoint };
     if (status === 401) {
       return new ProviderError('auth', `${label} rejected the API key (401): ${keyHint}`, common);
@@ -287,7 +236,7 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
       if (!body.ok) {
         throw new ProviderError(
           'transient',
-          `${label} answered ${endpoint} with ${status} but a body that is not JSON (${snippet(rawText)}); retry later`,
+          `${label} answered ${endpoint} with ${status} but a body that is not JSON (${bodySnippet(rawText)}); retry later`,
           { status, endpoint },
         );
       }
