@@ -226,8 +226,14 @@ describe('limits and faults', () => {
 
     expect(server.counts().websites).toEqual({ 'stripe.com': 1 });
     expect(server.counts().responses).toEqual({ '200': 1 });
+    expect(await (await fetch(`${server.url}/_emulator/counts`)).json()).toEqual(server.counts());
     server.reset();
     expect(server.counts().calls.bulk).toBe(0);
+    await bulk(server, requestsFor(['stripe.com']));
+    expect((await fetch(`${server.url}/_emulator/reset`, { method: 'POST' })).status).toBe(204);
+    expect(server.counts().calls.bulk).toBe(0);
+    // Counters start again; the account's balance does not.
+    expect(server.counts().creditsSpent).toBe(0);
   });
 
   it('answers an unknown path 404', async () => {

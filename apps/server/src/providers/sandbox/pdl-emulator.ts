@@ -16,7 +16,8 @@
  * what the rate limit counts, what happens when credits run out inside a bulk call, and whether a
  * bulk item carries the record flat or under `data`.
  *
- * `counts()` says what it received and billed, so tests compare the client's ledger with it.
+ * `counts()` says what it received and billed, so tests compare the client's ledger with it; an
+ * emulator in another process answers the same at `GET /_emulator/counts` (`POST /_emulator/reset`).
  */
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -280,8 +281,6 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
       // The emulator knows companies by website only; a name, profile or ticker alone finds nothing.
       return { status: 404, body: errorBody(404, 'not_found', NOT_FOUND_MESSAGE) };
     }
-    const key = website.trim().toLowerCase();
-    counts.websites[key] = (counts.websites[key] ?? 0) + 1;
     const found = lookupPdlWebsite(website);
     if (found.kind === 'invalid') {
       return {
@@ -303,7 +302,11 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     };
   }
 
-  function countItem(status: number): void {
+  function countItem(status: number, params: Params): void {
+    if (typeof params.website === 'string') {
+      const website = params.website.trim().toLowerCase();
+      counts.websites[website] = (counts.websites[website] ?? 0) + 1;
+    }
     counts.items.sent += 1;
     if (status === 200) counts.items.matched += 1;
     else if (status === 404) counts.items.notFound += 1;
@@ -324,7 +327,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     if (creditsLeft() === 0) return outOfCredits();
     const answer = enrichOne(params, {});
     if (answer.status === 400) return { status: 400, body: answer.body };
-    countItem(answer.status);
+    countItem(answer.status, params);
     const spent = answer.status === 200 ? 1 : 0;
     bill(spent);
     return { status: answer.status, body: answer.body, headers: accountHeaders(spent) };
@@ -371,7 +374,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
         answer.status === 200 && !billable
           ? { ...outOfCredits(), body: outOfCredits().body as Params }
           : answer;
-      countItem(status);
+      countItem(status, valid.requests[index]?.params ?? {});
       let shaped: Params = itemBody;
       if (status === 200 && opts.bulkItemShape === 'data') {
         const { status: _status, likelihood, ...record } = itemBody;
@@ -443,6 +446,12 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     app.setNotFoundHandler((_req, reply) =>
       reply.code(404).send(errorBody(404, 'invalid_request_error', 'Unknown endpoint')),
     );
+    // Control routes for an emulator in another process (no key, not counted).
+    app.get('/_emulator/counts', async () => structuredClone(counts));
+    app.post('/_emulator/reset', async (_req, reply) => {
+      counts = emptyCounts();
+      return reply.code(204).send();
+    });
     app.get('/v5/company/enrich', (req, reply) =>
       answer(req, reply, 'enrich', () => handleSingle(req.query as Params), 1),
     );
