@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCursor } from '../src/jobs/cursor';
+import { encodeCursor } from '../src/db/cursor';
 import { csvFile, startTestSystem, TEST_ADMIN_KEY, type TestSystem, upload } from './test-system';
 
 type Operation = {

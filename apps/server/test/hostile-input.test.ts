@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCursor } from '../src/jobs/cursor';
+import { encodeCursor } from '../src/db/cursor';
 import { apiFetch, csvFile, startTestSystem, TEST_ADMIN_KEY, type TestSystem, upload } from './test-system';
 
 type ErrorBody = {

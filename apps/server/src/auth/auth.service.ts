@@ -10,10 +10,10 @@ import {
   OrgId,
   type Role,
 } from '@gtm-enrich/contracts';
+import { decodeCursor, encodeCursor } from '../db/cursor';
 import type { Database, Db } from '../db/database';
 import type { ApiKeyRow, AuditLogRow } from '../db/schema';
 import { AppError } from '../errors';
-import { decodeCursor, encodeCursor } from '../jobs/cursor';
 import { generateApiKey, hashApiKey, looksLikeApiKey, suppliedKeyPrefix, visiblePrefix } from './api-keys';
 import {
   type AuditPosition,

@@ -1,11 +1,12 @@
 import type { Company, CompanyListQuery, CompanySortKey, Job, JobList } from '@gtm-enrich/contracts';
 import type { z } from 'zod';
 import type { CopyTransaction } from '../db/copy';
+import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from '../db/cursor';
 import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
 import { AppError } from '../errors';
 import type { TaskQueue } from '../queue/task-queue';
-import { companyCursorFor, decodeCursor, encodeCursor, isJobCursor, isRowCursor } from './cursor';
+import { companyCursorFor } from './company-cursor';
 import type { Dispatcher } from './dispatcher';
 import type { CacheScope } from './enrichment-cache.sql';
 import { estimateJob, type RateLimitSetting } from './estimate';

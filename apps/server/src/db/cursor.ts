@@ -1,6 +1,4 @@
-import type { CompanySortKey } from '@gtm-enrich/contracts';
 import { AppError } from '../errors';
-import { isSortValue } from './jobs.repository';
 
 /** Opaque page cursors: base64url JSON, so clients never build them by hand. */
 export function encodeCursor(value: unknown): string {
@@ -46,22 +44,3 @@ export const isJobCursor = (v: unknown): v is JobCursor => {
     UUID.test(id)
   );
 };
-
-/** A sorted companies-page cursor: the sort it was made for, the last row's sort value and row number. */
-export type CompanySortCursor = { s: string; v: string | null; r: number };
-
-/**
- * The cursors a companies page in `sort` accepts: the plain row number in file order (what older
- * clients hold), else one made for this very sort, whose value the column can be compared with.
- */
-export function companyCursorFor(
-  sort: string,
-  key: CompanySortKey,
-): (v: unknown) => v is number | CompanySortCursor {
-  return (v: unknown): v is number | CompanySortCursor => {
-    if (sort === 'row_number') return isRowCursor(v);
-    if (typeof v !== 'object' || v === null) return false;
-    const c = v as Partial<CompanySortCursor>;
-    return c.s === sort && isRowCursor(c.r) && isSortValue(key, c.v);
-  };
-}
