@@ -1,9 +1,12 @@
 /**
- * The HTTP side of observability: a server span, a duration sample and two log lines per request.
+ * The HTTP side of observability: a server span per request (@fastify/otel, Fastify's own
+ * OpenTelemetry plugin, with a child span for the route's handler), a duration sample and two log
+ * lines per request.
  * /metrics is not on the API's port (which faces users) but on every process's METRICS_PORT
  * listener (metrics-server.ts), which compose does not publish.
  */
-import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { type Context, context } from '@opentelemetry/api';
 import {
   type FastifyInstance,
   type FastifyPluginAsync,
@@ -29,11 +32,16 @@ const UNTRACED_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
 
 const pathOf = (url: string) => url.split('?', 1)[0] ?? '';
 
-/** Each traced request's context, so that its log lines carry its trace_id (the logger's mixin reads the active span). */
-const requestContexts = new WeakMap<FastifyRequest, Context>();
+/**
+ * A traced request's context, so that its log lines carry its trace_id (the logger's mixin reads
+ * the active span). `opentelemetry` is decorated only when tracing is on.
+ */
+function contextOf(req: FastifyRequest): Context | null {
+  return typeof req.opentelemetry === 'function' ? req.opentelemetry().context : null;
+}
 
 function inRequestContext(req: FastifyRequest, fn: () => void): void {
-  const ctx = requestContexts.get(req);
+  const ctx = contextOf(req);
   if (ctx) context.with(ctx, fn);
   else fn();
 }
@@ -80,43 +88,24 @@ const routeOf = (req: FastifyRequest) => req.routeOptions.url ?? UNMATCHED_ROUTE
 
 export async function instrumentHttp(app: FastifyInstance, deps: HttpObservability): Promise<void> {
   const { metrics, tracing } = deps;
-  const traced = new WeakMap<FastifyRequest, { span: Span; ctx: Context }>();
-
-  app.addHook('onRequest', (req, _reply, done) => {
-    if (!tracing.enabled || UNTRACED_PATHS.has(pathOf(req.url))) return done();
-    const parent = tracing.extract(req.headers);
-    const span = tracing.tracer.startSpan(
-      `${req.method} ${routeOf(req)}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': req.method,
-          'http.route': routeOf(req),
-          'url.path': pathOf(req.url),
-        },
+  if (tracing.enabled) {
+    const otel = new FastifyOtelInstrumentation({
+      ignorePaths: ({ url }) => UNTRACED_PATHS.has(pathOf(url)),
+      // A span for each of the dozen hooks a request passes would bury the request's own work.
+      instrumentHooks: false,
+      requestHook: (span, req) => {
+        // The semantic conventions' server span name, and the path without its query string.
+        span.updateName(`${req.method} ${routeOf(req)}`);
+        span.setAttribute('url.path', pathOf(req.url));
       },
-      parent,
-    );
-    const ctx = trace.setSpan(parent, span);
-    traced.set(req, { span, ctx });
-    requestContexts.set(req, ctx);
-    context.with(ctx, done);
-  });
-  // Body parsing runs in the socket's async context; enter the request's again before the handler.
-  app.addHook('preHandler', (req, _reply, done) => {
-    const t = traced.get(req);
-    if (t) context.with(t.ctx, done);
-    else done();
-  });
+    });
+    otel.setTracerProvider(tracing.tracerProvider);
+    await app.register(otel.plugin());
+  }
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequestDuration.observe(
       { method: req.method, route: routeOf(req), status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    const t = traced.get(req);
-    if (!t) return;
-    t.span.setAttribute('http.response.status_code', reply.statusCode);
-    if (reply.statusCode >= 500) t.span.setStatus({ code: SpanStatusCode.ERROR });
-    t.span.end();
   });
 }

@@ -1,13 +1,13 @@
 /**
  * Everything system.ts needs to make one system observable, created once per system: its metrics
- * registry, its tracer, database spans, the queue dashboard (distributed API only) and a worker's
- * metrics listener. Kept here so that the wiring in system.ts stays a few lines.
+ * registry, its tracer (database spans included, see instrument-pg.ts), the queue dashboard
+ * (distributed API only) and a worker's metrics listener. Kept here so that the wiring in
+ * system.ts stays a few lines.
  */
 import type pg from 'pg';
 import serverPackage from '../../package.json' with { type: 'json' };
 import type { Config } from '../config';
 import type { QueueCounts } from '../queue/task-queue';
-import { tracePool } from './instrument-pg';
 import { createMetrics, type Metrics } from './metrics';
 import { type MetricsServer, startMetricsServer } from './metrics-server';
 import type { QueueDashboard } from './queue-dashboard';
@@ -40,7 +40,8 @@ export function processRole(roles: { api: boolean; worker: boolean }): ProcessRo
 export async function createObservability(opts: {
   config: Config;
   roles: { api: boolean; worker: boolean };
-  pool: pg.Pool;
+  /** Unused: database spans cover every pool of the process (instrument-pg.ts). */
+  pool?: pg.Pool;
   /** The queue dashboard's connection (infrastructure.ts), where this process serves one. */
   queueDashboard: { redisUrl: string; prefix: string } | null;
   queueCounts: () => Promise<QueueCounts>;
@@ -64,7 +65,6 @@ export async function createObservability(opts: {
     },
     attributes: { ...config.OTEL_RESOURCE_ATTRIBUTES, 'gtm.role': role },
   });
-  tracePool(opts.pool, tracing);
   const metrics = createMetrics({ queueCounts: opts.queueCounts, role });
   const queueDashboard =
     opts.roles.api && opts.queueDashboard

@@ -3,27 +3,34 @@
  * process), exported as OTLP/HTTP JSON to OTEL_EXPORTER_OTLP_ENDPOINT. Without an endpoint the
  * SDK is not even loaded: the tracer is a no-op and no trace context travels in task payloads.
  *
- * Nothing here registers a global tracer provider or propagator; only the context manager is
- * global (AsyncLocalStorage), because "the active span" is a property of the async call chain,
- * whichever system started it.
+ * Nothing here registers a global tracer provider. The context manager (AsyncLocalStorage) is
+ * global, because "the active span" is a property of the async call chain, whichever system
+ * started it; so is the W3C propagator, which holds no state and which @fastify/otel reads to
+ * continue an incoming request's traceparent. Database spans come from a pg instrumentation
+ * patched once per process (instrument-pg.ts) that sends each span to the provider of its parent.
  */
 import {
   type Context,
   context,
   ProxyTracerProvider,
+  propagation,
   ROOT_CONTEXT,
   type Span,
   type SpanOptions,
   SpanStatusCode,
   type TextMapGetter,
   type Tracer,
+  type TracerProvider,
 } from '@opentelemetry/api';
 import type { TraceCarrier } from '../queue/tasks';
+import { spanOwnerProcessor } from './parent-tracer-provider';
 
 export type Tracing = {
   /** True when spans are exported. */
   readonly enabled: boolean;
   readonly tracer: Tracer;
+  /** This system's provider, for an instrumentation of its own (@fastify/otel on its app). */
+  readonly tracerProvider: TracerProvider;
   /** The active trace as W3C trace-context fields (for a task payload); undefined when tracing is off. */
   inject(ctx?: Context): TraceCarrier | undefined;
   /** The context a carrier (task payload, HTTP headers) continues; the root context when there is none. */
@@ -72,17 +79,20 @@ const getter: TextMapGetter<Readonly<Record<string, string | string[] | undefine
   get: (carrier, key) => carrier[key],
 };
 
+const NOOP_PROVIDER = new ProxyTracerProvider();
+
 /** A tracer that never records, whatever another part of the process registers globally. */
 export const NOOP_TRACING: Tracing = {
   enabled: false,
-  tracer: new ProxyTracerProvider().getTracer(TRACER_NAME),
+  tracer: NOOP_PROVIDER.getTracer(TRACER_NAME),
+  tracerProvider: NOOP_PROVIDER,
   inject: () => undefined,
   extract: () => ROOT_CONTEXT,
   forceFlush: async () => {},
   shutdown: async () => {},
 };
 
-let contextManagerRegistered = false;
+let globalsRegistered = false;
 
 export async function createTracing(opts: TracingSettings): Promise<Tracing> {
   if (!opts.endpoint) return NOOP_TRACING;
@@ -100,18 +110,23 @@ export async function createTracing(opts: TracingSettings): Promise<Tracing> {
     { resourceFromAttributes },
     core,
     hooks,
+    { traceDatabaseCalls },
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/core'),
     import('@opentelemetry/context-async-hooks'),
+    import('./instrument-pg'),
   ]);
 
-  if (!contextManagerRegistered) {
+  const propagator = new core.W3CTraceContextPropagator();
+  if (!globalsRegistered) {
     context.setGlobalContextManager(new hooks.AsyncLocalStorageContextManager().enable());
-    contextManagerRegistered = true;
+    propagation.setGlobalPropagator(propagator);
+    globalsRegistered = true;
   }
+  traceDatabaseCalls();
 
   const exporter = new OTLPTraceExporter({ url: `${opts.endpoint.replace(/\/+$/, '')}/v1/traces` });
   const root = opts.sampler.endsWith('always_off')
@@ -119,6 +134,7 @@ export async function createTracing(opts: TracingSettings): Promise<Tracing> {
     : opts.sampler.endsWith('traceidratio')
       ? new TraceIdRatioBasedSampler(opts.samplerArg)
       : new AlwaysOnSampler();
+  const owner: { provider?: TracerProvider } = {};
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
       ...opts.attributes,
@@ -129,6 +145,7 @@ export async function createTracing(opts: TracingSettings): Promise<Tracing> {
     // parentbased_*: a task follows the decision taken for its upload, so a trace is whole or absent.
     sampler: opts.sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root,
     spanProcessors: [
+      spanOwnerProcessor(owner),
       new BatchSpanProcessor({
         exporter,
         scheduledDelayMillis: opts.batch.scheduleDelayMs,
@@ -138,11 +155,12 @@ export async function createTracing(opts: TracingSettings): Promise<Tracing> {
       }),
     ],
   });
-  const propagator = new core.W3CTraceContextPropagator();
+  owner.provider = provider;
 
   return {
     enabled: true,
     tracer: provider.getTracer(TRACER_NAME),
+    tracerProvider: provider,
     inject(ctx = context.active()) {
       const carrier: Record<string, string> = {};
       propagator.inject(ctx, carrier, {
