@@ -13,6 +13,15 @@ export type Schema<T> = { parse(data: unknown): T };
 
 export { ApiError };
 
+/** What a request that never got an answer (server down, network gone) raises. */
+export function networkError(what = 'The request'): ApiError {
+  return new ApiError(
+    0,
+    'NETWORK',
+    `${what} could not reach the server. Check that it is running and try again.`,
+  );
+}
+
 export type QueryParams = Record<string, string | number | null | undefined>;
 
 /** An absolute or same-origin URL for an API path such as `/api/v1/jobs`. */
@@ -60,7 +69,7 @@ export async function call<T>(
     result = await request;
   } catch (err) {
     if (signal?.aborted) throw err;
-    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
+    throw networkError();
   }
   if (!result.response.ok) throw failed(result.response.status, result.error);
   return schema.parse(result.data);
@@ -89,7 +98,7 @@ export async function apiDownload(path: string, fallbackName: string): Promise<v
   try {
     res = await fetch(apiUrl(path), { headers: { ...authHeaders(), accept: '*/*' } });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'Could not reach the server. Check that it is running and try again.');
+    throw networkError('The download');
   }
   if (!res.ok) throw failed(res.status, await res.text());
   const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;

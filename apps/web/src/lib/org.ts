@@ -23,9 +23,9 @@ export function useMe(): Me | undefined {
   return useQuery(meQuery(key)).data;
 }
 
-/** The organization every query is scoped to (the key's), as the first item for older callers. */
-export function useOrgId(): [orgId: string] {
-  return [useMe()?.org_id ?? ''];
+/** The organization every query is scoped to (the key's); empty while loading or signed out. */
+export function useOrgId(): string {
+  return useMe()?.org_id ?? '';
 }
 
 /** Whether the signed-in role may do what needs `role` (viewer < member < admin). */

@@ -1,6 +1,6 @@
 /**
  * The client against the sandbox under each reading of Explorium's reference that differs from
- * the default one (/work/shared/explorium-api.md, "Readings that differ").
+ * the default one (docs/providers/explorium-api.md, "Readings that differ").
  */
 import { describe, expect, it } from 'vitest';
 import { sandboxServers } from '../../../test/sandbox-servers';

@@ -2,7 +2,7 @@
  * An Explorium-compatible HTTP emulator serving SYNTHETIC data (see sandbox-data.ts). Used in
  * development, by the default embedded mode when the user has no Explorium key, and in tests.
  *
- * It follows /work/shared/explorium-api.md: the same routes, request validation (400 for
+ * It follows docs/providers/explorium-api.md: the same routes, request validation (400 for
  * non-JSON, 422 with `{ detail: [{ loc, msg, type }] }` for the rest), error bodies, rate-limit
  * headers and 50-item batches. Faults can be switched on: latency, a share of 5xx answers, a
  * per-key rate limit and a credit limit. Where Explorium's pages read two ways, each reading is an

@@ -21,7 +21,7 @@ const PROVIDER_LABELS: Record<Job['provider'], string> = { explorium: 'Explorium
 
 export function JobView() {
   const params = useSearchParams();
-  const [orgId] = useOrgId();
+  const orgId = useOrgId();
   const jobId = params.get('id') ?? '';
 
   if (!jobId) {

@@ -14,7 +14,7 @@ import { useCan, useOrgId } from '@/lib/org';
 import { jobsListQuery } from './queries';
 
 export function JobsView() {
-  const [orgId] = useOrgId();
+  const orgId = useOrgId();
   const canUpload = useCan('member');
   const query = useInfiniteQuery(jobsListQuery(orgId));
   const jobs = query.data?.pages.flatMap((page) => page.data) ?? [];

@@ -1,5 +1,5 @@
 import { Job } from '@gtm-enrich/contracts';
-import { ApiError, apiUrl, failed } from '@/lib/api';
+import { ApiError, apiUrl, failed, networkError } from '@/lib/api';
 import { getApiKey } from '@/lib/session';
 
 export type UploadProgress = { loaded: number; total: number };
@@ -65,15 +65,7 @@ export function uploadCsv({
       }
       reject(failed(xhr.status, xhr.responseText));
     });
-    xhr.addEventListener('error', () => {
-      reject(
-        new ApiError(
-          0,
-          'NETWORK',
-          'The upload could not reach the server. Check that it is running and try again.',
-        ),
-      );
-    });
+    xhr.addEventListener('error', () => reject(networkError('The upload')));
     xhr.addEventListener('abort', () => reject(new DOMException('Upload cancelled', 'AbortError')));
     signal?.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(form);

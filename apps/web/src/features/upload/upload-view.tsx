@@ -46,7 +46,7 @@ function refusal(err: unknown): Pick<Extract<Phase, { kind: 'error' }>, 'rejecte
 export function UploadView() {
   const router = useRouter();
   const queryClient = useQueryClient();
-  const [orgId] = useOrgId();
+  const orgId = useOrgId();
   const [file, setFile] = useState<File | null>(null);
   const [domainColumn, setDomainColumn] = useState('');
   const [maxCredits, setMaxCredits] = useState('');
