@@ -1,8 +1,10 @@
 /**
- * What a provider client needs to say about a call that failed on the way: whether the request
- * may have reached the provider (and so counts toward its limit and bill), why it failed, and a
- * short printable piece of a body.
+ * What a provider client needs to say about a call that failed on the way: the error for a call
+ * that got no answer (and whether the request may have reached the provider, so counts toward its
+ * limit and bill), why it failed, and a short printable piece of a body. Shared by the clients.
  */
+
+import { ProviderError } from './provider';
 
 // Failures that happen before a byte of the request is sent: the provider never saw the call.
 const NOT_SENT_CODES = new Set([
@@ -59,4 +61,40 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   } catch {
     return { ok: false };
   }
+}
+
+/**
+ * The error for a call that got no answer: the caller's own cancellation rethrows its reason (not
+ * a provider failure); a timeout or a network failure is `transient`, and says whether the request
+ * may have reached the provider.
+ */
+export function noAnswerError(
+  err: unknown,
+  call: {
+    label: string;
+    endpoint: string;
+    baseUrl: string;
+    /** What to check when the provider cannot be reached, e.g. "the provider base URL". */
+    checkHint: string;
+    timeoutMs: number;
+    /** Set when the headers came but the body did not. */
+    status: number | null;
+    signal: AbortSignal | undefined;
+    timeout: AbortSignal;
+  },
+): unknown {
+  if (call.signal?.aborted) return call.signal.reason;
+  const { status, endpoint } = call;
+  if (call.timeout.aborted) {
+    return new ProviderError(
+      'transient',
+      `${call.label} did not answer ${endpoint} within ${call.timeoutMs} ms; retry later`,
+      { status, endpoint, cause: err },
+    );
+  }
+  return new ProviderError(
+    'transient',
+    `Could not reach ${call.label} at ${call.baseUrl} (${describeCause(err)}): check the network and ${call.checkHint}`,
+    { status, endpoint, cause: err, reachedProvider: status !== null || mayHaveReached(err) },
+  );
 }

@@ -4,7 +4,7 @@
  * One call per batch, no retries here: callers retry from ProviderError.kind, which keeps
  * backoff, attempt counts and rate-limit pacing in one place (the queue).
  */
-import { bodySnippet, describeCause, mayHaveReached, parseJson } from '../call-failure';
+import { bodySnippet, noAnswerError, parseJson } from '../call-failure';
 import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../provider';
 import { ProviderError } from '../provider';
 import {
@@ -214,19 +214,16 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
         rateLimit = parseRateLimitHeaders(response.headers, Date.now());
         rawText = await response.text();
       } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        if (timeout.aborted) {
-          throw new ProviderError(
-            'transient',
-            `${label} did not answer ${endpoint} within ${opts.timeoutMs} ms; retry later`,
-            { status, endpoint, cause: err },
-          );
-        }
-        throw new ProviderError(
-          'transient',
-          `Could not reach ${label} at ${baseUrl} (${describeCause(err)}): check the network and the provider base URL`,
-          { status, endpoint, cause: err, reachedProvider: status !== null || mayHaveReached(err) },
-        );
+        throw noAnswerError(err, {
+          label,
+          endpoint,
+          baseUrl,
+          checkHint: 'the provider base URL',
+          timeoutMs: opts.timeoutMs,
+          status,
+          signal,
+          timeout,
+        });
       }
       const body = parseJson(rawText);
       correlationId = body.ok ? readCorrelationId(body.value) : null;

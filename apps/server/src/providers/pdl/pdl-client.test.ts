@@ -124,6 +124,21 @@ describe('enrichCompanies', () => {
     expect(server.counts().items.sent).toBe(250);
   });
 
+  it('a later call failing fails the whole list, and the ledger still sees what the first billed', async () => {
+    const server = await emulator({ rateLimitPerMin: 1 });
+    const { pdl, calls } = client(server.url);
+    const domains = Array.from({ length: 150 }, (_, i) => `later-${i}.com`);
+
+    const err = await providerError(pdl.enrichCompanies(domains));
+
+    expect(err.kind).toBe('rate_limited');
+    expect(calls.map((c) => [c.items, c.status])).toEqual([
+      [100, 200],
+      [50, 429],
+    ]);
+    expect(calls[0]?.creditsBilled).toBe(server.counts().creditsSpent);
+  });
+
   it('makes no call for no domains', async () => {
     const server = await emulator();
     const { pdl, calls } = client(server.url);

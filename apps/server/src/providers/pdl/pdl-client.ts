@@ -7,7 +7,7 @@
  * a 404 item or a failed call (docs/providers/pdl-api.md), and `onCall` reports what each call
  * billed so the ledger counts what PDL counts.
  */
-import { bodySnippet, describeCause, mayHaveReached, parseJson } from '../call-failure';
+import { bodySnippet, noAnswerError, parseJson } from '../call-failure';
 import { parseRetryAfterHeader } from '../explorium/explorium-client';
 import { type HttpPost, type HttpResponse, httpPost } from '../explorium/http-post';
 import { type CallOptions, ProviderError } from '../provider';
@@ -72,7 +72,11 @@ export type PdlClientOptions = {
 export type PdlClient = {
   readonly name: 'pdl';
   readonly maxBatchSize: number;
-  /** Same length and order as `domains`; more than 100 distinct domains go in several calls, one after another. */
+  /**
+   * Same length and order as `domains`. More than 100 distinct domains go in several calls, one
+   * after another; a call failing fails the whole list (what earlier calls billed is still reported
+   * through onCall), so a caller that retries should send at most `maxBatchSize` at a time.
+   */
   enrichCompanies(domains: readonly string[], call?: CallOptions): Promise<PdlResult[]>;
 };
 
@@ -183,28 +187,16 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
         headers = response.headers;
         rawText = await response.text();
       } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        if (timeout.aborted) {
-          throw new ProviderError(
-            'transient',
-            `${label} did not answer within ${opts.timeoutMs} ms; retry later`,
-            {
-              status,
-              endpoint: 'bulk_enrich',
-              cause: err,
-            },
-          );
-        }
-        throw new ProviderError(
-          'transient',
-          `Could not reach ${label} at ${baseUrl} (${describeCause(err)}): check the network and PDL_BASE_URL`,
-          {
-            status,
-            endpoint: 'bulk_enrich',
-            cause: err,
-            reachedProvider: status !== null || mayHaveReached(err),
-          },
-        );
+        throw noAnswerError(err, {
+          label,
+          endpoint: 'bulk_enrich',
+          baseUrl,
+          checkHint: 'PDL_BASE_URL',
+          timeoutMs: opts.timeoutMs,
+          status,
+          signal,
+          timeout,
+        });
       }
       // PDL bills nothing for a call that fails as a whole.
       creditsBilled = 0;
