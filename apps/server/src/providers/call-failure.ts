@@ -98,3 +98,12 @@ export function noAnswerError(
     { status, endpoint, cause: err, reachedProvider: status !== null || mayHaveReached(err) },
   );
 }
+
+/** `Retry-After` is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */
+export function parseRetryAfterHeader(value: string | null, nowMs: number): number | null {
+  if (value === null || value.trim() === '') return null;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}

@@ -4,7 +4,7 @@
  * One call per batch, no retries here: callers retry from ProviderError.kind, which keeps
  * backoff, attempt counts and rate-limit pacing in one place (the queue).
  */
-import { bodySnippet, noAnswerError, parseJson } from '../call-failure';
+import { bodySnippet, noAnswerError, parseJson, parseRetryAfterHeader } from '../call-failure';
 import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../provider';
 import { ProviderError } from '../provider';
 import {
@@ -17,6 +17,8 @@ import {
   readRetryAfterSeconds,
 } from './explorium-mapping';
 import { type HttpPost, type HttpResponse, httpPost } from './http-post';
+
+export { parseRetryAfterHeader };
 
 /** Explorium takes at most 50 items per match call and per bulk-enrich call. */
 export const MAX_BATCH_SIZE = 50;
@@ -88,15 +90,6 @@ export function parseRateLimitHeaders(headers: Headers, nowMs: number): Exploriu
   if (limit === null || remaining === null || reset === null) return null;
   const resetAtMs = reset >= MIN_UNIX_SECONDS ? reset * 1000 : nowMs + reset * 1000;
   return { limit, remaining, resetAtMs };
-}
-
-/** `Retry-After` is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */
-export function parseRetryAfterHeader(value: string | null, nowMs: number): number | null {
-  if (value === null || value.trim() === '') return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
 export function createExploriumClient(opts: ExploriumClientOptions): ExploriumClient {

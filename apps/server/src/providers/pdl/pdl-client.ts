@@ -7,8 +7,7 @@
  * a 404 item or a failed call (docs/providers/pdl-api.md), and `onCall` reports what each call
  * billed so the ledger counts what PDL counts.
  */
-import { bodySnippet, noAnswerError, parseJson } from '../call-failure';
-import { parseRetryAfterHeader } from '../explorium/explorium-client';
+import { bodySnippet, noAnswerError, parseJson, parseRetryAfterHeader } from '../call-failure';
 import { type HttpPost, type HttpResponse, httpPost } from '../explorium/http-post';
 import { type CallOptions, ProviderError } from '../provider';
 import {
