@@ -35,6 +35,8 @@ if (!DATABASE_URL || !REDIS_URL) {
 const SECONDS = Number(process.env.BENCH_POLLING_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_POLLING_CONNECTIONS ?? 32);
 const TAB_SECONDS = Number(process.env.BENCH_TAB_SECONDS ?? 60);
+/** BENCH_POLLING_ONLY: comma-separated parts of the endpoints' names to measure (e.g. `304`); all when empty. */
+const ONLY = (process.env.BENCH_POLLING_ONLY ?? '').split(',').filter(Boolean);
 const COMPANIES = 2_000;
 const POLL_MS = 2_000;
 /** What apps/web asks again: rows changed in the last seconds before the newest it has seen. */
@@ -74,13 +76,17 @@ function start(args: string[], env: Record<string, string>): ChildProcess {
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   child.once('exit', (code, signal) => {
-    if (signal !== 'SIGTERM') console.error(`${args.at(-1)} exited (${code ?? signal}):\n${tail}`);
+    if (!stopping.has(child)) console.error(`${args.at(-1)} exited (${code ?? signal}):\n${tail}`);
   });
   return child;
 }
 
+/** Processes this bench stopped: their exit is no news (they handle SIGTERM and exit 0). */
+const stopping = new WeakSet<ChildProcess>();
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
+  stopping.add(child);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
 }
@@ -251,7 +257,7 @@ await withFreshDatabase(DATABASE_URL, async (databaseUrl) => {
     ...scriptArgs('start:api'),
   ];
   const api = start(apiArgs, { ...common, PORT: String(apiPort), SANDBOX_URL: fast.url });
-  let worker = start(scriptArgs('start:worker'), { ...common, SANDBOX_URL: fast.url });
+  let worker: ChildProcess | null = null;
   const helloArgs = scriptArgs('start:api').filter((a) => a.startsWith('--max'));
   const hello = spawn(
     process.execPath,
@@ -268,6 +274,8 @@ await withFreshDatabase(DATABASE_URL, async (databaseUrl) => {
   try {
     await waitFor(`${helloOrigin}/`);
     await waitFor(`${origin}/api/v1/me`, AUTH);
+    // After the API: both would otherwise create the bootstrap key at once, and one would fail.
+    worker = start(scriptArgs('start:worker'), { ...common, SANDBOX_URL: fast.url });
     const job = await upload(origin, domains('poll', COMPANIES));
     for (
       let s = await jobStatus(origin, job.id);
@@ -282,24 +290,28 @@ await withFreshDatabase(DATABASE_URL, async (databaseUrl) => {
     const pageBytes = (await pageRes.text()).length;
     const jobTag = (await fetch(`${origin}/api/v1/jobs/${job.id}`, { headers: AUTH })).headers.get('etag')!;
     const json = { ...AUTH, accept: 'application/json', 'accept-encoding': 'gzip, br' };
-    const helloBefore = await measure(helloOrigin, '/', {});
-    const results: [string, number][] = [
-      ['GET /api/v1/me', await measure(origin, '/api/v1/me', json)],
-      ['GET /api/v1/jobs/{id}', await measure(origin, `/api/v1/jobs/${job.id}`, json)],
+    const endpoints: [string, () => Promise<number>][] = [
+      ['GET /api/v1/me', () => measure(origin, '/api/v1/me', json)],
+      ['GET /api/v1/jobs/{id}', () => measure(origin, `/api/v1/jobs/${job.id}`, json)],
       [
         'GET /api/v1/jobs/{id} -> 304',
-        await measure(origin, `/api/v1/jobs/${job.id}`, { ...json, 'if-none-match': jobTag }, 304),
+        () => measure(origin, `/api/v1/jobs/${job.id}`, { ...json, 'if-none-match': jobTag }, 304),
       ],
-      ['GET companies, 50 rows', await measure(origin, page, json)],
+      ['GET companies, 50 rows', () => measure(origin, page, json)],
       [
         'GET companies, 50 rows -> 304',
-        await measure(origin, page, { ...json, 'if-none-match': pageTag }, 304),
+        () => measure(origin, page, { ...json, 'if-none-match': pageTag }, 304),
       ],
       [
         'GET companies, 50 rows sorted by name',
-        await measure(origin, `/api/v1/jobs/${job.id}/companies?limit=50&sort=name`, json),
+        () => measure(origin, `/api/v1/jobs/${job.id}/companies?limit=50&sort=name`, json),
       ],
     ];
+    const helloBefore = await measure(helloOrigin, '/', {});
+    const results: [string, number][] = [];
+    for (const [name, run] of endpoints) {
+      if (ONLY.length === 0 || ONLY.some((part) => name.includes(part))) results.push([name, await run()]);
+    }
     const helloAfter = await measure(helloOrigin, '/', {});
     const helloRate = (helloBefore + helloAfter) / 2;
     console.log(
@@ -324,7 +336,7 @@ await withFreshDatabase(DATABASE_URL, async (databaseUrl) => {
         `${tab.requests} requests (${tab.notModified} answered 304)`,
     );
   } finally {
-    await Promise.all([stop(api), stop(worker), stop(hello)]);
+    await Promise.all([stop(api), worker ? stop(worker) : null, stop(hello)]);
     await fast.close();
     await slow.close();
   }
