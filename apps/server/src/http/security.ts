@@ -6,13 +6,19 @@
  * SHA-256, computed here from the built files, so no 'unsafe-inline' script is allowed on it.
  * The API reference at /docs (Scalar) is one bundled script from /docs plus an inline
  * configuration script, so it gets its own policy.
+ *
+ * The headers do not depend on the request, only on which of three kinds of answer it gets (the
+ * page, the API reference, the API), so helmet computes each set once at start-up and every
+ * request is given its set as is: built per request (as @fastify/helmet does) they cost a poll
+ * more than its own work.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import { AppError } from '../errors';
 
 const INLINE_SCRIPT = /<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi;
@@ -74,30 +80,56 @@ function serialize(directives: Record<string, string[] | null>): string {
     .join('; ');
 }
 
+/** The headers helmet sets with `options`, as [lower-case name, value] pairs. */
+function helmetHeaders(options: Readonly<HelmetOptions>): [string, string][] {
+  const headers = new Map<string, string>();
+  const res = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers.set(name.toLowerCase(), String(value));
+    },
+    removeHeader: (name: string) => {
+      headers.delete(name.toLowerCase());
+    },
+  };
+  // helmet only sets and removes headers on the response: a stand-in that records them is enough.
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err;
+  });
+  return [...headers];
+}
+
 export async function registerSecurity(
   app: FastifyInstance,
   opts: { webDir: string | null; corsOrigins: string[]; docsPrefix: string },
 ): Promise<void> {
   const scriptSrc = ["'self'", ...(opts.webDir ? webScriptHashes(opts.webDir) : [])];
-  await app.register(fastifyHelmet, {
+  const page = helmetHeaders({
     contentSecurityPolicy: { useDefaults: false, directives: { ...COMMON, scriptSrc } },
     // The page loads nothing cross-origin; COEP would only get in the way of a later CDN.
     crossOriginEmbedderPolicy: false,
   });
-
   // Scalar's page: its bundle from /docs and its inline configuration script (whose content
   // depends on the plugin's version and options, so it is allowed as inline on this page only).
   const docsPolicy = serialize({ ...COMMON, scriptSrc: ["'self'", "'unsafe-inline'"] });
-  app.addHook('onSend', async (req, reply) => {
-    if (req.url === opts.docsPrefix || req.url.startsWith(`${opts.docsPrefix}/`)) {
-      reply.header('content-security-policy', docsPolicy);
-    } else if (req.url.startsWith('/api/')) {
-      // An API answer is data, never a document that loads or runs anything: the page's policy
-      // (its script hashes) and the headers that only govern documents would add most of a
-      // kilobyte to every poll. nosniff, HSTS, frame and referrer policies stay.
-      reply.header('content-security-policy', API_POLICY);
-      for (const name of DOCUMENT_ONLY_HEADERS) reply.removeHeader(name);
-    }
+  const docs = page.map(([name, value]): [string, string] =>
+    name === 'content-security-policy' ? [name, docsPolicy] : [name, value],
+  );
+  // An API answer is data, never a document that loads or runs anything: the page's policy (its
+  // script hashes) and the headers that only govern documents would add most of a kilobyte to
+  // every poll. nosniff, HSTS, frame and referrer policies stay.
+  const api = page
+    .filter(([name]) => !DOCUMENT_ONLY_HEADERS.includes(name))
+    .map(([name, value]): [string, string] =>
+      name === 'content-security-policy' ? [name, API_POLICY] : [name, value],
+    );
+  const isDocs = (url: string) => url === opts.docsPrefix || url.startsWith(`${opts.docsPrefix}/`);
+
+  // On the raw response, as helmet does: every answer has them, a 401 or a 404 too, and a
+  // route can still replace one.
+  app.addHook('onRequest', (req, reply, done) => {
+    const headers = req.url.startsWith('/api/') ? api : isDocs(req.url) ? docs : page;
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    done();
   });
 
   if (opts.corsOrigins.length > 0) {
