@@ -12,7 +12,7 @@
  * tasks and the Redis server itself. On this port it opens only with OPERATOR_API_KEY, and no
  * organization's key, whatever its role, opens it.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 
 import fastifyRateLimit from '@fastify/rate-limit';
 import { type Role, roleAllows } from '@gtm-enrich/contracts';
@@ -75,6 +75,8 @@ const NOT_FOR_TENANTS =
   "The queue dashboard is for operators: it opens with the operator key (OPERATOR_API_KEY), never with an organization's API key.";
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+/** The principal cache's key for a presented key: one-shot, as it runs on every request. */
+const cacheId = (value: string) => hash('sha256', value, 'base64');
 
 function presentedKey(req: FastifyRequest): string | { malformed: true } | null {
   const header = req.headers.authorization;
@@ -108,7 +110,7 @@ export function createPrincipalCache(ttlMs: number, now: () => number = Date.now
   const entries = new Map<string, { result: AuthResult & { ok: true }; expiresAt: number }>();
   return {
     get(key: string): (AuthResult & { ok: true }) | null {
-      const id = digest(key).toString('base64');
+      const id = cacheId(key);
       const hit = entries.get(id);
       if (!hit) return null;
       if (hit.expiresAt <= now()) {
@@ -120,7 +122,7 @@ export function createPrincipalCache(ttlMs: number, now: () => number = Date.now
     set(key: string, result: AuthResult): void {
       if (!result.ok || ttlMs <= 0) return;
       if (entries.size >= PRINCIPAL_CACHE_MAX) entries.delete(entries.keys().next().value!);
-      entries.set(digest(key).toString('base64'), { result, expiresAt: now() + ttlMs });
+      entries.set(cacheId(key), { result, expiresAt: now() + ttlMs });
     },
     clear(): void {
       entries.clear();
