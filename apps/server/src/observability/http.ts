@@ -1,18 +1,20 @@
 /**
  * The HTTP side of observability: a server span per request (@fastify/otel, Fastify's own
  * OpenTelemetry plugin, with a child span for the route's handler), a duration sample and two log
- * lines per request.
+ * lines per request (at debug for probes and successful reads: see RequestLogController).
  * /metrics is not on the API's port (which faces users) but on every process's METRICS_PORT
  * listener (metrics-server.ts), which compose does not publish.
  */
 import { type Context, context } from '@opentelemetry/api';
 import {
+  type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import type { Logger } from 'pino';
 import type { Metrics } from './metrics';
 import type { Tracing } from './tracing';
 
@@ -46,28 +48,51 @@ function inRequestContext(req: FastifyRequest, fn: () => void): void {
 }
 
 /**
- * Fastify's request lines, with two changes: probes (/healthz, /readyz, every few seconds from a
- * load balancer or orchestrator) log at debug, not info; and the lines carry the request's
- * trace_id. Fastify writes "incoming request" before any hook, when no span exists yet, so that
- * line is written by logIncomingRequests instead, from a hook that runs inside the span.
+ * A read answered successfully within this time is an ordinary poll: logged at debug. The page
+ * polls a job every two seconds per tab, and two info lines per poll cost the API more than
+ * the poll itself; every request is still counted and timed in gtm_http_request_duration_seconds.
+ */
+export const SLOW_REQUEST_MS = 1_000;
+
+const isRead = (req: FastifyRequest) => req.method === 'GET' || req.method === 'HEAD';
+
+/** pino's own check, which Fastify's logger type leaves out; a line not written costs nothing to build. */
+const isEnabled = (log: FastifyBaseLogger, level: 'debug' | 'info' | 'error') =>
+  (log as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled?.(level) ?? true;
+
+/**
+ * Fastify's request lines, with three changes: probes (/healthz, /readyz, every few seconds from
+ * a load balancer or orchestrator) log at debug, not info; so do reads answered 2xx or 304 within
+ * SLOW_REQUEST_MS (writes, errors, refusals and slow reads stay at info); and the lines carry the
+ * request's trace_id. Fastify writes "incoming request" before any hook, when no span exists
+ * yet, so that line is written by logIncomingRequests instead, from a hook that runs inside the
+ * span: at debug for reads (how a read ends decides its level, and only the end is known then).
  */
 class RequestLogController extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(req)) return;
+    const level = error ? 'error' : completedLevel(req, reply);
+    if (!isEnabled(reply.log, level)) return;
     inRequestContext(req, () => {
       if (error) {
         reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
       } else {
-        reply.log[levelOf(req)]({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+        reply.log[level]({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
       }
     });
   }
 }
 
-const levelOf = (req: FastifyRequest): 'debug' | 'info' =>
-  UNTRACED_PATHS.has(pathOf(req.url)) ? 'debug' : 'info';
+function completedLevel(req: FastifyRequest, reply: FastifyReply): 'debug' | 'info' {
+  if (UNTRACED_PATHS.has(pathOf(req.url))) return 'debug';
+  const ordinaryRead = isRead(req) && reply.statusCode < 400 && reply.elapsedTime < SLOW_REQUEST_MS;
+  return ordinaryRead ? 'debug' : 'info';
+}
+
+const incomingLevel = (req: FastifyRequest): 'debug' | 'info' =>
+  isRead(req) || UNTRACED_PATHS.has(pathOf(req.url)) ? 'debug' : 'info';
 
 export function createRequestLogController(): LogController {
   return new RequestLogController();
@@ -76,7 +101,8 @@ export function createRequestLogController(): LogController {
 /** Registered after instrumentHttp (hooks run in order), so the span is active. */
 export function logIncomingRequests(app: FastifyInstance): void {
   app.addHook('onRequest', (req, _reply, done) => {
-    req.log[levelOf(req)]({ req }, 'incoming request');
+    const level = incomingLevel(req);
+    if (isEnabled(req.log, level)) req.log[level]({ req }, 'incoming request');
     done();
   });
 }

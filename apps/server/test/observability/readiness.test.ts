@@ -160,34 +160,47 @@ describe('/readyz of the API and of a worker, and what probes log', () => {
     expect((await fetch(`${api.system.observability.metricsUrl}/readyz`)).status).toBe(200);
   });
 
-  it('logs probes at debug and other requests at info, with their trace_id', async () => {
+  it('logs probes and successful reads at debug, writes and refusals at info, with their trace_id', async () => {
     lines.length = 0;
     await fetch(`${api.baseUrl}/readyz`);
     await fetch(`${api.baseUrl}/healthz`);
     const res = await apiFetch(`${api.baseUrl}/api/v1/jobs?org_id=acme`);
     expect(res.status).toBe(200);
+    const missing = `${api.baseUrl}/api/v1/jobs/00000000-0000-4000-8000-000000000000`;
+    expect((await apiFetch(`${missing}?org_id=acme`)).status).toBe(404);
+    expect((await apiFetch(`${missing}/cancel?org_id=acme`, { method: 'POST' })).status).toBe(404);
     const requestLines = () =>
       lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed');
-    await expect.poll(() => requestLines().length).toBe(6);
-    const byUrl = (url: string) =>
-      requestLines().filter((l) => (l.req as { url?: string } | undefined)?.url?.startsWith(url) ?? false);
-    for (const probe of ['/readyz', '/healthz']) {
-      const incoming = byUrl(probe)[0];
-      expect(incoming).toMatchObject({ level: 'debug' });
-      const completed = requestLines().filter(
-        (l) => l.msg === 'request completed' && l.reqId === incoming?.reqId,
+    await expect.poll(() => requestLines().length).toBe(10);
+    const url = (l: Record<string, unknown>) => (l.req as { url?: string } | undefined)?.url ?? '';
+    const incoming = (method: string, prefix: string) =>
+      requestLines().find(
+        (l) =>
+          l.msg === 'incoming request' &&
+          (l.req as { method?: string }).method === method &&
+          url(l).startsWith(prefix),
       );
-      expect(completed).toEqual([expect.objectContaining({ level: 'debug' })]);
+    const completedOf = (line: Record<string, unknown> | undefined) =>
+      requestLines().filter((l) => l.msg === 'request completed' && l.reqId === line?.reqId);
+    for (const probe of ['/readyz', '/healthz']) {
+      const line = incoming('GET', probe);
+      expect(line).toMatchObject({ level: 'debug' });
+      expect(completedOf(line)).toEqual([expect.objectContaining({ level: 'debug' })]);
     }
-    const [incoming] = byUrl('/api/v1/jobs');
-    expect(incoming).toMatchObject({ level: 'info', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
-    const completed = requestLines().find(
-      (l) => l.msg === 'request completed' && l.reqId === incoming?.reqId,
-    );
-    expect(completed).toMatchObject({
-      level: 'info',
-      trace_id: incoming?.trace_id,
-      res: { statusCode: 200 },
-    });
+    // A poll: counted in the metrics, not worth two info lines.
+    const read = incoming('GET', '/api/v1/jobs?');
+    expect(read).toMatchObject({ level: 'debug', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(completedOf(read)).toEqual([
+      expect.objectContaining({ level: 'debug', trace_id: read?.trace_id, res: { statusCode: 200 } }),
+    ]);
+    // A read refused is told at info when it ends; a write is told at info from its start.
+    expect(completedOf(incoming('GET', '/api/v1/jobs/0000'))).toEqual([
+      expect.objectContaining({ level: 'info', res: { statusCode: 404 } }),
+    ]);
+    const write = incoming('POST', '/api/v1/jobs/0000');
+    expect(write).toMatchObject({ level: 'info', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(completedOf(write)).toEqual([
+      expect.objectContaining({ level: 'info', trace_id: write?.trace_id, res: { statusCode: 404 } }),
+    ]);
   });
 });
