@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lookupDomain, normalizeDomain, type SandboxFirmographics } from './sandbox-data';
+import { hashReader, pick } from './synthetic-hash';
 
 /** A company record as PDL's Company Enrichment API returns it (the fields the emulator fills). */
 export type PdlCompanyRecord = {
@@ -121,23 +122,6 @@ const OWN_LOCATIONS: readonly (readonly [string, string, string])[] = [
 const OWN_SIZES = ['1-10', '11-50', '11-50', '51-200', '201-500'] as const;
 const TAG_POOL = ['b2b', 'saas', 'enterprise', 'analytics', 'cloud', 'marketplace', 'fintech', 'ai'];
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** Reads a hash as small unsigned integers, one per decision. */
-function hashReader(seed: string): (modulo: number) => number {
-  const bytes = createHash('sha256').update(`pdl-emulator:${seed}`).digest();
-  let offset = 0;
-  return (modulo) => {
-    const value = bytes.readUInt16BE(offset % (bytes.length - 1));
-    offset += 2;
-    return value % modulo;
-  };
-}
-
-function pick<T>(items: readonly T[], index: number): T {
-  const item = items[index % items.length];
-  if (item === undefined) throw new Error('pick() from an empty list');
-  return item;
-}
 
 /** 28 characters from [A-Za-z0-9], like PDL's company ids, stable for a domain. */
 function pdlIdFor(registrable: string): string {
@@ -269,8 +253,9 @@ export function lookupPdlWebsite(website: string): PdlWebsiteLookup {
   const tld = hostname.slice(hostname.lastIndexOf('.') + 1);
   if (RESERVED_TLDS.includes(tld)) return { kind: 'not_found' };
   if (PDL_NOT_FOUND_PREFIXES.some((prefix) => registrable.startsWith(prefix))) return { kind: 'not_found' };
-  if (hashReader(`miss:${registrable}`)(100) < PDL_MISS_SHARE_PERCENT) return { kind: 'not_found' };
-  const next = hashReader(registrable);
+  if (hashReader(`pdl-emulator:miss:${registrable}`)(100) < PDL_MISS_SHARE_PERCENT)
+    return { kind: 'not_found' };
+  const next = hashReader(`pdl-emulator:${registrable}`);
   const sandbox = lookupDomain(registrable);
   const basis =
     sandbox.kind === 'match' && sandbox.business.data !== null

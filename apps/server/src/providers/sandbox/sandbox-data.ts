@@ -29,6 +29,7 @@ import {
   type SandboxCompanyRow,
   type SandboxIndustryKey,
 } from './sandbox-companies';
+import { hashReader, pick } from './synthetic-hash';
 
 /** A firmographics `data` object as the sandbox sends it (field names are Explorium's). */
 export type SandboxFirmographics = {
@@ -247,23 +248,6 @@ function fromBuiltin(row: SandboxCompanyRow): SandboxBusiness {
   };
 }
 
-/** Reads the hash as a sequence of small unsigned integers, one per decision. */
-function hashReader(seed: string): (modulo: number) => number {
-  const bytes = createHash('sha256').update(`explorium-sandbox-data:${seed}`).digest();
-  let offset = 0;
-  return (modulo) => {
-    const value = bytes.readUInt16BE(offset);
-    offset += 2;
-    return value % modulo;
-  };
-}
-
-function pick<T>(items: readonly T[], index: number): T {
-  const item = items[index % items.length];
-  if (item === undefined) throw new Error('pick() from an empty list');
-  return item;
-}
-
 function weightedEmployeeBand(roll: number): EmployeeBand {
   // roll is in [0, 100): walk the cumulative weights, which sum to 100.
   let cumulative = 0;
@@ -275,11 +259,11 @@ function weightedEmployeeBand(roll: number): EmployeeBand {
 }
 
 function syntheticMiss(registrable: string): boolean {
-  return hashReader(`miss:${registrable}`)(100) < NO_MATCH_SHARE_PERCENT;
+  return hashReader(`explorium-sandbox-data:miss:${registrable}`)(100) < NO_MATCH_SHARE_PERCENT;
 }
 
 function synthetic(registrable: string): SandboxBusiness {
-  const next = hashReader(registrable);
+  const next = hashReader(`explorium-sandbox-data:${registrable}`);
   const businessId = businessIdForDomain(registrable);
   const industryKey = pick(SYNTHETIC_INDUSTRIES, next(SYNTHETIC_INDUSTRIES.length));
   const [linkedinIndustry, naics, naicsDescription] = SANDBOX_INDUSTRIES[industryKey];
