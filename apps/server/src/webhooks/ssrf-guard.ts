@@ -6,6 +6,7 @@
  * NAT, link-local (where the clouds' metadata services live: 169.254.169.254, fd00:ec2::254),
  * multicast, reserved and documentation ranges, unless the installation allows a range
  * (OUTBOUND_ALLOWED_CIDRS, e.g. a receiver on the same private network, or tests on loopback).
+ * The web provider (providers/web) goes through the same guard, with its own resolver (DNS_SERVERS).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
@@ -76,8 +77,17 @@ export type SsrfGuard = {
   lookup: LookupFunction;
 };
 
-/** `allowedCidrs`: ranges reachable even though refused above, e.g. ['127.0.0.1/32', '10.1.0.0/16']. */
-export function createSsrfGuard(allowedCidrs: readonly string[] = []): SsrfGuard {
+/** Every address a name resolves to (A and AAAA); rejects with the resolver's error (ENOTFOUND…). */
+export type ResolveAll = (host: string) => Promise<LookupAddress[]>;
+
+/**
+ * `allowedCidrs`: ranges reachable even though refused above, e.g. ['127.0.0.1/32', '10.1.0.0/16'].
+ * `resolve`: how names are resolved; default the system resolver (getaddrinfo).
+ */
+export function createSsrfGuard(
+  allowedCidrs: readonly string[] = [],
+  opts: { resolve?: ResolveAll } = {},
+): SsrfGuard {
   const refused = new Map<string, BlockList>();
   for (const [net, prefix, kind] of REFUSED_V4) {
     const list = refused.get(kind) ?? new BlockList();
@@ -105,17 +115,21 @@ export function createSsrfGuard(allowedCidrs: readonly string[] = []): SsrfGuard
     return null;
   }
 
-  function resolveAll(host: string): Promise<LookupAddress[]> {
-    return new Promise((resolve, reject) =>
-      dnsLookup(host, { all: true, verbatim: true }, (err, addresses) =>
-        err ? reject(err) : resolve(addresses),
-      ),
-    );
-  }
+  const resolveAll =
+    opts.resolve ??
+    ((host: string): Promise<LookupAddress[]> =>
+      new Promise((resolve, reject) =>
+        dnsLookup(host, { all: true, verbatim: true }, (err, addresses) =>
+          err ? reject(err) : resolve(addresses),
+        ),
+      ));
 
   async function checked(host: string): Promise<LookupAddress[]> {
     const bare = host.replace(/^\[|\]$/g, '');
     const addresses = isIP(bare) ? [{ address: bare, family: isIP(bare) }] : await resolveAll(bare);
+    if (addresses.length === 0) {
+      throw Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND', hostname: host });
+    }
     // Every address, not the first: a host that also resolves privately is refused.
     for (const { address } of addresses) {
       const kind = refusal(address);
