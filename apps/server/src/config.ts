@@ -82,6 +82,16 @@ const trustProxy = z
     return items;
   });
 
+/** An address a DNS resolver listens on: `ip`, `ip:port`, `ipv6` or `[ipv6]:port`. */
+function isDnsServer(item: string): boolean {
+  if (isIP(item) !== 0) return true;
+  const withPort = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(item);
+  if (!withPort) return false;
+  const [, v6, v4, port] = withPort;
+  const family = v6 !== undefined ? isIP(v6) === 6 : isIP(v4 ?? '') === 4;
+  return family && Number(port) >= 1 && Number(port) <= 65535;
+}
+
 const csvList = z
   .string()
   .default('')
@@ -264,6 +274,13 @@ export const ConfigSchema = z.object({
     .describe('Redis URL; when set, tasks go through BullMQ instead of the in-process queue'),
   QUEUE_PREFIX: z.string().default('gtm-enrich').describe('Prefix of every Redis key the queue writes'),
 
+  ENRICHMENT_PROVIDER: z
+    .enum(['auto', 'explorium', 'pdl', 'web', 'sandbox'])
+    .default('auto')
+    .describe(
+      'Which provider enriches: auto = explorium with EXPLORIUM_API_KEY, else pdl with PDL_API_KEY, else the ' +
+        'keyless web provider when public names resolve (checked at start), else the sandbox (synthetic data)',
+    ),
   EXPLORIUM_API_KEY: optionalString.describe(
     'Explorium API key; unset = the built-in sandbox with synthetic data',
   ),
@@ -420,7 +437,49 @@ export const ConfigSchema = z.object({
       ),
     )
     .describe(
-      'Private, loopback or link-local ranges that requests to user-given URLs (webhooks) may reach anyway, comma-separated CIDRs (e.g. 10.1.0.0/16); unset = public addresses only',
+      'Private, loopback or link-local ranges that requests to user-given URLs (webhooks, sites the web provider reads) may reach anyway, comma-separated CIDRs (e.g. 10.1.0.0/16); unset = public addresses only',
+    ),
+  DNS_SERVERS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .pipe(
+      z.array(
+        z.string().refine(isDnsServer, {
+          message:
+            'DNS_SERVERS must list ip or ip:port ([v6]:port), comma-separated, e.g. 10.0.0.2,1.1.1.1:53',
+        }),
+      ),
+    )
+    .describe(
+      "DNS servers the web provider asks (MX, TXT, A/AAAA), ip or ip:port ([v6]:port) comma-separated; unset = the system's resolvers",
+    ),
+  DNS_TIMEOUT_MS: int(3_000)
+    .pipe(z.number().min(50))
+    .describe('Web provider: time one DNS query may take before it is asked once more, in ms'),
+  WEB_CONCURRENCY: int(16)
+    .pipe(z.number().min(1))
+    .describe('Web provider: domains one process looks up at once (DNS and homepage)'),
+  WEB_HOST_CONCURRENCY: int(2)
+    .pipe(z.number().min(1))
+    .describe('Web provider: visits at once to one host (robots.txt, homepage and its redirects)'),
+  WEB_FETCH_TIMEOUT_MS: int(10_000)
+    .pipe(z.number().min(100))
+    .describe(
+      'Web provider: time one homepage may take in all (robots.txt, redirects, HTTPS then HTTP), in ms',
+    ),
+  WEB_MAX_PAGE_BYTES: int(1024 * 1024)
+    .pipe(z.number().min(1024))
+    .describe('Web provider: bytes of a homepage read (after decompression); the rest is never downloaded'),
+  WEB_CONTACT_URL: urlWithScheme(HTTP_SCHEMES)
+    .default('https://github.com/gtm-enrich/gtm-enrich/blob/main/docs/providers.md#web')
+    .describe(
+      'Web provider: the URL in its User-Agent (GTM-Enrich/1.0 (+URL)) where site owners learn what reads their homepage; set it to a page of your own with a contact',
     ),
   SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
   SANDBOX_ERROR_RATE: z.coerce
