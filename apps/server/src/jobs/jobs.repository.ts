@@ -5,7 +5,7 @@
 
 import type { CompanySortKey, CompanyStatus } from '@gtm-enrich/contracts';
 import { and, asc, desc, eq, gt, gte, ilike, lt, lte, or, type SQL, sql } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, PgTransaction } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobs, organizations, rejectedRows } from '../db/schema';
 import {
@@ -64,16 +64,10 @@ export async function findJob(db: Db, orgId: string, jobId: string): Promise<Job
   return row ?? null;
 }
 
-/**
- * A job with its usage from the ledger (as ledger.repository's jobUsages counts it) in one round
- * trip: the page polls this every second or two.
- */
-export async function findJobWithUsage(
-  db: Db,
-  orgId: string,
-  jobId: string,
-): Promise<{ job: JobRow; usage: { providerCalls: number; recordsBilled: number; credits: number } } | null> {
-  const [row] = await db
+export type JobUsageRow = { providerCalls: number; recordsBilled: number; credits: number };
+
+function jobWithUsageQuery(db: Db) {
+  return db
     .select({
       job: jobs,
       providerCalls: sql<number>`coalesce(u.calls, 0)`.mapWith(Number),
@@ -90,7 +84,29 @@ export async function findJobWithUsage(
       ) u`,
       sql`true`,
     )
-    .where(and(eq(jobs.orgId, orgId), eq(jobs.id, jobId)));
+    .where(and(eq(jobs.orgId, sql.placeholder('orgId')), eq(jobs.id, sql.placeholder('jobId'))))
+    .prepare('find_job_with_usage');
+}
+
+/** Per pool: the statement is built once (building it cost a poll more than running it). */
+const jobWithUsageQueries = new WeakMap<Db, ReturnType<typeof jobWithUsageQuery>>();
+
+/**
+ * A job with its usage from the ledger (as ledger.repository's jobUsages counts it) in one round
+ * trip: the page polls this every second or two, so it is a prepared statement.
+ */
+export async function findJobWithUsage(
+  db: Db,
+  orgId: string,
+  jobId: string,
+): Promise<{ job: JobRow; usage: JobUsageRow } | null> {
+  // A transaction's statement lives no longer than the transaction.
+  let query = db instanceof PgTransaction ? jobWithUsageQuery(db) : jobWithUsageQueries.get(db);
+  if (!query) {
+    query = jobWithUsageQuery(db);
+    jobWithUsageQueries.set(db, query);
+  }
+  const [row] = await query.execute({ orgId, jobId });
   if (!row) return null;
   const { job, ...usage } = row;
   return { job, usage };
@@ -189,28 +205,23 @@ export function isSortValue(key: CompanySortKey, value: unknown): value is strin
   return key === 'row_number' || SORT_COLUMNS[key].type === 'text' || /^-?\d{1,40}(\.\d{1,20})?$/.test(value);
 }
 
+/** What selects a page of a job's companies: its size, sort, start and filters. */
+export type CompanyPageQuery = {
+  limit: number;
+  sort: { key: CompanySortKey; desc: boolean };
+  after: CompanyKeyset | null;
+  status?: CompanyStatus;
+  q?: string;
+  updatedSince?: Date;
+  minRow?: number;
+  maxRow?: number;
+};
+
 /**
- * A page of a job's companies in any sort, keyset-paginated: ordered by the column (rows
- * without a value last, in both directions), ties in file order; `after` is the last row of the
- * page before. `updatedSince` and `maxRow` narrow it to rows changed since, and rows a client
- * has loaded. Without an index per column PostgreSQL sorts the job's matching rows per page:
- * milliseconds for ten thousand.
+ * The WHERE and ORDER BY of a page (see listCompaniesSorted), and the sort column's value
+ * (null in file order).
  */
-export async function listCompaniesSorted(
-  db: Db,
-  orgId: string,
-  jobId: string,
-  page: {
-    limit: number;
-    sort: { key: CompanySortKey; desc: boolean };
-    after: CompanyKeyset | null;
-    status?: CompanyStatus;
-    q?: string;
-    updatedSince?: Date;
-    minRow?: number;
-    maxRow?: number;
-  },
-): Promise<{ row: CompanyRow; sortValue: string | null }[]> {
+function companyPage(orgId: string, jobId: string, page: CompanyPageQuery) {
   const where: SQL[] = [eq(companies.orgId, orgId), eq(companies.jobId, jobId)];
   if (page.status) where.push(eq(companies.status, page.status));
   if (page.q) where.push(companySearch(page.q));
@@ -224,13 +235,11 @@ export async function listCompaniesSorted(
         descending ? lt(companies.rowNumber, page.after.row) : gt(companies.rowNumber, page.after.row),
       );
     }
-    const rows = await db
-      .select()
-      .from(companies)
-      .where(and(...where))
-      .orderBy(descending ? desc(companies.rowNumber) : asc(companies.rowNumber))
-      .limit(page.limit);
-    return rows.map((row) => ({ row, sortValue: null }));
+    return {
+      where: and(...where),
+      orderBy: [descending ? desc(companies.rowNumber) : asc(companies.rowNumber)],
+      sortValue: sql<string | null>`null`,
+    };
   }
   const { expr, type } = SORT_COLUMNS[key];
   const after = page.after;
@@ -244,14 +253,61 @@ export async function listCompaniesSorted(
       where.push(sql`(${beyond} or ((${expr}) = ${v} and ${laterRow}) or (${expr}) is null)`);
     }
   }
-  return db
-    .select({ row: companies, sortValue: sql<string | null>`(${expr})::text` })
-    .from(companies)
-    .where(and(...where))
-    .orderBy(
+  return {
+    where: and(...where),
+    orderBy: [
       descending ? sql`(${expr}) desc nulls last` : sql`(${expr}) asc nulls last`,
       asc(companies.rowNumber),
-    )
+    ],
+    sortValue: sql<string | null>`(${expr})::text`,
+  };
+}
+
+/**
+ * The version of a row as it stands: the id of the transaction that wrote it (`xmin`). Every
+ * write of a row makes a new version with its transaction's id, so a row whose version is the
+ * same has not changed since (a conditional answer relies on it: http/conditional.ts).
+ */
+const rowVersion = sql<string>`${companies}.xmin::text`;
+
+/**
+ * A page of a job's companies in any sort, keyset-paginated: ordered by the column (rows
+ * without a value last, in both directions), ties in file order; `after` is the last row of the
+ * page before. `updatedSince` and `maxRow` narrow it to rows changed since, and rows a client
+ * has loaded. Without an index per column PostgreSQL sorts the job's matching rows per page:
+ * milliseconds for ten thousand. Each row comes with its version (rowVersion).
+ */
+export async function listCompaniesSorted(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  page: CompanyPageQuery,
+): Promise<{ row: CompanyRow; sortValue: string | null; version: string }[]> {
+  const { where, orderBy, sortValue } = companyPage(orgId, jobId, page);
+  return db
+    .select({ row: companies, sortValue, version: rowVersion })
+    .from(companies)
+    .where(where)
+    .orderBy(...orderBy)
+    .limit(page.limit);
+}
+
+/**
+ * The rows listCompaniesSorted would answer, by id and version only: what a page is, without
+ * reading what is in it.
+ */
+export async function listCompanyVersions(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  page: CompanyPageQuery,
+): Promise<{ id: string; version: string }[]> {
+  const { where, orderBy } = companyPage(orgId, jobId, page);
+  return db
+    .select({ id: companies.id, version: rowVersion })
+    .from(companies)
+    .where(where)
+    .orderBy(...orderBy)
     .limit(page.limit);
 }
 

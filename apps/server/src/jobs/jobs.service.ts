@@ -1,4 +1,12 @@
-import type { Company, CompanyListQuery, CompanySortKey, Job, JobList } from '@gtm-enrich/contracts';
+import { createHash } from 'node:crypto';
+import type {
+  Company,
+  CompanyList,
+  CompanyListQuery,
+  CompanySortKey,
+  Job,
+  JobList,
+} from '@gtm-enrich/contracts';
 import type { z } from 'zod';
 import type { CopyTransaction } from '../db/copy';
 import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from '../db/cursor';
@@ -24,6 +32,7 @@ import {
 } from './job-rows.repository';
 import {
   analyzeCompanies,
+  type CompanyPageQuery,
   cancelJob,
   countFreshCacheHits,
   ensureOrganization,
@@ -31,6 +40,7 @@ import {
   findJobWithUsage,
   listCompanies,
   listCompaniesSorted,
+  listCompanyVersions,
   listJobs,
   listRejectedRows,
   requeueFinishedCompanies,
@@ -117,6 +127,42 @@ function sourceFormat(job: JobRow): CsvFormat {
       ? (encoding as CsvFormat['encoding'])
       : DEFAULT_CSV_FORMAT.encoding,
   };
+}
+
+/** The API's companies query as listCompaniesSorted takes it; a cursor of another sort is refused. */
+function companyPageQuery(query: z.infer<typeof CompanyListQuery>): {
+  sort: string;
+  page: CompanyPageQuery;
+} {
+  const sort = query.sort ?? 'row_number';
+  const desc = sort.startsWith('-');
+  const key = (desc ? sort.slice(1) : sort) as CompanySortKey;
+  const after = query.cursor ? decodeCursor(query.cursor, companyCursorFor(sort, key)) : null;
+  return {
+    sort,
+    page: {
+      limit: query.limit + 1,
+      sort: { key, desc },
+      after:
+        after === null
+          ? null
+          : typeof after === 'number'
+            ? { value: null, row: after }
+            : { value: after.v, row: after.r },
+      status: query.status,
+      q: query.q,
+      updatedSince: query.updated_since ? new Date(query.updated_since) : undefined,
+      minRow: query.min_row,
+      maxRow: query.max_row,
+    },
+  };
+}
+
+/** One short string for a page's rows and their versions, in order. */
+function pageVersion(rows: readonly { id: string; version: string }[]): string {
+  const hash = createHash('sha1');
+  for (const r of rows) hash.update(`${r.id}:${r.version};`);
+  return hash.digest('base64url');
 }
 
 export function createJobsService(deps: JobsServiceDeps) {
@@ -356,41 +402,42 @@ export function createJobsService(deps: JobsServiceDeps) {
       };
     },
 
-    /** A keyset page in any sort (see listCompaniesSorted); a cursor holds its sort and is refused under another. */
-    async listCompanies(orgId: string, jobId: string, query: z.infer<typeof CompanyListQuery>) {
-      const sort = query.sort ?? 'row_number';
-      const desc = sort.startsWith('-');
-      const key = (desc ? sort.slice(1) : sort) as CompanySortKey;
-      const after = query.cursor ? decodeCursor(query.cursor, companyCursorFor(sort, key)) : null;
-      const rows = await listCompaniesSorted(db, orgId, jobId, {
-        limit: query.limit + 1,
-        sort: { key, desc },
-        after:
-          after === null
-            ? null
-            : typeof after === 'number'
-              ? { value: null, row: after }
-              : { value: after.v, row: after.r },
-        status: query.status,
-        q: query.q,
-        updatedSince: query.updated_since ? new Date(query.updated_since) : undefined,
-        minRow: query.min_row,
-        maxRow: query.max_row,
-      });
+    /**
+     * A keyset page in any sort (see listCompaniesSorted); a cursor holds its sort and is refused
+     * under another. `version` names the rows of the page and their versions (with the row after
+     * it, which decides next_cursor): the same version, the same page.
+     */
+    async listCompanies(
+      orgId: string,
+      jobId: string,
+      query: z.infer<typeof CompanyListQuery>,
+    ): Promise<{ page: CompanyList; version: string }> {
+      const { sort, page } = companyPageQuery(query);
+      const rows = await listCompaniesSorted(db, orgId, jobId, page);
       // Rows are of this organization's job, so it exists; only an empty page asks whether it does.
       if (rows.length === 0) await getRow(orgId, jobId);
       const data = rows.slice(0, query.limit);
       const last = data[data.length - 1];
       return {
-        data: data.map((r) => toCompanyResource(r.row)),
-        next_cursor:
-          rows.length > query.limit && last
-            ? // File order keeps the row-number cursor older clients hold.
-              sort === 'row_number'
-              ? encodeCursor(last.row.rowNumber)
-              : encodeCursor({ s: sort, v: last.sortValue, r: last.row.rowNumber })
-            : null,
+        page: {
+          data: data.map((r) => toCompanyResource(r.row)),
+          next_cursor:
+            rows.length > query.limit && last
+              ? // File order keeps the row-number cursor older clients hold.
+                sort === 'row_number'
+                ? encodeCursor(last.row.rowNumber)
+                : encodeCursor({ s: sort, v: last.sortValue, r: last.row.rowNumber })
+              : null,
+        },
+        version: pageVersion(rows.map((r) => ({ id: r.row.id, version: r.version }))),
       };
+    },
+
+    /** The version listCompanies would answer with now, without reading the rows (404 as it would). */
+    async companiesVersion(orgId: string, jobId: string, query: z.infer<typeof CompanyListQuery>) {
+      const rows = await listCompanyVersions(db, orgId, jobId, companyPageQuery(query).page);
+      if (rows.length === 0) await getRow(orgId, jobId);
+      return pageVersion(rows);
     },
 
     async listRejected(orgId: string, jobId: string, page: { limit: number; cursor?: string }) {

@@ -12,7 +12,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { companiesCsvStream, DEFAULT_CSV_FORMAT, rowsCsvStream } from '../../jobs/export-csv';
 import type { JobsService } from '../../jobs/jobs.service';
-import { sendConditional } from '../conditional';
+import { createReadCoalescer } from '../coalesced-reads';
+import { type AnswerCache, createAnswerCache, sendConditional, sendVersioned } from '../conditional';
 
 const CONDITIONAL =
   'Answers carry an `ETag`; send it back as `If-None-Match` and an unchanged answer is `304 Not Modified` ' +
@@ -47,7 +48,13 @@ const ExportQuery = OrgQuery.extend({
     ),
 });
 
-export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
+export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; answers?: AnswerCache }> = async (
+  app,
+  { jobs, answers = createAnswerCache() },
+) => {
+  // What the page polls: a job, and a page of its companies.
+  const coalesce = createReadCoalescer();
+
   app.get(
     '/jobs',
     {
@@ -60,7 +67,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: JobList, 400: ErrorBody },
       },
     },
-    async (req, reply) => sendConditional(req, reply, await jobs.list(req.auth.orgId, req.query)),
+    async (req, reply) => sendConditional(req, reply, answers, await jobs.list(req.auth.orgId, req.query)),
   );
 
   app.get(
@@ -76,7 +83,12 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: Job, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (req, reply) => sendConditional(req, reply, await jobs.get(req.auth.orgId, req.params.jobId)),
+    async (req, reply) => {
+      const { orgId } = req.auth;
+      const { jobId } = req.params;
+      const job = await coalesce(`job ${orgId} ${jobId}`, () => jobs.get(orgId, jobId));
+      return sendConditional(req, reply, answers, job);
+    },
   );
 
   app.get(
@@ -93,8 +105,24 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (ap
         response: { 200: CompanyList, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (req, reply) =>
-      sendConditional(req, reply, await jobs.listCompanies(req.auth.orgId, req.params.jobId, req.query)),
+    async (req, reply) => {
+      const { orgId } = req.auth;
+      const { jobId } = req.params;
+      // Everything the page depends on: whose, which job, every parameter, the rows' versions.
+      const page = `companies ${orgId} ${jobId} ${JSON.stringify(req.query)}`;
+      return sendVersioned(
+        req,
+        reply,
+        answers,
+        (version) => `${page} ${version}`,
+        () => coalesce(`${page} version`, () => jobs.companiesVersion(orgId, jobId, req.query)),
+        () =>
+          coalesce(`${page} rows`, async () => {
+            const { page: body, version } = await jobs.listCompanies(orgId, jobId, req.query);
+            return { body, version };
+          }),
+      );
+    },
   );
 
   app.get(
