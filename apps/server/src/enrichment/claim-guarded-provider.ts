@@ -13,7 +13,7 @@ function nothingToSend(): ProviderError {
   });
 }
 
-import { type EnrichmentProvider, type MatchResult, ProviderError } from '../providers/provider';
+import { type EnrichmentProvider, type MatchResult, ProviderError, traitsOf } from '../providers/provider';
 import type { HeldClaims } from './held-claims';
 
 export function createClaimGuardedProvider(
@@ -21,8 +21,7 @@ export function createClaimGuardedProvider(
   claims: Pick<HeldClaims, 'stillWanted'>,
 ): EnrichmentProvider {
   return {
-    name: provider.name,
-    maxBatchSize: provider.maxBatchSize,
+    ...traitsOf(provider),
     async matchBusinesses(domains, call) {
       const wanted = await claims.stillWanted('match', domains);
       const sent = domains.filter((d) => wanted.has(d));

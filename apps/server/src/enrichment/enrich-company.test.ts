@@ -99,6 +99,8 @@ function scriptedProvider() {
   const provider: EnrichmentProvider = {
     name: 'sandbox',
     maxBatchSize: 50,
+    matching: 'call',
+    creditsPerRecord: 1,
     async matchBusinesses(domains) {
       state.matchCalls++;
       await state.duringMatch?.();

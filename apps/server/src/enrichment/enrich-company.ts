@@ -266,13 +266,15 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       );
       return;
     }
+    // A provider that matches locally knows a company only once enrichment answers for it.
+    const found = firmographics !== null || batcher.matching === 'call';
     await finish(company, {
-      to: 'enriched',
+      to: found ? 'enriched' : 'not_found',
       source: 'provider',
-      businessId: match.businessId,
+      businessId: found ? match.businessId : null,
       firmographics,
       fetchedAt: new Date(),
-      error: null,
+      error: found ? null : NO_MATCH,
       cacheWrite: true,
     });
   }

@@ -24,6 +24,8 @@ function countingProvider() {
   const provider: EnrichmentProvider = {
     name: 'sandbox',
     maxBatchSize: 50,
+    matching: 'call',
+    creditsPerRecord: 1,
     async matchBusinesses(domains) {
       calls.push({ endpoint: 'match', keys: [...domains] });
       return domains.map((domain) => ({ domain, businessId: `id-${domain}` }));

@@ -39,6 +39,8 @@ export type ProviderCallReport = {
 };
 
 export type ProviderBatcher = {
+  /** The provider's own (provider.ts): with `local`, a business enrichment answers nothing for was not found. */
+  readonly matching: 'call' | 'local';
   match(domain: string, caller: CallerRef): Promise<MatchResult>;
   /** Rejects with CreditBudgetExhausted when the company's job has no credit left to spend. */
   enrich(businessId: string, caller: CallerRef): Promise<Firmographics | null | ItemError>;
@@ -158,7 +160,9 @@ export function createProviderBatcher(
     holdWhile: opts.rateLimited,
     onWaitingChange: opts.flow?.waiting,
   };
-  const { budget } = opts;
+  // A free provider's calls cost nothing: nothing to reserve, nothing billed.
+  const billing = provider.creditsPerRecord > 0;
+  const budget = billing ? opts.budget : undefined;
   const batchKey = (key: string, caller: CallerRef) =>
     opts.separateOrganizations ? `${caller.orgId}\u0000${key}` : key;
   const providerKey = (key: string) => key.slice(key.indexOf('\u0000') + 1);
@@ -244,7 +248,7 @@ export function createProviderBatcher(
           callId,
           reservationIds,
           // The most each job may be billed: every item it pays for, on a billed endpoint.
-          perJob: perJob(metas, payer, () => endpoint === 'bulk_enrich'),
+          perJob: perJob(metas, payer, () => billing && endpoint === 'bulk_enrich'),
         });
         // A reservation lapsed while the call waited (worker frozen, database away): its credits
         // may be another call's now. The call does not leave; its items reserve again.
@@ -284,7 +288,7 @@ export function createProviderBatcher(
           // Sent but never answered (a timeout, or a worker frozen past it): the provider may
           // have billed it, so it keeps the most it may bill, as a call left open does. An
           // answered error (4xx, 5xx) billed nothing.
-          perJob: perJob(metas, payer, () => err.status === null && endpoint === 'bulk_enrich'),
+          perJob: perJob(metas, payer, () => billing && err.status === null && endpoint === 'bulk_enrich'),
         });
       } else {
         if (opened) await opts.onUnsent?.(callId);
@@ -306,6 +310,11 @@ export function createProviderBatcher(
     ...flowing,
     runBatch: (keys, batchMetas) =>
       inCalls<MatchResult>(keys, batchMetas, async (domains, metas) => {
+        // A local match reaches no provider API: no call to count, nothing in the ledger.
+        if (provider.matching === 'local') {
+          const results = await provider.matchBusinesses(domains);
+          return new Map(results.map((r, i) => [domains[i]!, r]));
+        }
         // Matching is not billed as a record; firmographics are (see docs/performance.md).
         const results = await timed(
           'match',
@@ -351,10 +360,10 @@ export function createProviderBatcher(
       plan.reservationIds,
       (k) => plan.payer.get(plan.send[k]!)!,
       (call) => provider.enrichFirmographics(sent, call),
-      // Billed: a row returned with data (not an empty row, not a failed one).
+      // Billed: a row returned with data (not an empty row, not a failed one), by a provider that bills.
       (result, k) => {
         const row = result.get(sent[k]!) ?? null;
-        return row !== null && !isItemError(row);
+        return billing && row !== null && !isItemError(row);
       },
     );
     // A matched business the provider returns no row for is known to exist but has no data.
@@ -366,6 +375,7 @@ export function createProviderBatcher(
     enricher.flush();
   });
   return {
+    matching: provider.matching,
     match: (d, c) => matcher.load(batchKey(d, c), c),
     async enrich(id, caller) {
       const started = Date.now();

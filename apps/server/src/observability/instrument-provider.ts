@@ -4,10 +4,9 @@
  * which is what ties a company's trace to the HTTP call that served it.
  */
 import { SpanKind, trace } from '@opentelemetry/api';
-import type { ExploriumCallInfo } from '../providers/explorium/explorium-client';
-import type { EnrichmentProvider } from '../providers/provider';
+import { type EnrichmentProvider, traitsOf } from '../providers/provider';
 import type { RateLimiter } from '../providers/rate-limit/rate-limiter';
-import type { Metrics } from './metrics';
+import type { Metrics, ProviderCallInfo } from './metrics';
 import { inSpan, type Tracing } from './tracing';
 
 export function traceProvider(provider: EnrichmentProvider, tracing: Tracing): EnrichmentProvider {
@@ -20,8 +19,7 @@ export function traceProvider(provider: EnrichmentProvider, tracing: Tracing): E
       fn,
     );
   return {
-    name: provider.name,
-    maxBatchSize: provider.maxBatchSize,
+    ...traitsOf(provider),
     matchBusinesses: (domains, call) =>
       span('match', domains.length, () => provider.matchBusinesses(domains, call)),
     enrichFirmographics: (ids, call) =>
@@ -29,15 +27,17 @@ export function traceProvider(provider: EnrichmentProvider, tracing: Tracing): E
   };
 }
 
-/** The Explorium client's onCall hook: metrics, and the HTTP outcome on the active provider span. */
+/** A provider client's onCall hook: metrics, and the HTTP outcome on the active provider span. */
 export function observeProviderCalls(providerName: string, metrics: Metrics) {
-  return (call: ExploriumCallInfo): void => {
+  return (call: ProviderCallInfo): void => {
     metrics.providerCall(providerName, call);
     trace.getActiveSpan()?.setAttributes({
       'http.request.method': 'POST',
       ...(call.status === null ? {} : { 'http.response.status_code': call.status }),
       ...(call.correlationId ? { 'gtm.provider.correlation_id': call.correlationId } : {}),
-      ...(call.rateLimit ? { 'gtm.provider.rate_limit_remaining': call.rateLimit.remaining } : {}),
+      ...(call.rateLimit?.remaining != null
+        ? { 'gtm.provider.rate_limit_remaining': call.rateLimit.remaining }
+        : {}),
     });
   };
 }

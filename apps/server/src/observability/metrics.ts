@@ -4,11 +4,21 @@
  * registration of the same name). Served at /metrics by the API and by a worker's metrics listener.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { ExploriumCallInfo } from '../providers/explorium/explorium-client';
 import type { QueueCounts } from '../queue/task-queue';
 
 export type FinishedOutcome = 'enriched' | 'not_found' | 'failed';
 export type TaskResult = 'ok' | 'retry' | 'error';
+
+/** What every provider client reports of each HTTP call (Explorium's and PDL's onCall). */
+export type ProviderCallInfo = {
+  endpoint: string;
+  /** Null when no answer arrived. */
+  status: number | null;
+  durationMs: number;
+  items: number;
+  rateLimit: { remaining: number | null; limit?: number | null; resetAtMs?: number | null } | null;
+  correlationId?: string | null;
+};
 
 /** Seconds; HTTP answers are mostly milliseconds, an upload of a large file takes seconds. */
 const HTTP_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -141,8 +151,8 @@ export function createMetrics(opts: {
       rateLimitWait.observe({ provider }, waitMs / 1000);
     },
 
-    /** The Explorium client's onCall hook. */
-    providerCall(provider: string, call: ExploriumCallInfo): void {
+    /** A provider client's onCall hook. */
+    providerCall(provider: string, call: ProviderCallInfo): void {
       const status = call.status === null ? 'none' : String(call.status);
       providerCallDuration.observe({ provider, endpoint: call.endpoint, status }, call.durationMs / 1000);
       providerCallItems.observe({ provider, endpoint: call.endpoint }, call.items);
@@ -150,7 +160,8 @@ export function createMetrics(opts: {
         providerCallErrors.inc({ provider, endpoint: call.endpoint, status });
       }
       if (call.status === 429) providerRateLimited.inc({ provider, endpoint: call.endpoint });
-      if (call.rateLimit) providerRateLimitRemaining.set({ provider }, call.rateLimit.remaining);
+      if (call.rateLimit?.remaining != null)
+        providerRateLimitRemaining.set({ provider }, call.rateLimit.remaining);
     },
 
     webhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {

@@ -7,6 +7,8 @@ function flakyProvider() {
   const provider: EnrichmentProvider = {
     name: 'sandbox',
     maxBatchSize: 50,
+    matching: 'call',
+    creditsPerRecord: 1,
     async matchBusinesses(domains) {
       state.calls++;
       if (state.failing) throw new ProviderError('transient', 'Explorium answered 503', { status: 503 });
@@ -66,6 +68,8 @@ describe('circuit breaker', () => {
     const provider: EnrichmentProvider = {
       name: 'sandbox',
       maxBatchSize: 50,
+      matching: 'call',
+      creditsPerRecord: 1,
       async matchBusinesses() {
         n++;
         throw new ProviderError(n % 2 ? 'permanent' : 'rate_limited', 'no', { status: n % 2 ? 422 : 429 });

@@ -5,7 +5,7 @@
  * attempts (the error says `countsAsAttempt: false`) and retry after the cool-down; the refusal
  * never reached the provider (`reachedProvider: false`), so the ledger does not record it.
  */
-import { type EnrichmentProvider, isProviderError, ProviderError } from './provider';
+import { type EnrichmentProvider, isProviderError, ProviderError, traitsOf } from './provider';
 
 export type CircuitBreakerOptions = {
   /** Transient failures in a row that open the circuit. */
@@ -80,8 +80,7 @@ export function createCircuitBreakingProvider(
   }
 
   return {
-    name: provider.name,
-    maxBatchSize: provider.maxBatchSize,
+    ...traitsOf(provider),
     matchBusinesses: (domains, call) => guarded(() => provider.matchBusinesses(domains, call)),
     enrichFirmographics: (ids, call) => guarded(() => provider.enrichFirmographics(ids, call)),
     state: () => (openedAt === null ? 'closed' : probing ? 'half-open' : 'open'),

@@ -41,11 +41,38 @@ export type CallOptions = {
   beforeSend?: (keys: readonly string[]) => Promise<void>;
 };
 
-export type EnrichmentProvider = {
+/** Every provider this server knows (providers/registry.ts says what each needs). */
+export type ProviderName = 'explorium' | 'pdl' | 'web' | 'sandbox';
+
+/** What the batcher and the ledger need to know about a provider besides its calls. */
+export type ProviderTraits = {
   /** Label shown to users: "sandbox" means synthetic data. */
-  readonly name: 'explorium' | 'sandbox';
-  /** Largest batch one call accepts (Explorium: 50). */
+  readonly name: ProviderName;
+  /** Largest batch one call accepts (Explorium: 50, People Data Labs: 100). */
   readonly maxBatchSize: number;
+  /**
+   * `call`: matching is a request to the provider's API, counted toward its limit and kept in the
+   * ledger (Explorium). `local`: matching asks nothing billed or rate-limited of the provider
+   * (People Data Labs enriches by domain in one step; the web provider looks the name up in
+   * DNS), so it is neither paced nor kept in the ledger, and a business the enrichment step
+   * answers nothing for was not found.
+   */
+  readonly matching: 'call' | 'local';
+  /** Credits a record returned with data costs (0: a free provider, whose calls reserve nothing). */
+  readonly creditsPerRecord: number;
+};
+
+/** A wrapper's traits are those of the provider it wraps. */
+export function traitsOf(provider: ProviderTraits): ProviderTraits {
+  return {
+    name: provider.name,
+    maxBatchSize: provider.maxBatchSize,
+    matching: provider.matching,
+    creditsPerRecord: provider.creditsPerRecord,
+  };
+}
+
+export type EnrichmentProvider = ProviderTraits & {
   /** Same length and order as `domains`. */
   matchBusinesses(domains: readonly string[], call?: CallOptions): Promise<MatchResult[]>;
   /**

@@ -196,26 +196,6 @@ describe('enrichFirmographics', () => {
 
     expect(firmographics.get(match?.businessId ?? '')).toMatchObject({ revenueRange: 'Unknown' });
   });
-
-  it('single enrich reads data sent as an object and as an array', async () => {
-    const server = await sandbox();
-    const { provider } = client(server.url);
-    const asObject = syntheticDomain(
-      'shape',
-      (b) => b.data !== null && singleEnrichShape(b.businessId) === 'object',
-    );
-    const asArray = syntheticDomain(
-      'shape',
-      (b) => b.data !== null && singleEnrichShape(b.businessId) === 'array',
-    );
-    const matches = await provider.matchBusinesses([asObject, asArray]);
-
-    for (const match of matches) {
-      const firmographics = await provider.enrichOne(match.businessId ?? '');
-      const label = match.domain.split('.')[0] ?? '';
-      expect(firmographics?.name?.toLowerCase().replaceAll(' ', '-')).toBe(label);
-    }
-  });
 });
 
 describe('errors', () => {

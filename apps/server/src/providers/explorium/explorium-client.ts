@@ -10,7 +10,6 @@ import { ProviderError } from '../provider';
 import {
   type Parsed,
   parseBulkEnrichResponse,
-  parseEnrichResponse,
   parseMatchResponse,
   readCorrelationId,
   readErrorDetails,
@@ -24,7 +23,7 @@ export { parseRetryAfterHeader };
 export const MAX_BATCH_SIZE = 50;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export type ExploriumEndpoint = 'match' | 'bulk_enrich' | 'enrich';
+export type ExploriumEndpoint = 'match' | 'bulk_enrich';
 
 export type ExploriumRateLimit = { limit: number; remaining: number; resetAtMs: number };
 
@@ -55,16 +54,11 @@ export type ExploriumClientOptions = {
   fetchImpl?: HttpPost;
 };
 
-/** The port plus Explorium's single-business enrich, which the port does not need but the API offers. */
-export type ExploriumClient = EnrichmentProvider & {
-  /** Null when the business is known but nothing about it is. */
-  enrichOne(businessId: string, signal?: AbortSignal): Promise<Firmographics | null>;
-};
+export type ExploriumClient = EnrichmentProvider;
 
 const PATHS: Readonly<Record<ExploriumEndpoint, string>> = {
   match: '/v1/businesses/match',
   bulk_enrich: '/v1/businesses/firmographics/bulk_enrich',
-  enrich: '/v1/businesses/firmographics/enrich',
 };
 
 /** Anything below this cannot be a unix time in seconds, so it is read as "seconds from now". */
@@ -270,6 +264,9 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
   return {
     name: opts.name,
     maxBatchSize: MAX_BATCH_SIZE,
+    matching: 'call',
+    // One credit a record returned with data; matching is not billed as a record.
+    creditsPerRecord: 1,
 
     async matchBusinesses(domains, call) {
       assertBatch('matchBusinesses', domains.length);
@@ -292,10 +289,6 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
       return execute('bulk_enrich', { business_ids: unique }, unique, call, (body) =>
         parseBulkEnrichResponse(body, unique),
       );
-    },
-
-    async enrichOne(businessId, signal) {
-      return execute('enrich', { business_id: businessId }, [businessId], { signal }, parseEnrichResponse);
     },
   };
 }

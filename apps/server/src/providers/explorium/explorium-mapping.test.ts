@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   parseBulkEnrichResponse,
-  parseEnrichResponse,
   parseMatchResponse,
   readCorrelationId,
   readErrorDetails,
@@ -78,8 +77,15 @@ describe('toFirmographics', () => {
   });
 
   it('turns wrongly typed descriptive fields into null instead of failing', () => {
-    const parsed = parseEnrichResponse({ data: { ...STRIPE_DATA, name: 42, city_name: ['x'] } });
-    expect(parsed).toMatchObject({ ok: true, value: { name: null, city: null, country: 'united states' } });
+    const parsed = parseBulkEnrichResponse(
+      { data: [{ business_id: STRIPE_ID, data: { ...STRIPE_DATA, name: 42, city_name: ['x'] } }] },
+      [STRIPE_ID],
+    );
+    expect(parsed.ok && parsed.value.get(STRIPE_ID)).toMatchObject({
+      name: null,
+      city: null,
+      country: 'united states',
+    });
   });
 });
 
@@ -255,18 +261,6 @@ describe('parseBulkEnrichResponse', () => {
   it('rejects rows that cannot be joined', () => {
     expect(parseBulkEnrichResponse({ data: [{ data: STRIPE_DATA }] }, [STRIPE_ID]).ok).toBe(false);
     expect(parseBulkEnrichResponse({ data: { business_id: STRIPE_ID } }, [STRIPE_ID]).ok).toBe(false);
-  });
-});
-
-describe('parseEnrichResponse', () => {
-  it('accepts data as an object or as an array of objects', () => {
-    expect(parseEnrichResponse({ data: STRIPE_DATA })).toMatchObject({ ok: true, value: { name: 'Stripe' } });
-    expect(parseEnrichResponse({ data: [STRIPE_DATA] })).toMatchObject({
-      ok: true,
-      value: { name: 'Stripe' },
-    });
-    expect(parseEnrichResponse({ data: null })).toEqual({ ok: true, value: null });
-    expect(parseEnrichResponse({ data: 'Stripe' }).ok).toBe(false);
   });
 });
 

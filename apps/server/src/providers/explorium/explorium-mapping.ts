@@ -263,13 +263,6 @@ export function parseBulkEnrichResponse(
   return { ok: true, value: result };
 }
 
-export function parseEnrichResponse(body: unknown): Parsed<Firmographics | null> {
-  const parsed = EnrichResponseSchema.safeParse(body);
-  if (!parsed.success)
-    return { ok: false, problem: `unexpected enrich response: ${describeIssues(parsed.error)}` };
-  return { ok: true, value: payloadToFirmographics(parsed.data.data) };
-}
-
 const ErrorBodySchema = z.looseObject({
   correlation_id: lenientString,
   response_context: ResponseContextSchema,

@@ -1,4 +1,4 @@
-import { type EnrichmentProvider, isProviderError } from '../provider';
+import { type EnrichmentProvider, isProviderError, traitsOf } from '../provider';
 import type { RateLimiter, RateLimitUnit } from './rate-limiter';
 
 /**
@@ -32,13 +32,16 @@ export function createRateLimitedProvider(
     }
   }
   return {
-    name: provider.name,
+    ...traitsOf(provider),
     maxBatchSize:
       opts.unit === 'record' && opts.limit !== undefined
         ? Math.max(1, Math.min(provider.maxBatchSize, Math.floor(opts.limit / 2)))
         : provider.maxBatchSize,
+    // A local match asks nothing of the provider's API: nothing to pace.
     matchBusinesses: (domains, call) =>
-      guarded(domains.length, () => provider.matchBusinesses(domains, call), call?.signal),
+      provider.matching === 'local'
+        ? provider.matchBusinesses(domains, call)
+        : guarded(domains.length, () => provider.matchBusinesses(domains, call), call?.signal),
     enrichFirmographics: (ids, call) =>
       guarded(ids.length, () => provider.enrichFirmographics(ids, call), call?.signal),
   };

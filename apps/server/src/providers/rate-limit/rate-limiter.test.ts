@@ -111,6 +111,8 @@ describe('rate-limited provider', () => {
     const p = {
       name: 'sandbox' as const,
       maxBatchSize: 50,
+      matching: 'call' as const,
+      creditsPerRecord: 1,
       calls: 0,
       async matchBusinesses(domains: readonly string[]) {
         p.calls++;
@@ -163,6 +165,8 @@ describe('rate-limited provider', () => {
       const strict: EnrichmentProvider = {
         name: 'sandbox',
         maxBatchSize: 50,
+        matching: 'call',
+        creditsPerRecord: 1,
         async matchBusinesses(domains) {
           const now = Date.now();
           const used = counted.filter((c) => c.at > now - 60_000).reduce((n, c) => n + c.units, 0);
