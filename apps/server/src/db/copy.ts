@@ -21,6 +21,39 @@ export type CopyRows = (
   rows: AsyncIterable<readonly CopyValue[]>,
 ) => Promise<number>;
 
+/**
+ * COPYs rows already encoded in COPY's text format (`CopyLines`) into `table`. For a writer that
+ * encodes each row as it reads it, so that the row's values do not outlive it.
+ */
+export type CopyText = (table: string, columns: readonly string[], lines: CopyLines) => Promise<void>;
+
+/**
+ * Rows in COPY's text format, UTF-8 in a buffer that grows: a chunk of thousands of rows held as
+ * one string would be a rope of thousands of pieces, which the garbage collector walks and moves.
+ */
+export class CopyLines {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private length = 0;
+  rows = 0;
+
+  add(row: readonly CopyValue[]): void {
+    const line = copyTextLine(row);
+    // At most 3 bytes per UTF-16 unit.
+    const room = line.length * 3;
+    if (this.length + room > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + room));
+      this.buffer.copy(bigger, 0, 0, this.length);
+      this.buffer = bigger;
+    }
+    this.length += this.buffer.write(line, this.length, 'utf8');
+    this.rows++;
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
 /** A column of a binary COPY and the type its values are sent as. */
 export type BinaryColumn = { name: string; type: 'uuid' | 'int4' | 'bytea' };
 export type BinaryValue = string | number | Uint8Array;
@@ -40,7 +73,7 @@ export type CopyBinaryRows = (
  * connection. Anything thrown (by `fn`, by the rows' source, by PostgreSQL) rolls everything back.
  */
 export type CopyTransaction = <T>(
-  fn: (tx: Database, copy: CopyRows, copyBinary: CopyBinaryRows) => Promise<T>,
+  fn: (tx: Database, copy: CopyRows, copyBinary: CopyBinaryRows, copyText: CopyText) => Promise<T>,
 ) => Promise<T>;
 
 /** Lines are sent to PostgreSQL in chunks of about this size: one write per row would dominate. */
@@ -123,6 +156,19 @@ async function copyInto(
   return count;
 }
 
+async function copyTextInto(
+  client: pg.PoolClient,
+  table: string,
+  columns: readonly string[],
+  lines: CopyLines,
+): Promise<void> {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    yield lines.bytes();
+  }
+  const names = columns.map(quoteIdentifier).join(', ');
+  await streamCopy(client, `copy ${quoteIdentifier(table)} (${names}) from stdin`, chunks());
+}
+
 const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 function int32(value: number): Buffer {
@@ -190,6 +236,7 @@ export function createCopyTransaction(pool: pg.Pool): CopyTransaction {
         tx,
         (table, columns, rows) => copyInto(client, table, columns, rows),
         (table, columns, rows) => copyBinaryInto(client, table, columns, rows),
+        (table, columns, lines) => copyTextInto(client, table, columns, lines),
       );
       await client.query('commit');
       return result;

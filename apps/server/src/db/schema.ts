@@ -41,7 +41,7 @@ export const jobs = pgTable(
     })
       .notNull()
       .default('queued'),
-    provider: text('provider', { enum: ['explorium', 'sandbox'] }).notNull(),
+    provider: text('provider', { enum: ['explorium', 'pdl', 'web', 'sandbox'] }).notNull(),
     filename: text('filename'),
     total: integer('total').notNull(),
     inputRows: integer('input_rows').notNull(),
@@ -97,16 +97,19 @@ export const jobs = pgTable(
   ],
 );
 
+/**
+ * A job's companies, one per distinct domain of its file. No foreign keys (docs/adr/0008): a job's
+ * companies are written only in the transaction that reads its file, with the job's own org_id
+ * and the job row locked, and a per-row check cost more than the row itself (a million rows ready
+ * in seconds, not a minute). Nothing deletes a job that has companies; whatever does must delete
+ * them too (as deleteIngestingJob does).
+ */
 export const companies = pgTable(
   'companies',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    orgId: text('org_id')
-      .notNull()
-      .references(() => organizations.id),
-    jobId: uuid('job_id')
-      .notNull()
-      .references(() => jobs.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    jobId: uuid('job_id').notNull(),
     domain: text('domain').notNull(),
     input: text('input').notNull(),
     rowNumber: integer('row_number').notNull(),

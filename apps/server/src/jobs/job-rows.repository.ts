@@ -1,23 +1,17 @@
 /**
- * SQL for the rows of an uploaded file (table job_rows): written with COPY in the upload's
- * transaction, deduplicated into companies and rejected rows by set-based statements, and read
- * back in file order by the row-level export.
+ * SQL for the rows of an uploaded file (table job_rows): written with COPY in the read's
+ * transaction together with the job's companies (one per domain) and rejected rows, chunk by
+ * chunk as the file is read, and read back in file order by the row-level export.
  */
 import { and, asc, between, eq, type SQL, sql } from 'drizzle-orm';
-import type { CopyRows } from '../db/copy';
+import { CopyLines, type CopyText } from '../db/copy';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
 import type { UploadRow } from './read-upload';
+import { createSeenDomains, type SeenDomains } from './seen-domains';
 
 const JOB_ROW_COLUMNS = ['job_id', 'row_number', 'record', 'domain', 'reason', 'message'] as const;
-
-/** Streams every row into job_rows; resolves with the number written once the source is read. */
-export async function copyJobRows(copy: CopyRows, jobId: string, rows: AsyncIterable<UploadRow>) {
-  async function* values() {
-    for await (const r of rows) yield [jobId, r.rowNumber, r.record, r.domain, r.reason, r.message] as const;
-  }
-  return copy('job_rows', JOB_ROW_COLUMNS, values());
-}
+const REJECTED_COLUMNS = ['org_id', 'job_id', 'row_number', 'raw', 'reason', 'message'] as const;
 
 /**
  * What a company or rejected row shows as its input: a page of 500 must not carry 500 cells of
@@ -35,41 +29,131 @@ function inputCell(columns: readonly number[]): SQL {
   return sql`left(coalesce(${sql.join(firstFilled, sql`, `)}, ${cell(columns[0] ?? 0)}, ''), ${MAX_INPUT_CHARS}::int)`;
 }
 
+const NOT_BLANK = /\S/;
+
 /**
- * One company per distinct domain, its first row as its input and row number (the company of
- * every other row with that domain). `inputColumns`: the domain column, then its fallbacks.
- * Returns how many companies were made.
+ * `inputCell` of a row in hand: the same cell, cut to MAX_INPUT_CHARS characters (code points, as
+ * `left` counts them).
  */
-export async function insertCompaniesFromRows(
-  db: Db,
-  orgId: string,
-  jobId: string,
-  inputColumns: readonly number[],
-): Promise<number> {
-  const r = await db.execute(sql`
-    insert into companies (org_id, job_id, domain, input, row_number)
-    select distinct on (domain) ${orgId}, job_id, domain, ${inputCell(inputColumns)}, row_number
-    from job_rows
-    where job_id = ${jobId} and domain is not null
-    order by domain, row_number
-  `);
-  return r.rowCount ?? 0;
+export function inputCellOf(record: readonly string[], columns: readonly number[]): string {
+  let value: string | undefined;
+  for (const i of columns) {
+    const cell = record[i];
+    if (cell !== undefined && NOT_BLANK.test(cell)) {
+      value = cell;
+      break;
+    }
+  }
+  value ??= record[columns[0] ?? 0] ?? '';
+  if (value.length <= MAX_INPUT_CHARS) return value;
+  let end = 0;
+  for (let chars = 0; chars < MAX_INPUT_CHARS && end < value.length; chars++) {
+    const code = value.charCodeAt(end);
+    end += code >= 0xd800 && code <= 0xdbff && end + 1 < value.length ? 2 : 1;
+  }
+  return value.slice(0, end);
 }
 
-/** Copies the rejected rows of job_rows into rejected_rows (listed by GET /jobs/{id}/rejected). */
-export async function insertRejectedFromRows(
+/**
+ * Rows written per round. The cells of a chunk are held until PostgreSQL has them, so a chunk is
+ * bounded by characters as well as rows (a row can be 1 MiB).
+ */
+const CHUNK_MAX_ROWS = 5_000;
+const CHUNK_MAX_CHARS = 1024 * 1024;
+const COMPANY_COLUMNS = ['org_id', 'job_id', 'domain', 'input', 'row_number'] as const;
+
+/** A chunk's rows, encoded for COPY as they are read: a row's values die young, its line lives on. */
+type Chunk = {
+  rows: CopyLines;
+  /** The first row of each domain not seen before. */
+  companies: CopyLines;
+  /** Rows whose domain may have been seen: a company only if the job has none with that domain. */
+  repeats: { domains: string[]; inputs: string[]; rowNumbers: number[] };
+  rejected: CopyLines;
+  chars: number;
+};
+
+const emptyChunk = (): Chunk => ({
+  rows: new CopyLines(),
+  companies: new CopyLines(),
+  repeats: { domains: [], inputs: [], rowNumbers: [] },
+  rejected: new CopyLines(),
+  chars: 0,
+});
+
+/**
+ * Writes an upload's rows, companies and rejected rows in chunks, each chunk as COPYs (and one
+ * insert), while Node reads and normalizes the next chunk (docs/adr/0008). A company is the first
+ * row of its domain, in file order: a domain surely not seen before is COPYed into companies; a
+ * row whose domain may have been seen (seen-domains.ts) is inserted with `on conflict do nothing`
+ * on companies_job_domain_uq, which skips it when it is a repeat, as nearly all are.
+ * `inputColumns`: the domain column, then its fallbacks. Returns how many companies were made.
+ */
+export async function writeUploadRows(
   db: Db,
-  orgId: string,
-  jobId: string,
-  inputColumns: readonly number[],
-): Promise<void> {
-  await db.execute(sql`
-    insert into rejected_rows (org_id, job_id, row_number, raw, reason, message)
-    select ${orgId}, job_id, row_number, ${inputCell(inputColumns)}, reason, message
-    from job_rows
-    where job_id = ${jobId} and reason is not null
-    order by row_number
-  `);
+  copyText: CopyText,
+  job: { orgId: string; jobId: string; inputColumns: readonly number[] },
+  rows: AsyncIterable<UploadRow>,
+  /** `seen`: for tests, a set that answers otherwise (a collision on every domain). */
+  opts: { seen?: SeenDomains } = {},
+): Promise<number> {
+  const { orgId, jobId, inputColumns } = job;
+  const seen = opts.seen ?? createSeenDomains();
+  let companiesMade = 0;
+  const write = async (chunk: Chunk) => {
+    await copyText('job_rows', JOB_ROW_COLUMNS, chunk.rows);
+    if (chunk.companies.rows > 0) await copyText('companies', COMPANY_COLUMNS, chunk.companies);
+    const { repeats } = chunk;
+    if (repeats.domains.length > 0) {
+      const r = await db.execute(sql`
+        insert into companies (org_id, job_id, domain, input, row_number)
+        select ${orgId}, ${jobId}, c.domain, c.input, c.row_number
+        from unnest(${sql.param(repeats.domains)}::text[], ${sql.param(repeats.inputs)}::text[],
+                    ${sql.param(repeats.rowNumbers)}::int[]) as c(domain, input, row_number)
+        on conflict (job_id, domain) do nothing
+      `);
+      companiesMade += r.rowCount ?? 0;
+    }
+    if (chunk.rejected.rows > 0) await copyText('rejected_rows', REJECTED_COLUMNS, chunk.rejected);
+  };
+  // At most one chunk is being written while the next one is read.
+  let writing: Promise<void> | null = null;
+  const send = async (chunk: Chunk) => {
+    if (writing) await writing;
+    const next = write(chunk);
+    // Awaited before the next chunk is sent or at the end; a failure meanwhile is not unhandled.
+    next.catch(() => undefined);
+    writing = next;
+  };
+  let chunk = emptyChunk();
+  try {
+    for await (const r of rows) {
+      chunk.rows.add([jobId, r.rowNumber, r.record, r.domain, r.reason, r.message]);
+      for (const cell of r.record) chunk.chars += cell.length;
+      const input = inputCellOf(r.record, inputColumns);
+      if (r.domain === null) {
+        chunk.rejected.add([orgId, jobId, r.rowNumber, input, r.reason, r.message]);
+      } else if (seen.addIfNew(r.domain)) {
+        chunk.companies.add([orgId, jobId, r.domain, input, r.rowNumber]);
+        companiesMade++;
+      } else {
+        chunk.repeats.domains.push(r.domain);
+        chunk.repeats.inputs.push(input);
+        chunk.repeats.rowNumbers.push(r.rowNumber);
+      }
+      if (chunk.rows.rows >= CHUNK_MAX_ROWS || chunk.chars >= CHUNK_MAX_CHARS) {
+        await send(chunk);
+        chunk = emptyChunk();
+      }
+    }
+    if (chunk.rows.rows > 0) await send(chunk);
+    if (writing) await writing;
+  } catch (err) {
+    // The connection is left with no statement running, for the ROLLBACK that follows.
+    if (writing) await (writing as Promise<void>).catch(() => undefined);
+    throw err;
+  }
+  return companiesMade;
 }
 
 /** The first rejected rows of a job's file, for an error that says why nothing was usable. */

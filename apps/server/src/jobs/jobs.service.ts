@@ -22,13 +22,11 @@ import { type CsvFormat, DEFAULT_CSV_FORMAT, type FileRow } from './export-csv';
 import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from './idempotency.repository';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
-  copyJobRows,
   countRejectionReasons,
   finishUploadedJob,
-  insertCompaniesFromRows,
-  insertRejectedFromRows,
   listRowsWithCompanies,
   sampleRejectedRows,
+  writeUploadRows,
 } from './job-rows.repository';
 import {
   analyzeCompanies,
@@ -209,7 +207,7 @@ export function createJobsService(deps: JobsServiceDeps) {
    * job is not `ingesting` (read already). Throws AppError when the file has no usable domain.
    */
   async function readStoredUpload(orgId: string, jobId: string): Promise<JobRow | null> {
-    const read = await deps.copyTransaction(async (tx, copy) => {
+    const read = await deps.copyTransaction(async (tx, _copy, _copyBinary, copyText) => {
       const locked = await lockIngestingJob(tx, orgId, jobId);
       if (!locked) return null;
       // The bytes are committed: they are read on other connections while this one COPYs.
@@ -219,10 +217,14 @@ export function createJobsService(deps: JobsServiceDeps) {
         headerRow: locked.headerRow ?? undefined,
       });
       try {
-        await copyJobRows(copy, jobId, upload.rows);
-        const { inputRows, rejectedRows, maxColumns } = upload.stats;
         const idx = upload.inputColumnIndexes;
-        const total = await insertCompaniesFromRows(tx, locked.orgId, jobId, idx);
+        const total = await writeUploadRows(
+          tx,
+          copyText,
+          { orgId: locked.orgId, jobId, inputColumns: idx },
+          upload.rows,
+        );
+        const { inputRows, rejectedRows, maxColumns } = upload.stats;
         if (total === 0) {
           const reasons = await countRejectionReasons(tx, jobId);
           const summary = reasons.map((r) => `${r.rows.toLocaleString('en-US')} ${r.reason}`).join(', ');
@@ -236,7 +238,6 @@ export function createJobsService(deps: JobsServiceDeps) {
             },
           );
         }
-        await insertRejectedFromRows(tx, locked.orgId, jobId, idx);
         const row = await finishUploadedJob(tx, jobId, {
           total,
           inputRows,
