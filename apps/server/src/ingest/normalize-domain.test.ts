@@ -1,7 +1,10 @@
+import { isIP } from 'node:net';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_PERSONAL_EMAIL_DOMAINS,
+  isPlainAsciiHost,
   normalizeDomain,
   personalEmailDomainSet,
   REJECT_REASONS,
@@ -235,5 +238,29 @@ describe('normalizeDomain', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('isPlainAsciiHost', () => {
+  it('holds only for hosts that WHATWG host parsing leaves exactly as they are', () => {
+    const host = fc
+      .array(fc.stringMatching(/^[a-z0-9-]{0,70}$/), { minLength: 1, maxLength: 6 })
+      .map((labels) => labels.join('.'));
+    fc.assert(
+      fc.property(host, (h) => {
+        if (!isPlainAsciiHost(h)) return;
+        expect(domainToASCII(h)).toBe(h);
+        expect(domainToUnicode(h)).toBe(h);
+        expect(isIP(h)).toBe(0);
+      }),
+      { numRuns: 5_000 },
+    );
+    for (const h of ['stripe.com', 'a..b.com', `${'a'.repeat(70)}.com`, 'x-.y--z.io']) {
+      expect(isPlainAsciiHost(h)).toBe(true);
+      expect(domainToASCII(h)).toBe(h);
+    }
+    for (const h of ['1.2.3.4', '0x7f.1', 'a.123', 'xn--bcher-kva.de', 'Stripe.com', 'a.b.', 'bücher.de']) {
+      expect(isPlainAsciiHost(h)).toBe(false);
+    }
   });
 });
