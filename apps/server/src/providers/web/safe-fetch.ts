@@ -136,6 +136,7 @@ async function readLimited(
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
+  let complete = false;
   try {
     for await (const chunk of stream) {
       const buf = chunk as Buffer;
@@ -148,9 +149,14 @@ async function readLimited(
       chunks.push(buf);
       size += buf.length;
     }
+    complete = !truncated;
   } finally {
-    if (stream !== res.body) discard(stream);
-    discard(res.body);
+    // A body read to its end leaves its connection to be reused (robots.txt, then the page);
+    // one cut short or failed closes it.
+    if (!complete) {
+      if (stream !== res.body) discard(stream);
+      discard(res.body);
+    }
   }
   return { bytes: Buffer.concat(chunks, size), truncated };
 }
