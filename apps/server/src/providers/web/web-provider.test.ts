@@ -5,6 +5,7 @@
  * handshake and falls back, as against a site without TLS.
  */
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type DnsReply,
@@ -264,6 +265,60 @@ describe('web provider: the homepage', () => {
     expect(company.emailProvider?.value).toBe('Google Workspace');
     expect(company.technologies.map((t) => t.name)).toContain('Stripe');
     expect(site.requests).toEqual(['acme.test /robots.txt']);
+  });
+
+  it('keeps off a site whose robots.txt fails (5xx), as RFC 9309 asks', async () => {
+    const site = await sites({
+      'flaky.test': { '/robots.txt': { status: 503, body: 'busy' }, '/': '<title>Flaky</title>' },
+    });
+    const dns = await dnsServer(zone({ 'flaky.test': { A: ['127.0.0.1'] } }));
+    const company = await lookupWebCompany('flaky.test', options(dns, site.port));
+    expect(company.homepage.status).toBe('robots_disallowed');
+    expect(site.requests).toEqual(['flaky.test /robots.txt']);
+  });
+
+  it('reads a gzip-compressed page, and a page in another charset', async () => {
+    const html = '<html><head><meta property="og:site_name" content="Zürich Größe AG"></head></html>';
+    const site = await sites({
+      'gz.test': {
+        '/': (_req, res) =>
+          res
+            .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-encoding': 'gzip' })
+            .end(gzipSync(html)),
+      },
+      'latin.test': {
+        '/': (_req, res) =>
+          res
+            .writeHead(200, { 'content-type': 'text/html; charset=ISO-8859-1' })
+            .end(Buffer.from(html, 'latin1')),
+      },
+    });
+    const dns = await dnsServer(
+      zone({ 'gz.test': { A: ['127.0.0.1'] }, 'latin.test': { A: ['127.0.0.1'] } }),
+    );
+    for (const domain of ['gz.test', 'latin.test']) {
+      const company = await lookupWebCompany(domain, options(dns, site.port));
+      expect(company.name?.value, domain).toBe('Zürich Größe AG');
+    }
+  });
+
+  it('stops a compressed page at maxPageBytes of its decompressed size (a zip bomb stops there)', async () => {
+    const bomb = gzipSync(
+      Buffer.concat([Buffer.from('<title>Bomb</title>'), Buffer.alloc(64 * 1024 * 1024, 32)]),
+    );
+    const site = await sites({
+      'bomb.test': {
+        '/': (_req, res) =>
+          res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip' }).end(bomb),
+      },
+    });
+    const dns = await dnsServer(zone({ 'bomb.test': { A: ['127.0.0.1'] } }));
+    const company = await lookupWebCompany('bomb.test', options(dns, site.port, { maxPageBytes: 64 * 1024 }));
+    expect(company.homepage).toMatchObject({
+      status: 'fetched',
+      detail: `read the first ${64 * 1024} bytes`,
+    });
+    expect(company.name?.value).toBe('Bomb');
   });
 
   it('stops after 5 redirects', async () => {
