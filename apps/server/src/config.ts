@@ -476,10 +476,10 @@ export const ConfigSchema = z.object({
   WEB_MAX_PAGE_BYTES: int(1024 * 1024)
     .pipe(z.number().min(1024))
     .describe('Web provider: bytes of a homepage read (after decompression); the rest is never downloaded'),
-  WEB_CONTACT_URL: urlWithScheme(HTTP_SCHEMES)
-    .default('https://github.com/gtm-enrich/gtm-enrich/blob/main/docs/providers.md#web')
+  WEB_CONTACT_URL: optionalString
+    .pipe(urlWithScheme(HTTP_SCHEMES).optional())
     .describe(
-      'Web provider: the URL in its User-Agent (GTM-Enrich/1.0 (+URL)) where site owners learn what reads their homepage; set it to a page of your own with a contact',
+      "Web provider: a URL of your own, put in its User-Agent (GTM-Enrich/1.0 (+URL)), where site owners learn who reads their homepage and how to reach you; unset = no URL",
     ),
   SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
   SANDBOX_ERROR_RATE: z.coerce

@@ -93,10 +93,9 @@ export async function createSystem(opts: {
   // check that the schema is not older than this code.
   if (config.MIGRATE_ON_START) await migrateDatabase(database);
   else await assertSchemaCurrent(database);
-
   const queue = instrumentTaskQueue(infrastructure.queue, observability);
   const { gate, held } = createClaimKeeping({ database, token: processId, config, logger });
-  const { provider, limiter, rateLimit } = createProviderStack({
+  const providerStack = createProviderStack({
     config,
     logger,
     endpoint: opts.provider,
@@ -104,6 +103,7 @@ export async function createSystem(opts: {
     rateLimiter: infrastructure.rateLimiter,
     metrics: observability.metrics,
   });
+  const { provider, limiter, rateLimit } = providerStack;
   const cache = cachePolicy(config, logger);
   const retryPolicy = retryPolicyFromSettings(config);
   const dispatcher = createDispatcher({
@@ -154,7 +154,6 @@ export async function createSystem(opts: {
         }),
       })
     : null;
-
   const worker = roles.worker
     ? createWorkerRole({
         config,
@@ -210,6 +209,7 @@ export async function createSystem(opts: {
       await worker?.stop();
       await dispatcher.idle();
       infrastructure.close();
+      await providerStack.close();
       gate.close();
       await database.close();
       await observability.stop();

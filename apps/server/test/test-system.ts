@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config';
 import { isAppError } from '../src/errors';
 import { createLogger } from '../src/logger';
 import { startSandboxServer } from '../src/providers/sandbox/sandbox-server';
-import { createSystem, type System } from '../src/system';
+import { createSystem, type ProviderEndpoint, type System } from '../src/system';
 import { createTestDatabase } from './test-database';
 
 export type QueueKind = 'in-process' | 'bullmq';
@@ -51,6 +51,8 @@ export async function startTestSystem(
     shareWith?: TestSystem;
     /** Call the provider there instead of the test's sandbox (a proxy in front of it, say). */
     providerUrl?: string;
+    /** Another provider altogether (People Data Labs' emulator, the web provider). */
+    provider?: ProviderEndpoint;
     /** Where the system's JSON log lines go (at debug level); default: no logs. */
     logDestination?: DestinationStream;
   } = {},
@@ -81,7 +83,7 @@ export async function startTestSystem(
       : pino({ level: 'silent' }),
     databaseUrl: database.url,
     roles: opts.roles ?? { api: true, worker: true },
-    provider: {
+    provider: opts.provider ?? {
       name: 'sandbox',
       baseUrl: opts.providerUrl ?? sandbox.url,
       apiKey: 'test-key',

@@ -454,7 +454,7 @@ export interface components {
         /** @enum {string} */
         CompanyStatus: "queued" | "processing" | "enriched" | "not_found" | "failed" | "cancelled";
         /** @enum {string} */
-        ProviderName: "explorium" | "sandbox";
+        ProviderName: "explorium" | "pdl" | "web" | "sandbox";
         /** @description Every error the API returns has this shape */
         ErrorBody: {
             error: {

@@ -47,7 +47,7 @@ export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancel
 /** Statuses of a job whose file is not read into companies: no counts to show, no estimate, nothing to export. */
 export const UNREAD_JOB_STATUSES: readonly JobStatus[] = ['ingesting', 'failed'];
 
-export const ProviderName = z.enum(['explorium', 'sandbox']).meta({ id: 'ProviderName' });
+export const ProviderName = z.enum(['explorium', 'pdl', 'web', 'sandbox']).meta({ id: 'ProviderName' });
 export type ProviderName = z.infer<typeof ProviderName>;
 
 /**

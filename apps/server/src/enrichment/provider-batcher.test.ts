@@ -3,7 +3,7 @@
  * with organizations kept apart, never one item shared by two organizations.
  */
 import { describe, expect, it } from 'vitest';
-import type { EnrichmentProvider, Firmographics } from '../providers/provider';
+import type { EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
 import { createProviderBatcher, type ProviderCallReport } from './provider-batcher';
 
 const FIRMO: Firmographics = {
@@ -82,6 +82,57 @@ describe('provider batcher', () => {
     expect(enrichReports.map((r) => r.perJob.map((j) => [j.orgId, j.credits]))).toEqual([
       [['org-a', 1]],
       [['org-b', 1]],
+    ]);
+  });
+
+  it('keeps a local match out of the ledger, and a free provider out of the budget and the bill', async () => {
+    const calls: string[] = [];
+    const free: EnrichmentProvider = {
+      name: 'web',
+      maxBatchSize: 20,
+      matching: 'local',
+      creditsPerRecord: 0,
+      async matchBusinesses(domains) {
+        calls.push('match');
+        return domains.map(
+          (domain): MatchResult =>
+            domain === 'gone.example' ? { domain, businessId: null } : { domain, businessId: domain },
+        );
+      },
+      async enrichFirmographics(ids) {
+        calls.push('bulk_enrich');
+        return new Map(ids.map((id) => [id, FIRMO]));
+      },
+    };
+    const reports: ProviderCallReport[] = [];
+    const reserved: number[] = [];
+    const batcher = createProviderBatcher(free, {
+      windowMs: 5,
+      onCall: async (r) => {
+        reports.push(r);
+      },
+      // A budget that would refuse everything: a free provider never asks it.
+      budget: {
+        async reserve(requests) {
+          reserved.push(requests.length);
+          return requests.map((r) => ({ jobId: r.jobId, granted: 0, heldByOthers: 0, reservationId: null }));
+        },
+        settled() {},
+        async release() {},
+      },
+    });
+    expect(batcher.matching).toBe('local');
+    const [found, gone] = await Promise.all([
+      batcher.match('acme.example', A),
+      batcher.match('gone.example', A),
+    ]);
+    expect(found.businessId).toBe('acme.example');
+    expect(gone.businessId).toBeNull();
+    expect(await batcher.enrich('acme.example', A)).toEqual(FIRMO);
+    expect(calls).toEqual(['match', 'bulk_enrich']);
+    expect(reserved).toEqual([]);
+    expect(reports.map((r) => [r.endpoint, r.perJob.map((j) => [j.items, j.credits])])).toEqual([
+      ['bulk_enrich', [[1, 0]]],
     ]);
   });
 });

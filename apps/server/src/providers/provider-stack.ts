@@ -1,6 +1,6 @@
 /**
- * Which provider this installation calls, and the stack every call goes through, built in one
- * place, innermost first:
+ * Which provider this installation calls (ENRICHMENT_PROVIDER), and the stack every call goes
+ * through, built in one place, innermost first:
  *
  *   client → claim guard → rate limit → circuit breaker
  *
@@ -10,15 +10,19 @@
  * (enrichment/provider-call-ledger.ts).
  */
 import { createHash } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import type { Config } from '../config';
+import { type Config, ConfigError } from '../config';
 import { createClaimGuardedProvider } from '../enrichment/claim-guarded-provider';
 import type { HeldClaims } from '../enrichment/held-claims';
 import { observeProviderCalls, observeRateLimiter } from '../observability/instrument-provider';
-import type { Metrics } from '../observability/metrics';
+import type { Metrics, ProviderCallInfo } from '../observability/metrics';
 import { type CircuitBreakingProvider, createCircuitBreakingProvider } from './circuit-breaker';
 import { createExploriumClient } from './explorium/explorium-client';
-import { createProviderHttpPost } from './explorium/http-post';
+import { createProviderHttpPost, type HttpPost } from './explorium/http-post';
+import { createPdlClient } from './pdl/pdl-client';
+import { createPdlProvider } from './pdl/pdl-provider';
+import type { EnrichmentProvider, ProviderName } from './provider';
 import { exhaustedWindowPauseMs } from './rate-limit/exhausted-window';
 import { createRateLimitedProvider } from './rate-limit/rate-limited-provider';
 import {
@@ -28,9 +32,11 @@ import {
   UNLIMITED,
 } from './rate-limit/rate-limiter';
 import { startSandboxServer } from './sandbox/sandbox-server';
+import { createWebProvider } from './web/web-provider';
 
 export type ProviderEndpoint = {
-  name: 'explorium' | 'sandbox';
+  name: ProviderName;
+  /** Where its API is; empty for the web provider, which visits each company's own site. */
   baseUrl: string;
   apiKey: string;
   stop(): Promise<void>;
@@ -44,6 +50,8 @@ export type ProviderStack = {
   /** The shared pace of this provider's key (UNLIMITED when it has no limit). */
   limiter: RateLimiter;
   rateLimit: ProviderRateLimit | null;
+  /** Closes what the client keeps open (the web provider's connections). */
+  close(): Promise<void>;
 };
 
 // Pace a little under the provider's limit: a call sent late by the event loop must not let the
@@ -53,25 +61,76 @@ const RATE_LIMIT_HEADROOM = 0.98;
 const CIRCUIT_FAILURE_THRESHOLD = 5;
 const CIRCUIT_COOLDOWN_MS = 30_000;
 const SANDBOX_API_KEY_DEFAULT = 'sandbox';
+// The web provider's name in its User-Agent, and the group of robots.txt it obeys.
+const WEB_USER_AGENT_TOKEN = 'GTM-Enrich';
+
+// A name every resolver on the public internet answers: if it does not resolve, neither will
+// the companies' domains, and the web provider would find nothing.
+const PUBLIC_NAME_PROBE = 'example.com';
+const PUBLIC_NAME_PROBE_TIMEOUT_MS = 2_000;
+
+/** Whether this machine can resolve public names (through DNS_SERVERS when set), within 2 s. */
+export async function resolvesPublicNames(config: Pick<Config, 'DNS_SERVERS'>): Promise<boolean> {
+  const resolver = new Resolver({ timeout: PUBLIC_NAME_PROBE_TIMEOUT_MS, tries: 1 });
+  if (config.DNS_SERVERS.length > 0) resolver.setServers(config.DNS_SERVERS);
+  const timer = setTimeout(() => resolver.cancel(), PUBLIC_NAME_PROBE_TIMEOUT_MS);
+  try {
+    return (await resolver.resolve4(PUBLIC_NAME_PROBE)).length > 0;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
- * With EXPLORIUM_API_KEY: Explorium. Without: the sandbox, at SANDBOX_URL or started here on
- * loopback, so that the real client code path always runs.
+ * The provider ENRICHMENT_PROVIDER names; with `auto`, the first that can serve: Explorium with
+ * EXPLORIUM_API_KEY, People Data Labs with PDL_API_KEY, the keyless web provider when this
+ * machine resolves public names, else the sandbox on loopback (synthetic data, said loudly), so
+ * that the real client code path always runs.
  */
-export async function resolveProvider(config: Config, logger: Logger): Promise<ProviderEndpoint> {
-  if (config.EXPLORIUM_API_KEY) {
+export async function resolveProvider(
+  config: Config,
+  logger: Logger,
+  probe: (config: Config) => Promise<boolean> = resolvesPublicNames,
+): Promise<ProviderEndpoint> {
+  const choice = config.ENRICHMENT_PROVIDER;
+  const none = { apiKey: '', stop: async () => {} };
+  if (choice === 'explorium' || (choice === 'auto' && config.EXPLORIUM_API_KEY)) {
+    if (!config.EXPLORIUM_API_KEY)
+      throw new ConfigError(['ENRICHMENT_PROVIDER=explorium needs EXPLORIUM_API_KEY.']);
     return {
+      ...none,
       name: 'explorium',
       baseUrl: config.EXPLORIUM_BASE_URL,
       apiKey: config.EXPLORIUM_API_KEY,
-      stop: async () => {},
     };
   }
+  if (choice === 'pdl' || (choice === 'auto' && config.PDL_API_KEY)) {
+    if (!config.PDL_API_KEY) throw new ConfigError(['ENRICHMENT_PROVIDER=pdl needs PDL_API_KEY.']);
+    return { ...none, name: 'pdl', baseUrl: config.PDL_BASE_URL, apiKey: config.PDL_API_KEY };
+  }
+  if (choice === 'web') return { ...none, name: 'web', baseUrl: '' };
+  if (choice === 'auto') {
+    if (await probe(config)) {
+      logger.info(
+        'No provider key is set: companies are enriched by the keyless WEB provider (DNS records and each ' +
+          "company's homepage). Set EXPLORIUM_API_KEY or PDL_API_KEY for paid firmographics.",
+      );
+      return { ...none, name: 'web', baseUrl: '' };
+    }
+    logger.warn(
+      `No provider key is set and this machine cannot resolve public names (${PUBLIC_NAME_PROBE} did not ` +
+        `resolve within ${PUBLIC_NAME_PROBE_TIMEOUT_MS / 1000} s${config.DNS_SERVERS.length > 0 ? ' through DNS_SERVERS' : ''}), ` +
+        'so the keyless web provider would find nothing: companies are enriched by the built-in SANDBOX with ' +
+        'SYNTHETIC data. Set EXPLORIUM_API_KEY or PDL_API_KEY, or give the machine DNS (DNS_SERVERS).',
+    );
+  } else {
+    logger.warn(
+      'ENRICHMENT_PROVIDER=sandbox: companies are enriched by the built-in SANDBOX with SYNTHETIC data.',
+    );
+  }
   const apiKey = config.SANDBOX_API_KEY ?? SANDBOX_API_KEY_DEFAULT;
-  logger.warn(
-    'EXPLORIUM_API_KEY is not set: companies are enriched by the built-in SANDBOX with SYNTHETIC data. ' +
-      'Set EXPLORIUM_API_KEY for real firmographics.',
-  );
   if (config.SANDBOX_URL)
     return { name: 'sandbox', baseUrl: config.SANDBOX_URL, apiKey, stop: async () => {} };
   const sandbox = await startSandboxServer({
@@ -87,10 +146,20 @@ export async function resolveProvider(config: Config, logger: Logger): Promise<P
 }
 
 /**
- * Explorium's limit is a setting (per key, in requests or records). The sandbox counts requests
- * and is unlimited unless SANDBOX_RATE_LIMIT_PER_MIN says otherwise, so demos run at full speed.
+ * Explorium's limit is a setting (per key, in requests or records); People Data Labs' is a
+ * number of calls a minute. The web provider has none (it is bounded per host instead). The
+ * sandbox counts requests and is unlimited unless SANDBOX_RATE_LIMIT_PER_MIN says otherwise, so
+ * demos run at full speed.
  */
 export function providerRateLimit(config: Config, endpoint: ProviderEndpoint): ProviderRateLimit | null {
+  if (endpoint.name === 'web') return null;
+  if (endpoint.name === 'pdl') {
+    return {
+      perMinute: config.PDL_RATE_LIMIT_PER_MIN * RATE_LIMIT_HEADROOM,
+      unit: 'request',
+      limit: config.PDL_RATE_LIMIT_PER_MIN,
+    };
+  }
   if (endpoint.name === 'explorium') {
     return {
       perMinute: config.EXPLORIUM_RATE_LIMIT * RATE_LIMIT_HEADROOM,
@@ -127,31 +196,27 @@ export function createProviderStack(opts: {
       })
     : UNLIMITED;
   const observeCall = observeProviderCalls(endpoint.name, opts.metrics);
-  const client = createExploriumClient({
-    baseUrl: endpoint.baseUrl,
-    apiKey: endpoint.apiKey,
-    name: endpoint.name,
-    timeoutMs: config.PROVIDER_TIMEOUT_MS,
-    logger,
-    // Explorium through the egress proxy when one is set; the sandbox directly.
-    fetchImpl: createProviderHttpPost({
-      viaProxy: endpoint.name === 'explorium',
-      httpProxy: config.HTTP_PROXY,
-      httpsProxy: config.HTTPS_PROXY,
-      noProxy: config.NO_PROXY,
-    }),
-    onCall: (info) => {
-      observeCall(info);
-      // The provider says its window is full: everyone waits one pacing interval, or until the
-      // reset when sooner (see exhausted-window.ts for why never a whole reset).
-      const pauseMs = exhaustedWindowPauseMs(info, rateLimit, Date.now());
-      if (pauseMs > 0) {
-        limiter
-          .pauseFor(pauseMs)
-          .catch((err: unknown) => logger.warn({ err }, 'could not pause the shared rate limiter'));
-      }
-    },
+  const onCall = (
+    info: ProviderCallInfo & { rateLimit: { remaining: number; resetAtMs: number } | null },
+  ) => {
+    observeCall(info);
+    // The provider says its window is full: everyone waits one pacing interval, or until the
+    // reset when sooner (see exhausted-window.ts for why never a whole reset).
+    const pauseMs = exhaustedWindowPauseMs(info, rateLimit, Date.now());
+    if (pauseMs > 0) {
+      limiter
+        .pauseFor(pauseMs)
+        .catch((err: unknown) => logger.warn({ err }, 'could not pause the shared rate limiter'));
+    }
+  };
+  // Paid providers through the egress proxy when one is set; the sandbox directly.
+  const fetchImpl = createProviderHttpPost({
+    viaProxy: endpoint.name !== 'sandbox',
+    httpProxy: config.HTTP_PROXY,
+    httpsProxy: config.HTTPS_PROXY,
+    noProxy: config.NO_PROXY,
   });
+  const client = providerClient(opts, fetchImpl, onCall);
   const guarded = createClaimGuardedProvider(client, opts.held);
   const limited = rateLimit
     ? createRateLimitedProvider(guarded, {
@@ -169,5 +234,59 @@ export function createProviderStack(opts: {
         ? logger.error({ failures }, 'provider failing call after call: calls paused (circuit open)')
         : logger.info('provider answering again: calls resumed (circuit closed)'),
   });
-  return { provider, limiter, rateLimit };
+  return { provider, limiter, rateLimit, close: async () => client.close?.() };
+}
+
+/** The client of the chosen provider, behind the one port (provider.ts). */
+function providerClient(
+  opts: { config: Config; logger: Logger; endpoint: ProviderEndpoint },
+  fetchImpl: HttpPost,
+  onCall: (info: ProviderCallInfo & { rateLimit: { remaining: number; resetAtMs: number } | null }) => void,
+): EnrichmentProvider & { close?(): Promise<void> } {
+  const { config, logger, endpoint } = opts;
+  switch (endpoint.name) {
+    case 'pdl':
+      return createPdlProvider(
+        createPdlClient({
+          baseUrl: endpoint.baseUrl,
+          apiKey: endpoint.apiKey,
+          timeoutMs: config.PROVIDER_TIMEOUT_MS,
+          minLikelihood: config.PDL_MIN_LIKELIHOOD,
+          logger,
+          fetchImpl,
+          // PDL's window readings may lack a figure; only a full one can pause the limiter.
+          onCall: (info) =>
+            onCall({
+              ...info,
+              rateLimit:
+                info.rateLimit?.remaining != null && info.rateLimit.resetAtMs != null
+                  ? { remaining: info.rateLimit.remaining, resetAtMs: info.rateLimit.resetAtMs }
+                  : null,
+            }),
+        }),
+      );
+    case 'web':
+      // Free and keyless: no rate limit of a provider to keep, only politeness per host.
+      return createWebProvider({
+        dnsServers: config.DNS_SERVERS,
+        dnsTimeoutMs: config.DNS_TIMEOUT_MS,
+        fetchTimeoutMs: config.WEB_FETCH_TIMEOUT_MS,
+        maxPageBytes: config.WEB_MAX_PAGE_BYTES,
+        hostConcurrency: config.WEB_HOST_CONCURRENCY,
+        concurrency: config.WEB_CONCURRENCY,
+        allowedCidrs: config.OUTBOUND_ALLOWED_CIDRS,
+        userAgentToken: WEB_USER_AGENT_TOKEN,
+        contactUrl: config.WEB_CONTACT_URL,
+      });
+    default:
+      return createExploriumClient({
+        baseUrl: endpoint.baseUrl,
+        apiKey: endpoint.apiKey,
+        name: endpoint.name,
+        timeoutMs: config.PROVIDER_TIMEOUT_MS,
+        logger,
+        fetchImpl,
+        onCall,
+      });
+  }
 }

@@ -72,8 +72,8 @@ export type WebLookupOptions = {
   allowedCidrs: readonly string[];
   /** The User-Agent's product token, also the name robots.txt groups are matched against. */
   userAgentToken: string;
-  /** The URL in the User-Agent where a site owner learns what reads their homepage (WEB_CONTACT_URL). */
-  contactUrl: string;
+  /** The URL in the User-Agent where a site owner learns who reads their homepage (WEB_CONTACT_URL); none when unset. */
+  contactUrl?: string;
   /** Tests and the benchmark only: stand-in ports for :80 and :443. */
   defaultPorts?: { 'http:'?: number; 'https:'?: number };
 };
@@ -137,7 +137,7 @@ export function createWebLookup(opts: WebLookupOptions): WebLookup {
   });
   const fetcher: SafeFetcher = createSafeFetcher({
     guard,
-    userAgent: `${opts.userAgentToken}/1.0 (+${opts.contactUrl})`,
+    userAgent: opts.contactUrl ? `${opts.userAgentToken}/1.0 (+${opts.contactUrl})` : `${opts.userAgentToken}/1.0`,
     connectTimeoutMs: Math.max(1, Math.floor(opts.fetchTimeoutMs / 2)),
     connectionsPerOrigin: opts.hostConcurrency,
     defaultPorts: opts.defaultPorts,
