@@ -19,9 +19,9 @@
  * `counts()` says what it received and billed, so tests compare the client's ledger with it; an
  * emulator in another process answers the same at `GET /_emulator/counts` (`POST /_emulator/reset`).
  */
-import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import Fastify, { type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { createEmulatorApp, listenOn } from './emulator-http';
 import { lookupPdlWebsite, type PdlCompanyRecord } from './pdl-data';
 
 export const PDL_MAX_BULK_REQUESTS = 100;
@@ -182,6 +182,8 @@ function windowHeader(style: PdlWindowHeaderStyle, value: number): string {
 /** A Fastify plugin serving the emulator, with `counts()` and `reset()` to observe it. */
 export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
   plugin: FastifyPluginAsync;
+  /** PDL's 404 for a path it does not serve: the server mounting the plugin decides which paths. */
+  notFound(reply: FastifyReply): FastifyReply;
   counts(): PdlEmulatorCounts;
   reset(): void;
   /** Aborts answers waiting on `latencyMs`, so a server can close at once. */
@@ -429,7 +431,14 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
       }
     }
     counts.responses[String(result.status)] = (counts.responses[String(result.status)] ?? 0) + 1;
-    if (latencyMs > 0) await delay(latencyMs, undefined, { signal: closing.signal });
+    if (latencyMs > 0) {
+      try {
+        await delay(latencyMs, undefined, { signal: closing.signal });
+      } catch {
+        // The server is closing: the call goes unanswered, its connection is closed with the server.
+        return reply.hijack();
+      }
+    }
     return reply
       .code(result.status)
       .headers(result.headers ?? {})
@@ -443,9 +452,6 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
       const type = status === 400 ? 'invalid_request_error' : 'api_error';
       return reply.code(status).send(errorBody(status, type, err.message));
     });
-    app.setNotFoundHandler((_req, reply) =>
-      reply.code(404).send(errorBody(404, 'invalid_request_error', 'Unknown endpoint')),
-    );
     // Control routes for an emulator in another process (no key, not counted).
     app.get('/_emulator/counts', async () => structuredClone(counts));
     app.post('/_emulator/reset', async (_req, reply) => {
@@ -465,6 +471,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
 
   return {
     plugin,
+    notFound: (reply) => reply.code(404).send(errorBody(404, 'invalid_request_error', 'Unknown endpoint')),
     counts: () => structuredClone(counts),
     reset: () => {
       counts = emptyCounts();
@@ -476,16 +483,12 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
 /** The emulator as a server of its own on loopback. */
 export async function startPdlEmulator(opts: PdlEmulatorOptions = {}): Promise<PdlEmulator> {
   const emulator = createPdlEmulator(opts);
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const app = createEmulatorApp((_req, reply) => emulator.notFound(reply));
   await app.register(emulator.plugin);
-  const host = opts.host ?? '127.0.0.1';
-  await app.listen({ host, port: opts.port ?? 0 });
-  const { port } = app.server.address() as AddressInfo;
+  const address = await listenOn(app, opts.host ?? '127.0.0.1', opts.port ?? 0);
   let closed: Promise<void> | undefined;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
-    port,
+    ...address,
     counts: emulator.counts,
     reset: emulator.reset,
     // Idempotent, so a test may close early and still leave the cleanup hook to close again.

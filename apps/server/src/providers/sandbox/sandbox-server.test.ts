@@ -1,4 +1,5 @@
-/** The sandbox spoken to directly over HTTP, the way any Explorium client would. */
+/** The sandbox spoken to directly over HTTP, the way any Explorium (or PDL) client would. */
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sandboxServers } from '../../../test/sandbox-servers';
 import { lookupDomain, singleEnrichShape } from './sandbox-data';
@@ -347,6 +348,163 @@ describe('readings that differ', () => {
       const row = await post(server, BULK, { business_ids: [id] });
       expect(row.body.data).toHaveLength(1);
     });
+  });
+});
+
+describe('HTTP as the emulator answers it, whatever the server underneath', () => {
+  const body = JSON.stringify({ businesses_to_match: [{ domain: 'stripe.com' }] });
+
+  it('reads any body as JSON, whatever content type it declares or without one', async () => {
+    const server = await sandbox();
+    for (const contentType of ['application/json; charset=utf-8', 'text/plain', 'json', '', null]) {
+      const headers: Record<string, string> = { api_key: API_KEY };
+      if (contentType !== null) headers['content-type'] = contentType;
+      const res = await fetch(`${server.url}${MATCH}`, { method: 'POST', headers, body });
+      expect([contentType, res.status]).toEqual([contentType, 200]);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(await res.json()).toMatchObject({ total_matches: 1 });
+    }
+    const reset = await fetch(`${server.url}/_sandbox/reset`, {
+      method: 'POST',
+      headers: { 'content-type': 'bogus' },
+      body: '{',
+    });
+    expect(reset.status).toBe(204);
+  });
+
+  it('answers an empty body 400 and one over 1 MB 413, with Explorium’s error body', async () => {
+    const server = await sandbox();
+    const empty = await post(server, MATCH, '');
+    expect(empty.status).toBe(400);
+    expect(empty.body).toMatchObject({ details: expect.stringMatching(/not valid JSON/) });
+
+    const large = await post(server, MATCH, JSON.stringify({ padding: 'x'.repeat(1024 * 1024) }));
+    expect(large.status).toBe(413);
+    expect(large.body).toMatchObject({
+      details: 'Request body too large',
+      correlation_id: expect.stringMatching(UUID),
+      response_context: { request_status: 'failure' },
+    });
+    expect(large.headers.get('x-ratelimit-limit')).not.toBeNull();
+    // The key is checked before the body: a wrong one is 401 whatever the body.
+    const wrongKey = await post(server, MATCH, 'x'.repeat(2 * 1024 * 1024), { api_key: 'nope' });
+    expect(wrongKey.status).toBe(401);
+  });
+
+  it('answers every other method on an API path 405 with Allow: POST, HEAD and OPTIONS included', async () => {
+    const server = await sandbox();
+    for (const method of ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']) {
+      const res = await fetch(`${server.url}${BULK}`, {
+        method,
+        headers: { api_key: API_KEY, 'content-type': 'bogus' },
+        ...(method === 'GET' || method === 'HEAD' ? {} : { body: '{' }),
+      });
+      expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'POST']);
+      expect(res.headers.get('x-ratelimit-remaining')).not.toBeNull();
+      if (method !== 'HEAD') expect(await res.json()).toMatchObject({ detail: 'Method Not Allowed' });
+      else await res.body?.cancel();
+    }
+    expect(server.stats().calls.bulk_enrich).toBe(0);
+  });
+
+  it('answers paths it does not serve 404 in Explorium’s shape, whatever the method or body', async () => {
+    const server = await sandbox();
+    const answers = [
+      await fetch(`${server.url}/`, { method: 'OPTIONS' }),
+      await fetch(`${server.url}/_sandbox/stats`, { method: 'HEAD' }),
+      await fetch(`${server.url}/_sandbox/stats`, { method: 'POST' }),
+      await fetch(`${server.url}/nope`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{',
+      }),
+      await fetch(`${server.url}/nope`, { method: 'POST', headers: { 'content-type': 'bogus' }, body: 'x' }),
+      await fetch(`${server.url}/v1/businesses/%zz`),
+      await fetch(`${server.url}${MATCH}/`, { method: 'POST', headers: { api_key: API_KEY }, body }),
+    ];
+    for (const res of answers) {
+      expect([res.url, res.status]).toEqual([res.url, 404]);
+      expect(res.headers.get('x-ratelimit-limit')).not.toBeNull();
+      if (res.headers.get('content-length') !== '0' && res.status === 404) {
+        const text = await res.text();
+        if (text !== '')
+          expect(JSON.parse(text)).toMatchObject({ detail: 'Not Found', response_context: {} });
+      }
+    }
+  });
+
+  it('answers a malformed request as node:http does: a bare 400, then close', async () => {
+    const server = await sandbox();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString('latin1');
+      });
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      socket.write('GET / HTTP/1.1\r\nHost x\r\n\r\n');
+    });
+    expect(answer).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  it('waits latencyMs on the server before answering, and says so in time_took_in_seconds', async () => {
+    const server = await sandbox({ latencyMs: 300 });
+    const startedAt = performance.now();
+    const res = await post(server, MATCH, body);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(295);
+    expect(res.status).toBe(200);
+    const context = res.body.response_context as { time_took_in_seconds: number };
+    expect(context.time_took_in_seconds).toBeGreaterThanOrEqual(0.295);
+    expect(context.time_took_in_seconds).toBeLessThan(5);
+  });
+});
+
+describe('People Data Labs on the same server', () => {
+  const enrichUrl = (server: SandboxServer, website: string) =>
+    `${server.url}/v5/company/enrich?${new URLSearchParams({ website })}`;
+
+  it('serves PDL’s routes beside Explorium’s, with the sandbox’s key by default, counted apart', async () => {
+    const server = await sandbox();
+    const pdl = await fetch(enrichUrl(server, 'stripe.com'), { headers: { 'x-api-key': API_KEY } });
+    expect(pdl.status).toBe(200);
+    expect(await pdl.json()).toMatchObject({ status: 200, display_name: 'Stripe' });
+    const wrongKey = await fetch(enrichUrl(server, 'stripe.com'), { headers: { 'x-api-key': 'nope' } });
+    expect(wrongKey.status).toBe(401);
+    await matchIds(server, ['stripe.com']);
+
+    expect(server.pdl.counts()).toMatchObject({ calls: { enrich: 2 }, creditsSpent: 1 });
+    expect(await (await fetch(`${server.url}/_emulator/counts`)).json()).toEqual(server.pdl.counts());
+    expect(server.stats().calls).toEqual({ match: 1, enrich: 0, bulk_enrich: 0 });
+    server.pdl.reset();
+    expect(server.pdl.counts().calls.enrich).toBe(0);
+    expect(server.stats().calls.match).toBe(1);
+  });
+
+  it('passes its own options through, and answers its unknown paths in PDL’s shape', async () => {
+    const server = await sandbox({ pdl: { apiKey: 'pdl-key', rateLimitPerMin: 1 }, rateLimitPerMin: 100 });
+    const headers = { 'x-api-key': 'pdl-key' };
+    expect((await fetch(enrichUrl(server, 'stripe.com'), { headers })).status).toBe(200);
+    expect((await fetch(enrichUrl(server, 'stripe.com'), { headers })).status).toBe(429);
+    expect((await post(server, MATCH, { businesses_to_match: [{ domain: 'stripe.com' }] })).status).toBe(200);
+
+    const unknown = await fetch(`${server.url}/v5/person/enrich`, { headers });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ status: 404, error: { type: 'invalid_request_error' } });
+  });
+
+  it('closes promptly with a PDL call in flight', async () => {
+    const server = await startSandboxServer({ pdl: { latencyMs: 30_000 } });
+    const pending = fetch(enrichUrl(server, 'stripe.com'), { headers: { 'x-api-key': 'k' } }).catch(
+      (err: unknown) => err,
+    );
+    await vi.waitFor(() => expect(server.pdl.counts().calls.enrich).toBe(1));
+    const startedAt = Date.now();
+
+    await server.close();
+
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(await pending).toBeInstanceOf(Error);
   });
 });
 
