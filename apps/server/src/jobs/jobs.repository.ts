@@ -88,9 +88,6 @@ function jobWithUsageQuery(db: Db) {
     .prepare('find_job_with_usage');
 }
 
-/** Per pool: the statement is built once (building it cost a poll more than running it). */
-const jobWithUsageQueries = new WeakMap<Db, ReturnType<typeof jobWithUsageQuery>>();
-
 /**
  * A job with its usage from the ledger (as ledger.repository's jobUsages counts it) in one round
  * trip: the page polls this every second or two, so it is a prepared statement.
@@ -100,12 +97,12 @@ export async function findJobWithUsage(
   orgId: string,
   jobId: string,
 ): Promise<{ job: JobRow; usage: JobUsageRow } | null> {
-  // A transaction's statement lives no longer than the transaction.
-  let query = db instanceof PgTransaction ? jobWithUsageQuery(db) : jobWithUsageQueries.get(db);
-  if (!query) {
-    query = jobWithUsageQuery(db);
-    jobWithUsageQueries.set(db, query);
-  }
+  // Built once per pool (building it cost a poll more than running it); a transaction's
+  // statement lives no longer than the transaction.
+  const query =
+    db instanceof PgTransaction
+      ? jobWithUsageQuery(db)
+      : prepared(db, 'job with usage', () => jobWithUsageQuery(db));
   const [row] = await query.execute({ orgId, jobId });
   if (!row) return null;
   const { job, ...usage } = row;
@@ -271,6 +268,92 @@ function companyPage(orgId: string, jobId: string, page: CompanyPageQuery) {
 const rowVersion = sql<string>`${companies}.xmin::text`;
 
 /**
+ * File-order pages without a search are what the page polls: their statements are prepared once
+ * per shape (which filters are set; 32 shapes at most) instead of built per poll. The shape, or
+ * null for any other page.
+ */
+function fileOrderShape(db: Db, page: CompanyPageQuery): string | null {
+  // A transaction's statement lives no longer than the transaction.
+  if (page.sort.key !== 'row_number' || page.q || db instanceof PgTransaction) return null;
+  return [
+    page.sort.desc ? 'desc' : 'asc',
+    page.after ? 'after' : '',
+    page.status ? 'status' : '',
+    page.updatedSince ? 'since' : '',
+    page.minRow !== undefined ? 'min' : '',
+    page.maxRow !== undefined ? 'max' : '',
+  ]
+    .filter(Boolean)
+    .join('_');
+}
+
+function fileOrderPage(shape: string) {
+  const parts = new Set(shape.split('_'));
+  const p = sql.placeholder;
+  const where: SQL[] = [eq(companies.orgId, p('orgId')), eq(companies.jobId, p('jobId'))];
+  if (parts.has('status')) where.push(eq(companies.status, p('status')));
+  if (parts.has('since')) where.push(sql`${companies.updatedAt} >= ${p('updatedSince')}::timestamptz`);
+  if (parts.has('min')) where.push(gte(companies.rowNumber, p('minRow')));
+  if (parts.has('max')) where.push(lte(companies.rowNumber, p('maxRow')));
+  const descending = parts.has('desc');
+  if (parts.has('after')) {
+    where.push(descending ? lt(companies.rowNumber, p('afterRow')) : gt(companies.rowNumber, p('afterRow')));
+  }
+  return { where: and(...where), orderBy: descending ? desc(companies.rowNumber) : asc(companies.rowNumber) };
+}
+
+const fileOrderRows = (db: Db, shape: string) => {
+  const { where, orderBy } = fileOrderPage(shape);
+  return db
+    .select({ row: companies, sortValue: sql<string | null>`null`, version: rowVersion })
+    .from(companies)
+    .where(where)
+    .orderBy(orderBy)
+    .limit(sql.placeholder('limit'))
+    .prepare(`company_rows_${shape}`);
+};
+
+const fileOrderVersions = (db: Db, shape: string) => {
+  const { where, orderBy } = fileOrderPage(shape);
+  return db
+    .select({ id: companies.id, version: rowVersion })
+    .from(companies)
+    .where(where)
+    .orderBy(orderBy)
+    .limit(sql.placeholder('limit'))
+    .prepare(`company_versions_${shape}`);
+};
+
+const preparedStatements = new WeakMap<Db, Map<string, unknown>>();
+
+/** The statement `name` of this pool, made by `make` the first time. */
+function prepared<T>(db: Db, name: string, make: () => T): T {
+  let statements = preparedStatements.get(db);
+  if (!statements) {
+    statements = new Map();
+    preparedStatements.set(db, statements);
+  }
+  let statement = statements.get(name) as T | undefined;
+  if (!statement) {
+    statement = make();
+    statements.set(name, statement);
+  }
+  return statement;
+}
+
+/** A file-order page's values, by placeholder. */
+const params = (orgId: string, jobId: string, page: CompanyPageQuery) => ({
+  orgId,
+  jobId,
+  status: page.status,
+  updatedSince: page.updatedSince?.toISOString(),
+  minRow: page.minRow,
+  maxRow: page.maxRow,
+  afterRow: page.after?.row,
+  limit: page.limit,
+});
+
+/**
  * A page of a job's companies in any sort, keyset-paginated: ordered by the column (rows
  * without a value last, in both directions), ties in file order; `after` is the last row of the
  * page before. `updatedSince` and `maxRow` narrow it to rows changed since, and rows a client
@@ -283,6 +366,9 @@ export async function listCompaniesSorted(
   jobId: string,
   page: CompanyPageQuery,
 ): Promise<{ row: CompanyRow; sortValue: string | null; version: string }[]> {
+  const shape = fileOrderShape(db, page);
+  if (shape)
+    return prepared(db, `rows ${shape}`, () => fileOrderRows(db, shape)).execute(params(orgId, jobId, page));
   const { where, orderBy, sortValue } = companyPage(orgId, jobId, page);
   return db
     .select({ row: companies, sortValue, version: rowVersion })
@@ -302,6 +388,12 @@ export async function listCompanyVersions(
   jobId: string,
   page: CompanyPageQuery,
 ): Promise<{ id: string; version: string }[]> {
+  const shape = fileOrderShape(db, page);
+  if (shape) {
+    return prepared(db, `versions ${shape}`, () => fileOrderVersions(db, shape)).execute(
+      params(orgId, jobId, page),
+    );
+  }
   const { where, orderBy } = companyPage(orgId, jobId, page);
   return db
     .select({ id: companies.id, version: rowVersion })
