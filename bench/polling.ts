@@ -103,24 +103,41 @@ async function waitFor(url: string, headers: Record<string, string> = {}): Promi
   throw new Error(`${url} did not answer within 30 s`);
 }
 
-/** Requests a second on `path`, CONNECTIONS at a time, for SECONDS after a one-second warm-up. */
-async function measure(origin: string, path: string, headers: Record<string, string>, status = 200) {
+type PerConnection<T> = T | ((connection: number) => T);
+const forConnection = <T>(value: PerConnection<T>, i: number): T =>
+  typeof value === 'function' ? (value as (connection: number) => T)(i) : value;
+
+/**
+ * Requests a second on `path`, CONNECTIONS at a time, for SECONDS after a one-second warm-up. A
+ * path (and headers) per connection: polls of different things, which share no read.
+ */
+async function measure(
+  origin: string,
+  path: PerConnection<string>,
+  headers: PerConnection<Record<string, string>>,
+  status = 200,
+) {
   const pool = new Pool(origin, { connections: CONNECTIONS, pipelining: 1 });
   const run = async (ms: number) => {
     let done = 0;
     let wrong = 0;
     const until = performance.now() + ms;
     await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
+      Array.from({ length: CONNECTIONS }, async (_, i) => {
+        const request = {
+          path: forConnection(path, i),
+          method: 'GET' as const,
+          headers: forConnection(headers, i),
+        };
         while (performance.now() < until) {
-          const res = await pool.request({ path, method: 'GET', headers });
+          const res = await pool.request(request);
           await res.body.dump();
           if (res.statusCode === status) done++;
           else wrong++;
         }
       }),
     );
-    if (wrong > 0) throw new Error(`${path}: ${wrong} answers were not ${status}`);
+    if (wrong > 0) throw new Error(`${forConnection(path, 0)}: ${wrong} answers were not ${status}`);
     return done / (ms / 1000);
   };
   await run(1_000);
@@ -290,6 +307,13 @@ await withFreshDatabase(DATABASE_URL, async (databaseUrl) => {
     const pageBytes = (await pageRes.text()).length;
     const jobTag = (await fetch(`${origin}/api/v1/jobs/${job.id}`, { headers: AUTH })).headers.get('etag')!;
     const json = { ...AUTH, accept: 'application/json', 'accept-encoding': 'gzip, br' };
+    // Polls of one page share reads (http/coalesced-reads.ts); these polls, each of its own page, do not.
+    const pageOf = (i: number) => `/api/v1/jobs/${job.id}/companies?limit=50&min_row=${1 + 50 * i}`;
+    const pageTags = await Promise.all(
+      Array.from({ length: CONNECTIONS }, async (_, i) =>
+        (await fetch(`${origin}${pageOf(i)}`, { headers: AUTH })).headers.get('etag'),
+      ),
+    );
     const endpoints: [string, () => Promise<number>][] = [
       ['GET /api/v1/me', () => measure(origin, '/api/v1/me', json)],
       ['GET /api/v1/jobs/{id}', () => measure(origin, `/api/v1/jobs/${job.id}`, json)],
@@ -305,6 +329,11 @@ await withFreshDatabase(DATABASE_URL, async (databaseUrl) => {
       [
         'GET companies, 50 rows sorted by name',
         () => measure(origin, `/api/v1/jobs/${job.id}/companies?limit=50&sort=name`, json),
+      ],
+      ['GET companies, a page per connection', () => measure(origin, pageOf, json)],
+      [
+        'GET companies, a page per connection -> 304',
+        () => measure(origin, pageOf, (i) => ({ ...json, 'if-none-match': pageTags[i]! }), 304),
       ],
     ];
     const helloBefore = await measure(helloOrigin, '/', {});
