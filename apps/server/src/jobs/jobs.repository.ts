@@ -97,7 +97,7 @@ export async function findJobWithUsage(
   orgId: string,
   jobId: string,
 ): Promise<{ job: JobRow; usage: JobUsageRow } | null> {
-  // Built once per pool (building it cost a poll more than running it); a transaction's
+  // Built once per pool (building it was a fifth of a poll's time in the API); a transaction's
   // statement lives no longer than the transaction.
   const query =
     db instanceof PgTransaction
