@@ -238,6 +238,45 @@ export const JobParams = z.object({ jobId: z.uuid({ message: 'job id must be a U
 
 export const OrgQuery = z.object({ org_id: OrgIdParam });
 
+/** A row of the uploaded file that gave no company, with why. */
+export const RejectedRow = z.object({
+  row_number: z.number().int(),
+  raw: z.string(),
+  reason: z.string(),
+  message: z.string(),
+});
+export type RejectedRow = z.infer<typeof RejectedRow>;
+export const RejectedRowList = z.object({ data: z.array(RejectedRow), next_cursor: z.string().nullable() });
+export type RejectedRowList = z.infer<typeof RejectedRowList>;
+export const RejectedRowListQuery = OrgQuery.extend({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().min(1).optional(),
+});
+
+/** How a job's export is laid out and encoded (`GET /jobs/{id}/export.csv`). */
+export const ExportQuery = OrgQuery.extend({
+  format: z
+    .enum(['csv', 'source'])
+    .default('csv')
+    .describe(
+      "`csv`: comma-separated UTF-8 with a BOM. `source`: the uploaded file's own delimiter and encoding " +
+        '(a `;` file, a UTF-16 file), so the export opens where the upload came from.',
+    ),
+  layout: z
+    .enum(['companies', 'rows'])
+    .default('companies')
+    .describe(
+      '`companies`: one row per company with every field. `rows`: the uploaded file itself, every row and ' +
+        'column in order under its own header, with the enrichment columns appended (a rejected row has ' +
+        'status `rejected` and its reason).',
+    ),
+});
+
+/** The export's body: CSV, described for the API document (not parsed). */
+export const ExportCsv = z
+  .unknown()
+  .describe('CSV with a header row, one row per company or per file row, UTF-8 with BOM');
+
 /** Columns a job's companies can be sorted by (`sort=name`, or `sort=-name` for descending). */
 export const COMPANY_SORT_KEYS = [
   'row_number',
@@ -305,6 +344,13 @@ export const MAX_CREDITS_LIMIT = 2_000_000_000;
 /** Fields of the multipart upload (the file itself is the `file` part). */
 export const UploadFields = z.object({
   org_id: OrgIdParam,
+  header_row: z.coerce
+    .number({ message: 'header_row must be a whole number' })
+    .int('header_row must be a whole number')
+    .min(1, 'header_row must be at least 1 (the first line)')
+    .max(1_000, 'header_row must be at most 1000')
+    .optional()
+    .describe('The line that holds the header (1 = the first), when report or title rows come before it'),
   domain_column: FreeText(200).optional(),
   force_refresh: z
     .enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'force_refresh must be true or false' })

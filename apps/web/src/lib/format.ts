@@ -1,4 +1,10 @@
-import { type CompanyStatus, isFileRead, type Job, type JobStatus } from '@gtm-enrich/contracts';
+import {
+  type CompanyStatus,
+  isFileRead,
+  type Job,
+  type JobStatus,
+  type ProviderName,
+} from '@gtm-enrich/contracts';
 
 const INTEGER = new Intl.NumberFormat('en-US');
 const DATE_TIME = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short' });
@@ -73,3 +79,11 @@ export function percentDone(job: Pick<Job, 'counts' | 'total' | 'status'>): numb
   // Rounding down keeps 100 % for when every company really is done.
   return Math.min(100, pct);
 }
+
+/** How the page names each provider (the job's and a company's source). */
+export const PROVIDER_LABELS: Record<ProviderName, string> = {
+  explorium: 'Explorium',
+  pdl: 'People Data Labs',
+  web: 'Web (DNS and homepage)',
+  sandbox: 'Sandbox (synthetic)',
+};

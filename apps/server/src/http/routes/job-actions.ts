@@ -2,7 +2,7 @@ import { ErrorBody, Job, JobParams, OrgQuery, RetryBody, UpdateJobBody } from '@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { JobsService } from '../../jobs/jobs.service';
 
-/** What a person does to a job after it started: change its limit, stop it, or re-drive its dead letters. */
+/** What a person does to a job after it started: change its limit, resume it, stop it, or re-drive its dead letters. */
 export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = async (app, { jobs }) => {
   app.patch(
     '/jobs/:jobId',
@@ -22,6 +22,24 @@ export const jobActionRoutes: FastifyPluginAsyncZod<{ jobs: JobsService }> = asy
       },
     },
     (req) => jobs.updateLimits(req.auth.orgId, req.params.jobId, { maxCredits: req.body.max_credits }),
+  );
+
+  app.post(
+    '/jobs/:jobId/resume',
+    {
+      schema: {
+        tags: ['jobs'],
+        operationId: 'resumeJob',
+        summary: 'Continue a paused job once its problem is fixed (bad key, no credits, credit limit raised)',
+        description:
+          'A job paused at its credit limit (`CREDIT_LIMIT_REACHED`) needs the limit raised or removed first ' +
+          '(`PATCH /jobs/{id}`), else 409. A job whose companies have all finished completes.',
+        params: JobParams,
+        querystring: OrgQuery,
+        response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    (req) => jobs.resume(req.auth.orgId, req.params.jobId),
   );
 
   app.post(

@@ -2,14 +2,17 @@ import {
   CompanyList,
   CompanyListQuery,
   ErrorBody,
+  ExportCsv,
+  ExportQuery,
   Job,
   JobList,
   JobListQuery,
   JobParams,
   OrgQuery,
+  RejectedRowList,
+  RejectedRowListQuery,
 } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { companiesCsvStream, DEFAULT_CSV_FORMAT, rowsCsvStream } from '../../jobs/export-csv';
 import type { JobsService } from '../../jobs/jobs.service';
 import { createReadCoalescer } from '../coalesced-reads';
@@ -18,35 +21,6 @@ import { type AnswerCache, createAnswerCache, sendConditional, sendVersioned } f
 const CONDITIONAL =
   'Answers carry an `ETag`; send it back as `If-None-Match` and an unchanged answer is `304 Not Modified` ' +
   'with no body (what a poll should do). JSON is gzip or brotli compressed for clients that accept it.';
-
-const RejectedRowList = z.object({
-  data: z.array(
-    z.object({ row_number: z.number().int(), raw: z.string(), reason: z.string(), message: z.string() }),
-  ),
-  next_cursor: z.string().nullable(),
-});
-const RejectedQuery = OrgQuery.extend({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().min(1).optional(),
-});
-
-const ExportQuery = OrgQuery.extend({
-  format: z
-    .enum(['csv', 'source'])
-    .default('csv')
-    .describe(
-      "`csv`: comma-separated UTF-8 with a BOM. `source`: the uploaded file's own delimiter and encoding " +
-        '(a `;` file, a UTF-16 file), so the export opens where the upload came from.',
-    ),
-  layout: z
-    .enum(['companies', 'rows'])
-    .default('companies')
-    .describe(
-      '`companies`: one row per company with every field. `rows`: the uploaded file itself, every row and ' +
-        'column in order under its own header, with the enrichment columns appended (a rejected row has ' +
-        'status `rejected` and its reason).',
-    ),
-});
 
 export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; answers?: AnswerCache }> = async (
   app,
@@ -133,29 +107,11 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; answers?: Ans
         operationId: 'listJobRejectedRows',
         summary: 'Rows of the file that had no usable domain, with the reason',
         params: JobParams,
-        querystring: RejectedQuery,
+        querystring: RejectedRowListQuery,
         response: { 200: RejectedRowList, 400: ErrorBody, 404: ErrorBody },
       },
     },
     (req) => jobs.listRejected(req.auth.orgId, req.params.jobId, req.query),
-  );
-
-  app.post(
-    '/jobs/:jobId/resume',
-    {
-      schema: {
-        tags: ['jobs'],
-        operationId: 'resumeJob',
-        summary: 'Continue a paused job once its problem is fixed (bad key, no credits, credit limit raised)',
-        description:
-          'A job paused at its credit limit (`CREDIT_LIMIT_REACHED`) needs the limit raised or removed first ' +
-          '(`PATCH /jobs/{id}`), else 409. A job whose companies have all finished completes.',
-        params: JobParams,
-        querystring: OrgQuery,
-        response: { 200: Job, 404: ErrorBody, 409: ErrorBody },
-      },
-    },
-    (req) => jobs.resume(req.auth.orgId, req.params.jobId),
   );
 
   app.get(
@@ -169,9 +125,7 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; answers?: Ans
         querystring: ExportQuery,
         produces: ['text/csv'],
         response: {
-          200: z
-            .unknown()
-            .describe('CSV with a header row, one row per company or per file row, UTF-8 with BOM'),
+          200: ExportCsv,
           400: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,

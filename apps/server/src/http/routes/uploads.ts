@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { ErrorBody, hasControlCharacters, Job, UploadFields } from '@gtm-enrich/contracts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { JobsService } from '../../jobs/jobs.service';
 import { assertSameOrganization } from '../auth';
@@ -166,18 +165,8 @@ async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGen
   }
 }
 
-/** The form's fields; `header_row` is read here (the file's line that holds its header). */
-const FormFields = UploadFields.extend({
-  header_row: z.coerce
-    .number({ message: 'header_row must be a whole number' })
-    .int('header_row must be a whole number')
-    .min(1, 'header_row must be at least 1 (the first line)')
-    .max(1_000, 'header_row must be at most 1000')
-    .optional(),
-});
-
 function parseFields(fields: Record<string, string>) {
-  const result = FormFields.safeParse(fields);
+  const result = UploadFields.safeParse(fields);
   if (!result.success) {
     const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || 'form', message: i.message }));
     throw new AppError('VALIDATION_FAILED', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {

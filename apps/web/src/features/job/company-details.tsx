@@ -3,13 +3,8 @@
 import type { Company, Job } from '@gtm-enrich/contracts';
 import { useEffect, useId, useRef, useState } from 'react';
 import { CompanyStatusBadge } from '@/components/status-badge';
-import { COMPANY_STATUS_LABELS, formatDateTime } from '@/lib/format';
+import { COMPANY_STATUS_LABELS, formatDateTime, PROVIDER_LABELS } from '@/lib/format';
 import { headquarters, safeHttpUrl } from './company-fields';
-
-const PROVIDER_LABELS: Record<Job['provider'], string> = {
-  explorium: 'Explorium',
-  sandbox: 'Sandbox (synthetic)',
-};
 
 type Field = { label: string; value: string | null; href?: string | null; mono?: boolean };
 

@@ -5,7 +5,8 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
 import { errorMessage } from '@/lib/api';
 import { formatCount } from '@/lib/format';
-import { jobKeys, resumeJob, setCreditLimit } from './queries';
+import { resumeJob, setCreditLimit } from './job-action-requests';
+import { jobKeys } from './queries';
 
 /**
  * For a job paused at its credit limit: raise the limit (or remove it), then resume, in one step.

@@ -4,7 +4,8 @@ import type { Job } from '@gtm-enrich/contracts';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { errorMessage } from '@/lib/api';
 import { useCan } from '@/lib/org';
-import { cancelJob, jobKeys, retryJob } from './queries';
+import { cancelJob, retryJob } from './job-action-requests';
+import { jobKeys } from './queries';
 
 /**
  * Stop a job, or re-drive its dead letters (failed companies; not-found ones on request). Members

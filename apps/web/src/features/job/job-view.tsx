@@ -7,17 +7,16 @@ import { useSearchParams } from 'next/navigation';
 import { useState } from 'react';
 import { AWAITING_START, JobStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
-import { formatCount, formatDateTime, formatDuration } from '@/lib/format';
+import { formatCount, formatDateTime, formatDuration, PROVIDER_LABELS } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
 import { CreditLimitForm } from './credit-limit-form';
+import { resumeJob } from './job-action-requests';
 import { JobActions } from './job-actions';
 import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
-import { downloadExport, type ExportLayout, jobKeys, jobQuery, resumeJob } from './queries';
+import { downloadExport, type ExportLayout, jobKeys, jobQuery } from './queries';
 import { RejectedRows } from './rejected-rows';
-
-const PROVIDER_LABELS: Record<Job['provider'], string> = { explorium: 'Explorium', sandbox: 'Sandbox' };
 
 export function JobView() {
   const params = useSearchParams();

@@ -1,10 +1,11 @@
 import {
-  Company,
+  type Company,
   CompanyList,
   type CompanySort,
   type CompanyStatus,
   isJobFinished,
   Job,
+  RejectedRowList,
 } from '@gtm-enrich/contracts';
 import {
   type InfiniteData,
@@ -30,17 +31,6 @@ const CHANGES_LIMIT = 500;
 export const COMPANIES_PAGE_SIZE = 50;
 export const COMPANIES_NEXT_PAGE_SIZE = 500;
 const REJECTED_PAGE_SIZE = 100;
-
-/**
- * The API's rejected-rows page has no schema in contracts yet (it is declared in the server's
- * route file); until it moves there it is assembled from contract fields of the same types.
- */
-const RejectedRow = Company.pick({ row_number: true }).extend({
-  raw: Company.shape.input,
-  reason: Company.shape.domain,
-  message: Company.shape.domain,
-});
-const RejectedRowList = CompanyList.extend({ data: RejectedRow.array() });
 
 export type CompanyFilter = { status: CompanyStatus | null; q: string; sort: CompanySort };
 
@@ -231,34 +221,6 @@ export function rejectedRowsQuery(orgId: string, jobId: string) {
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
   });
-}
-
-/** Queued companies become cancelled; companies being enriched finish. */
-export function cancelJob(jobId: string): Promise<Job> {
-  return call(api.POST('/api/v1/jobs/{jobId}/cancel', { params: { path: { jobId } } }), Job);
-}
-
-/** Failed companies (and not-found ones when asked) go back to the queue with fresh attempts. */
-export function retryJob(jobId: string, includeNotFound: boolean): Promise<Job> {
-  return call(
-    api.POST('/api/v1/jobs/{jobId}/retry', {
-      params: { path: { jobId } },
-      body: { include_not_found: includeNotFound },
-    }),
-    Job,
-  );
-}
-
-/** Raises, lowers or (null) removes the job's credit limit; a job paused at it stays paused until resumed. */
-export function setCreditLimit(jobId: string, maxCredits: number | null): Promise<Job> {
-  return call(
-    api.PATCH('/api/v1/jobs/{jobId}', { params: { path: { jobId } }, body: { max_credits: maxCredits } }),
-    Job,
-  );
-}
-
-export function resumeJob(jobId: string): Promise<Job> {
-  return call(api.POST('/api/v1/jobs/{jobId}/resume', { params: { path: { jobId } } }), Job);
 }
 
 export type ExportLayout = 'companies' | 'rows';
