@@ -479,7 +479,7 @@ export const ConfigSchema = z.object({
   WEB_CONTACT_URL: optionalString
     .pipe(urlWithScheme(HTTP_SCHEMES).optional())
     .describe(
-      "Web provider: a URL of your own, put in its User-Agent (GTM-Enrich/1.0 (+URL)), where site owners learn who reads their homepage and how to reach you; unset = no URL",
+      'Web provider: a URL of your own, put in its User-Agent (GTM-Enrich/1.0 (+URL)), where site owners learn who reads their homepage and how to reach you; unset = no URL',
     ),
   SANDBOX_LATENCY_MS: int(0).pipe(z.number().min(0)).describe('Sandbox: added latency per call'),
   SANDBOX_ERROR_RATE: z.coerce

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../src/db/database';
-import { claimCompanies, transitionCompany } from '../src/jobs/company-state.repository';
+import { claimCompanies, transitionCompany } from '../src/enrichment/company-state.repository';
 import {
   cancelJob,
   findJob,

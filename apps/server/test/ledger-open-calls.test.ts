@@ -8,15 +8,15 @@ import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../src/db/database';
-import { createProviderBatcher } from '../src/enrichment/provider-batcher';
-import { insertJob } from '../src/jobs/jobs.repository';
 import {
   forgetProviderCall,
   jobCredits,
   jobUsages,
   openProviderCall,
   recordProviderCall,
-} from '../src/jobs/ledger.repository';
+} from '../src/enrichment/ledger.repository';
+import { createProviderBatcher } from '../src/enrichment/provider-batcher';
+import { insertJob } from '../src/jobs/jobs.repository';
 import { createExploriumClient } from '../src/providers/explorium/explorium-client';
 import { sandboxServers } from './sandbox-servers';
 import { openMigratedTestDatabase } from './test-database';

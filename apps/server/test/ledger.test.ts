@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../src/db/database';
-import { findJob, insertJob } from '../src/jobs/jobs.repository';
 import {
   CREDIT_LIMIT_REACHED,
   jobCredits,
@@ -18,7 +17,8 @@ import {
   renewCredits,
   reserveCredits,
   setJobMaxCredits,
-} from '../src/jobs/ledger.repository';
+} from '../src/enrichment/ledger.repository';
+import { findJob, insertJob } from '../src/jobs/jobs.repository';
 import { openMigratedTestDatabase } from './test-database';
 
 const ORG = 'acme';

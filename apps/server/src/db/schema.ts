@@ -219,7 +219,7 @@ export const uploadChunks = pgTable(
 /**
  * Provider results reused across jobs, so a domain is paid for once per freshness window. A
  * no-match is cached too (for a shorter time). Each entry is the organization's whose lookup paid
- * for it; ENRICHMENT_CACHE_SCOPE decides whether others read it (jobs/enrichment-cache.sql.ts).
+ * for it; ENRICHMENT_CACHE_SCOPE decides whether others read it (enrichment/enrichment-cache.sql.ts).
  */
 export const enrichmentCache = pgTable(
   'enrichment_cache',

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import type { CacheScope } from '../jobs/enrichment-cache.sql';
+import type { CacheScope } from './enrichment-cache.sql';
 
 const DAY_MS = 86_400_000;
 

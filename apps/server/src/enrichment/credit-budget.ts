@@ -21,7 +21,7 @@ import {
   releaseCredits,
   renewCredits,
   reserveCredits,
-} from '../jobs/ledger.repository';
+} from './ledger.repository';
 
 /** How long a reservation lives without being renewed (a dead worker's hold ends within this). */
 export const CREDIT_RESERVATION_TTL_MS = 60_000;

@@ -6,6 +6,10 @@
  */
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
+import { pauseJob } from '../jobs/jobs.repository';
+import { isItemError, isProviderError } from '../providers/provider';
+import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
+import type { BatchFlow } from './batch-flow';
 import {
   type ClaimedCompany,
   type ClaimOptions,
@@ -13,11 +17,7 @@ import {
   claimCompanies,
   finishCompanies,
   transitionCompany,
-} from '../jobs/company-state.repository';
-import { pauseJob } from '../jobs/jobs.repository';
-import { isItemError, isProviderError } from '../providers/provider';
-import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
-import type { BatchFlow } from './batch-flow';
+} from './company-state.repository';
 import { isCreditBudgetExhausted } from './credit-budget';
 import type { DatabaseGate } from './database-gate';
 import type { HeldClaim, HeldClaims } from './held-claims';

@@ -7,21 +7,21 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
-import type { ClaimOptions } from '../jobs/company-state.repository';
+import type { Metrics } from '../observability/metrics';
+import type { EnrichmentProvider } from '../providers/provider';
+import type { RateLimiter } from '../providers/rate-limit/rate-limiter';
+import { createBatchFlow } from './batch-flow';
+import type { ClaimOptions } from './company-state.repository';
+import { createCreditBudget } from './credit-budget';
+import type { DatabaseGate } from './database-gate';
+import { createEnrichCompany, type EnrichCompanyHandler } from './enrich-company';
+import type { HeldClaims } from './held-claims';
 import {
   forgetProviderCall,
   type OpenProviderCall,
   openProviderCall,
   recordProviderCall,
-} from '../jobs/ledger.repository';
-import type { Metrics } from '../observability/metrics';
-import type { EnrichmentProvider } from '../providers/provider';
-import type { RateLimiter } from '../providers/rate-limit/rate-limiter';
-import { createBatchFlow } from './batch-flow';
-import { createCreditBudget } from './credit-budget';
-import type { DatabaseGate } from './database-gate';
-import { createEnrichCompany, type EnrichCompanyHandler } from './enrich-company';
-import type { HeldClaims } from './held-claims';
+} from './ledger.repository';
 import { createProviderBatcher, type ProviderCallReport } from './provider-batcher';
 import type { RetryPolicy } from './retry-policy';
 

@@ -9,7 +9,7 @@
  * so a company taken over elsewhere is not paid for twice.
  */
 import type { Db } from '../db/database';
-import { renewLeases } from '../jobs/company-state.repository';
+import { renewLeases } from './company-state.repository';
 import type { DatabaseGate } from './database-gate';
 
 export type HeldClaim = {

@@ -1,7 +1,7 @@
 /** Database rows as the API's resources (packages/contracts). */
 import { type Company, isFileRead, type Job } from '@gtm-enrich/contracts';
 import type { CompanyRow, JobRow } from '../db/schema';
-import type { JobUsage } from './ledger.repository';
+import type { JobUsage } from '../enrichment/ledger.repository';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -13,7 +13,7 @@ import {
   type CacheScope,
   isFreshCacheEntry,
   isVisibleCacheEntry,
-} from './enrichment-cache.sql';
+} from '../enrichment/enrichment-cache.sql';
 
 const INSERT_CHUNK_ROWS = 2_000;
 

@@ -12,11 +12,18 @@ import type { CopyTransaction } from '../db/copy';
 import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from '../db/cursor';
 import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
+import type { CacheScope } from '../enrichment/enrichment-cache.sql';
+import {
+  CREDIT_LIMIT_REACHED,
+  jobCredits,
+  jobUsages,
+  NO_USAGE,
+  setJobMaxCredits,
+} from '../enrichment/ledger.repository';
 import { AppError } from '../errors';
 import type { TaskQueue } from '../queue/task-queue';
 import { companyCursorFor } from './company-cursor';
 import type { Dispatcher } from './dispatcher';
-import type { CacheScope } from './enrichment-cache.sql';
 import { estimateJob, type RateLimitSetting } from './estimate';
 import { type CsvFormat, DEFAULT_CSV_FORMAT, type FileRow } from './export-csv';
 import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from './idempotency.repository';
@@ -45,7 +52,6 @@ import {
   resumeJob,
   setJobEstimate,
 } from './jobs.repository';
-import { CREDIT_LIMIT_REACHED, jobCredits, jobUsages, NO_USAGE, setJobMaxCredits } from './ledger.repository';
 import type { UploadOpenOptions, UploadReader, UploadResult } from './read-upload';
 import {
   deleteIngestingJob,

@@ -137,7 +137,9 @@ export function createWebLookup(opts: WebLookupOptions): WebLookup {
   });
   const fetcher: SafeFetcher = createSafeFetcher({
     guard,
-    userAgent: opts.contactUrl ? `${opts.userAgentToken}/1.0 (+${opts.contactUrl})` : `${opts.userAgentToken}/1.0`,
+    userAgent: opts.contactUrl
+      ? `${opts.userAgentToken}/1.0 (+${opts.contactUrl})`
+      : `${opts.userAgentToken}/1.0`,
     connectTimeoutMs: Math.max(1, Math.floor(opts.fetchTimeoutMs / 2)),
     connectionsPerOrigin: opts.hostConcurrency,
     defaultPorts: opts.defaultPorts,
