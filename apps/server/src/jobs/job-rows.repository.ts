@@ -3,10 +3,12 @@
  * transaction together with the job's companies (one per domain) and rejected rows, chunk by
  * chunk as the file is read, and read back in file order by the row-level export.
  */
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { and, asc, between, eq, type SQL, sql } from 'drizzle-orm';
 import { CopyLines, type CopyText } from '../db/copy';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
+import { createCompanyIds } from './company-ids';
 import type { UploadRow } from './read-upload';
 import { createSeenDomains, type SeenDomains } from './seen-domains';
 
@@ -60,7 +62,9 @@ export function inputCellOf(record: readonly string[], columns: readonly number[
  */
 const CHUNK_MAX_ROWS = 5_000;
 const CHUNK_MAX_CHARS = 1024 * 1024;
-const COMPANY_COLUMNS = ['org_id', 'job_id', 'domain', 'input', 'row_number'] as const;
+/** Rows read between two turns of the event loop while a chunk is being written. */
+const YIELD_EVERY_ROWS = 200;
+const COMPANY_COLUMNS = ['id', 'org_id', 'job_id', 'domain', 'input', 'row_number'] as const;
 
 /** A chunk's rows, encoded for COPY as they are read: a row's values die young, its line lives on. */
 type Chunk = {
@@ -68,7 +72,7 @@ type Chunk = {
   /** The first row of each domain not seen before. */
   companies: CopyLines;
   /** Rows whose domain may have been seen: a company only if the job has none with that domain. */
-  repeats: { domains: string[]; inputs: string[]; rowNumbers: number[] };
+  repeats: { ids: string[]; domains: string[]; inputs: string[]; rowNumbers: number[] };
   rejected: CopyLines;
   chars: number;
 };
@@ -76,7 +80,7 @@ type Chunk = {
 const emptyChunk = (): Chunk => ({
   rows: new CopyLines(),
   companies: new CopyLines(),
-  repeats: { domains: [], inputs: [], rowNumbers: [] },
+  repeats: { ids: [], domains: [], inputs: [], rowNumbers: [] },
   rejected: new CopyLines(),
   chars: 0,
 });
@@ -86,7 +90,8 @@ const emptyChunk = (): Chunk => ({
  * insert), while Node reads and normalizes the next chunk (docs/adr/0008). A company is the first
  * row of its domain, in file order: a domain surely not seen before is COPYed into companies; a
  * row whose domain may have been seen (seen-domains.ts) is inserted with `on conflict do nothing`
- * on companies_job_domain_uq, which skips it when it is a repeat, as nearly all are.
+ * on companies_job_domain_uq, which skips it when it is a repeat, as nearly all are. Company ids
+ * increase (company-ids.ts), so the primary key grows at its right edge.
  * `inputColumns`: the domain column, then its fallbacks. Returns how many companies were made.
  */
 export async function writeUploadRows(
@@ -99,6 +104,7 @@ export async function writeUploadRows(
 ): Promise<number> {
   const { orgId, jobId, inputColumns } = job;
   const seen = opts.seen ?? createSeenDomains();
+  const nextId = createCompanyIds();
   let companiesMade = 0;
   const write = async (chunk: Chunk) => {
     await copyText('job_rows', JOB_ROW_COLUMNS, chunk.rows);
@@ -106,10 +112,11 @@ export async function writeUploadRows(
     const { repeats } = chunk;
     if (repeats.domains.length > 0) {
       const r = await db.execute(sql`
-        insert into companies (org_id, job_id, domain, input, row_number)
-        select ${orgId}, ${jobId}, c.domain, c.input, c.row_number
-        from unnest(${sql.param(repeats.domains)}::text[], ${sql.param(repeats.inputs)}::text[],
-                    ${sql.param(repeats.rowNumbers)}::int[]) as c(domain, input, row_number)
+        insert into companies (id, org_id, job_id, domain, input, row_number)
+        select c.id, ${orgId}, ${jobId}, c.domain, c.input, c.row_number
+        from unnest(${sql.param(repeats.ids)}::uuid[], ${sql.param(repeats.domains)}::text[],
+                    ${sql.param(repeats.inputs)}::text[], ${sql.param(repeats.rowNumbers)}::int[])
+             as c(id, domain, input, row_number)
         on conflict (job_id, domain) do nothing
       `);
       companiesMade += r.rowCount ?? 0;
@@ -118,9 +125,13 @@ export async function writeUploadRows(
   };
   // At most one chunk is being written while the next one is read.
   let writing: Promise<void> | null = null;
+  let writingDone = true;
   const send = async (chunk: Chunk) => {
     if (writing) await writing;
-    const next = write(chunk);
+    writingDone = false;
+    const next = write(chunk).finally(() => {
+      writingDone = true;
+    });
     // Awaited before the next chunk is sent or at the end; a failure meanwhile is not unhandled.
     next.catch(() => undefined);
     writing = next;
@@ -128,15 +139,20 @@ export async function writeUploadRows(
   let chunk = emptyChunk();
   try {
     for await (const r of rows) {
+      // Rows read from a buffer resolve without I/O, and a loop of microtasks keeps PostgreSQL's
+      // answers (and so the chunk's next statement) waiting until the reader needs more bytes:
+      // without this pause PostgreSQL sat idle for most of the read.
+      if (!writingDone && chunk.rows.rows % YIELD_EVERY_ROWS === 0) await yieldToIo();
       chunk.rows.add([jobId, r.rowNumber, r.record, r.domain, r.reason, r.message]);
       for (const cell of r.record) chunk.chars += cell.length;
       const input = inputCellOf(r.record, inputColumns);
       if (r.domain === null) {
         chunk.rejected.add([orgId, jobId, r.rowNumber, input, r.reason, r.message]);
       } else if (seen.addIfNew(r.domain)) {
-        chunk.companies.add([orgId, jobId, r.domain, input, r.rowNumber]);
+        chunk.companies.add([nextId(), orgId, jobId, r.domain, input, r.rowNumber]);
         companiesMade++;
       } else {
+        chunk.repeats.ids.push(nextId());
         chunk.repeats.domains.push(r.domain);
         chunk.repeats.inputs.push(input);
         chunk.repeats.rowNumbers.push(r.rowNumber);
