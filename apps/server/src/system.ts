@@ -29,7 +29,7 @@ import { traceProvider } from './observability/instrument-provider';
 import { instrumentTaskQueue } from './observability/instrument-queue';
 import { createObservability, type Observability } from './observability/observability';
 import { systemReadiness } from './observability/readiness';
-import type { EnrichmentProvider } from './providers/provider';
+import { type EnrichmentProvider, traitsOf } from './providers/provider';
 import { createProviderStack, type ProviderEndpoint } from './providers/provider-stack';
 import type { TaskQueue } from './queue/task-queue';
 import { createSsrfGuard } from './webhooks/ssrf-guard';
@@ -118,7 +118,7 @@ export async function createSystem(opts: {
     dispatcher,
     queue,
     tracing: observability.tracing,
-    provider: { name: opts.provider.name, maxBatchSize: provider.maxBatchSize, rateLimit },
+    provider: { ...traitsOf(provider), name: opts.provider.name, rateLimit },
     cache,
   });
   // Every request to a URL a user gave goes through this guard (webhooks/ssrf-guard.ts).

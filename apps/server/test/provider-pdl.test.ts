@@ -57,6 +57,8 @@ describe('People Data Labs as the provider', () => {
 
     expect(job.status).toBe('completed');
     expect(job.provider).toBe('pdl');
+    // One call per 100 (no match call), a credit per company at most.
+    expect(job.estimate).toMatchObject({ cache_hits: 0, provider_calls: 5, credits: 450 });
     expect(job.counts.enriched + job.counts.not_found).toBe(450);
     expect(job.counts.failed).toBe(0);
     // Some are below min_likelihood or unknown: not found, and not billed.

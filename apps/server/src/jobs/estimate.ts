@@ -14,19 +14,26 @@ export function estimateJob(opts: {
   uniqueDomains: number;
   cacheHits: number;
   batchSize: number;
+  /** Calls a batch costs: 2 (match, then enrich), or 1 where matching is local (provider.ts). */
+  callsPerBatch: number;
+  /** Credits a record returned with data costs (0: a free provider). */
+  creditsPerRecord: number;
   rateLimit: RateLimitSetting;
   /** Batches a worker fleet can have in flight at once (without a rate limit). */
   parallelBatches: number;
 }): JobEstimate {
   const uncached = Math.max(0, opts.uniqueDomains - opts.cacheHits);
   const batches = Math.ceil(uncached / opts.batchSize);
-  const providerCalls = batches * 2;
+  const providerCalls = batches * opts.callsPerBatch;
   let seconds: number;
   if (opts.rateLimit === null) {
-    seconds = Math.ceil(batches / Math.max(1, opts.parallelBatches)) * 2 * UNLIMITED_SECONDS_PER_CALL;
+    seconds =
+      Math.ceil(batches / Math.max(1, opts.parallelBatches)) *
+      opts.callsPerBatch *
+      UNLIMITED_SECONDS_PER_CALL;
   } else {
-    const units = opts.rateLimit.unit === 'request' ? providerCalls : uncached * 2;
+    const units = opts.rateLimit.unit === 'request' ? providerCalls : uncached * opts.callsPerBatch;
     seconds = Math.ceil((units / opts.rateLimit.perMinute) * 60);
   }
-  return { cacheHits: opts.cacheHits, providerCalls, credits: uncached, seconds };
+  return { cacheHits: opts.cacheHits, providerCalls, credits: uncached * opts.creditsPerRecord, seconds };
 }

@@ -10,6 +10,7 @@ import type { CachePolicy } from '../enrichment/cache-policy';
 import { personalEmailDomainSet } from '../ingest/normalize-domain';
 import { traceUploadReader } from '../observability/instrument-uploads';
 import type { Tracing } from '../observability/tracing';
+import type { ProviderTraits } from '../providers/provider';
 import type { ProviderRateLimit } from '../providers/provider-stack';
 import type { TaskQueue } from '../queue/task-queue';
 import type { Dispatcher } from './dispatcher';
@@ -23,9 +24,8 @@ export function jobsServiceFromSettings(
     dispatcher: Dispatcher;
     queue: TaskQueue;
     tracing: Tracing;
-    provider: {
+    provider: ProviderTraits & {
       name: JobsServiceDeps['provider'];
-      maxBatchSize: number;
       rateLimit: ProviderRateLimit | null;
     };
     cache: CachePolicy;
@@ -48,6 +48,8 @@ export function jobsServiceFromSettings(
     cache: parts.cache,
     rateLimit: provider.rateLimit,
     batchSize: provider.maxBatchSize,
+    callsPerBatch: provider.matching === 'local' ? 1 : 2,
+    creditsPerRecord: provider.creditsPerRecord,
     parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
   });
 }

@@ -85,6 +85,9 @@ export type JobsServiceDeps = {
   cache: { ttlMs: number; noMatchTtlMs: number; scope: CacheScope };
   rateLimit: RateLimitSetting;
   batchSize: number;
+  /** Calls a batch costs at the provider (2: match and enrich; 1 where matching is local). */
+  callsPerBatch: number;
+  creditsPerRecord: number;
   parallelBatches: number;
 };
 
@@ -257,6 +260,8 @@ export function createJobsService(deps: JobsServiceDeps) {
           uniqueDomains: total,
           cacheHits,
           batchSize: deps.batchSize,
+          callsPerBatch: deps.callsPerBatch,
+          creditsPerRecord: deps.creditsPerRecord,
           rateLimit: deps.rateLimit,
           parallelBatches: deps.parallelBatches,
         });
