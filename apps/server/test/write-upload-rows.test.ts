@@ -1,5 +1,5 @@
 /**
- * The read of an upload into rows, companies and rejected rows (jobs/job-rows.repository.ts:
+ * The read of an upload into rows, companies and rejected rows (intake/job-rows.repository.ts:
  * writeUploadRows), written in chunks while the next is read: against a real PostgreSQL, with
  * files of several chunks whose domains repeat across chunk boundaries.
  */
@@ -7,10 +7,10 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCopyTransaction } from '../src/db/copy';
 import type { DatabaseHandle } from '../src/db/database';
-import { inputCellOf, writeUploadRows } from '../src/jobs/job-rows.repository';
-import type { UploadRow } from '../src/jobs/read-upload';
-import type { SeenDomains } from '../src/jobs/seen-domains';
-import { insertIngestingJob } from '../src/jobs/stored-upload.repository';
+import { inputCellOf, writeUploadRows } from '../src/intake/job-rows.repository';
+import type { UploadRow } from '../src/intake/read-upload';
+import type { SeenDomains } from '../src/intake/seen-domains';
+import { insertIngestingJob } from '../src/intake/stored-upload.repository';
 import { openMigratedTestDatabase } from './test-database';
 
 const ORG = 'acme';

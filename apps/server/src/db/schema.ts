@@ -171,7 +171,7 @@ export const rejectedRows = pgTable(
  * Every data row of an uploaded file, as written (its cells in `record`), with its normalized
  * domain or the reason it was rejected. A row's company is the job's company with its domain
  * (companies_job_domain_uq), so duplicates across spellings all lead to one company. Written with
- * COPY in the upload's transaction (jobs/job-rows.repository.ts); read by the row-level export.
+ * COPY in the upload's transaction (intake/job-rows.repository.ts); read by the row-level export.
  * No foreign key: the job row is written first in that same transaction, and a per-row check
  * would cost about as much again as the COPY (see docs/performance.md). Nothing deletes jobs
  * today; whatever does must delete their rows too.

@@ -6,16 +6,16 @@
 import type { Config } from '../config';
 import { createCopyTransaction } from '../db/copy';
 import type { DatabaseHandle } from '../db/database';
+import type { Dispatcher } from '../dispatch/dispatcher';
 import type { CachePolicy } from '../enrichment/cache-policy';
 import { personalEmailDomainSet } from '../ingest/normalize-domain';
+import { createUploadReader } from '../intake/read-upload';
 import { traceUploadReader } from '../observability/instrument-uploads';
 import type { Tracing } from '../observability/tracing';
 import type { ProviderTraits } from '../providers/provider';
 import type { ProviderRateLimit } from '../providers/provider-stack';
 import type { TaskQueue } from '../queue/task-queue';
-import type { Dispatcher } from './dispatcher';
 import { createJobsService, type JobsService, type JobsServiceDeps } from './jobs.service';
-import { createUploadReader } from './read-upload';
 
 export function jobsServiceFromSettings(
   config: Config,

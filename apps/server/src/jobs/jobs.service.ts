@@ -12,6 +12,7 @@ import type { CopyTransaction } from '../db/copy';
 import { decodeCursor, encodeCursor, isJobCursor, isRowCursor } from '../db/cursor';
 import type { Database } from '../db/database';
 import type { JobRow } from '../db/schema';
+import type { Dispatcher } from '../dispatch/dispatcher';
 import type { CacheScope } from '../enrichment/enrichment-cache.sql';
 import {
   CREDIT_LIMIT_REACHED,
@@ -21,20 +22,36 @@ import {
   setJobMaxCredits,
 } from '../enrichment/ledger.repository';
 import { AppError } from '../errors';
-import type { TaskQueue } from '../queue/task-queue';
-import { companyCursorFor } from './company-cursor';
-import type { Dispatcher } from './dispatcher';
-import { estimateJob, type RateLimitSetting } from './estimate';
-import { type CsvFormat, DEFAULT_CSV_FORMAT, type FileRow } from './export-csv';
-import { claimIdempotencyKey, findIdempotencyKey, setIdempotentResponse } from './idempotency.repository';
-import { toCompanyResource, toJobResource } from './job-resources';
+import {
+  claimIdempotencyKey,
+  findIdempotencyKey,
+  setIdempotentResponse,
+} from '../intake/idempotency.repository';
 import {
   countRejectionReasons,
   finishUploadedJob,
   listRowsWithCompanies,
   sampleRejectedRows,
   writeUploadRows,
-} from './job-rows.repository';
+} from '../intake/job-rows.repository';
+import type { UploadOpenOptions, UploadReader, UploadResult } from '../intake/read-upload';
+import {
+  deleteIngestingJob,
+  deleteUploadChunks,
+  failIngestingJob,
+  insertIngestingJob,
+  listUnreadUploads,
+  lockIngestingJob,
+  type RejectedSample,
+  readUploadChunks,
+  setAcceptedUpload,
+  storeUploadChunks,
+} from '../intake/stored-upload.repository';
+import type { TaskQueue } from '../queue/task-queue';
+import { companyCursorFor } from './company-cursor';
+import { estimateJob, type RateLimitSetting } from './estimate';
+import { type CsvFormat, DEFAULT_CSV_FORMAT, type FileRow } from './export-csv';
+import { toCompanyResource, toJobResource } from './job-resources';
 import {
   analyzeCompanies,
   type CompanyPageQuery,
@@ -52,19 +69,6 @@ import {
   resumeJob,
   setJobEstimate,
 } from './jobs.repository';
-import type { UploadOpenOptions, UploadReader, UploadResult } from './read-upload';
-import {
-  deleteIngestingJob,
-  deleteUploadChunks,
-  failIngestingJob,
-  insertIngestingJob,
-  listUnreadUploads,
-  lockIngestingJob,
-  type RejectedSample,
-  readUploadChunks,
-  setAcceptedUpload,
-  storeUploadChunks,
-} from './stored-upload.repository';
 
 export type JobsServiceDeps = {
   db: Database;

@@ -10,7 +10,7 @@
  * own whose root span links to the upload's.
  */
 import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import type { DispatchInJobTrace } from '../jobs/dispatcher';
+import type { DispatchInJobTrace } from '../dispatch/dispatcher';
 import { inSpan, type Tracing } from './tracing';
 
 /** Rows of a file whose companies are traced within the upload's own trace. */

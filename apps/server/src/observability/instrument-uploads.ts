@@ -3,7 +3,7 @@
  * request) and the reading of the stored file into rows and companies (in the request for a small
  * file, in a worker's `ingest-upload` task for a large one).
  */
-import type { UploadReader } from '../jobs/read-upload';
+import type { UploadReader } from '../intake/read-upload';
 import { inSpan, type Tracing } from './tracing';
 
 export function traceUploadReader(reader: UploadReader, tracing: Tracing): UploadReader {

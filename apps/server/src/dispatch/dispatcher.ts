@@ -11,8 +11,8 @@
  */
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
+import { listActiveJobs, listQueuedCompanyIds, settleCancelledJobs } from '../jobs/jobs.repository';
 import type { TaskQueue } from '../queue/task-queue';
-import { listActiveJobs, listQueuedCompanyIds, settleCancelledJobs } from './jobs.repository';
 
 const DISPATCH_PAGE_ROWS = 1_000;
 
