@@ -497,6 +497,13 @@ export async function openDomainCsv(
     // Records read while looking for the header, given back in order when it is not among them.
     const pending: string[][] = [];
     const takeRecord = async () => pending.shift() ?? (await nextRecord());
+    // A record the scanner has ready, without a promise: most rows are (one per row adds up).
+    const takeReadyRecord = (): string[] | undefined => {
+      if (pending.length > 0) return pending.shift();
+      if (next === ready.length) return undefined;
+      recordLine = readyLines[next] ?? 0;
+      return ready[next++];
+    };
     let recordsBeforeHeader = 0;
     if (sepLine) {
       await nextRecord();
@@ -555,7 +562,11 @@ export async function openDomainCsv(
     async function* produceRows(): AsyncGenerator<CsvRow, void, undefined> {
       try {
         let rowNumber = 0;
-        for (let record: string[] | null = firstRow; record !== null; record = await takeRecord()) {
+        for (
+          let record: string[] | null = firstRow;
+          record !== null;
+          record = takeReadyRecord() ?? (await takeRecord())
+        ) {
           rowNumber++;
           if (rowNumber > opts.maxRows) throw tooManyRowsError(opts.maxRows);
           yield { rowNumber, value: record[domainColumnIndex] ?? '', record };
