@@ -532,6 +532,24 @@ export interface components {
             data: components["schemas"]["Job"][];
             next_cursor: string | null;
         };
+        /** @description Signals beyond firmographics (the web provider reads them from DNS and the homepage) */
+        CompanySignals: {
+            /** @description From the MX records: Google Workspace, Microsoft 365, Self-hosted… */
+            email_provider: string | null;
+            /** @description Tools in use, from DNS (SPF includes, TXT verifications) and the homepage (HTML, headers) */
+            technologies: {
+                name: string;
+                category: string;
+            }[];
+            logo_url: string | null;
+            founded_year: number | null;
+            /** @description As the company publishes it (JSON-LD) */
+            employee_count: number | null;
+            /** @description Profile URLs by network: linkedin, twitter, github… */
+            social_profiles: {
+                [key: string]: string;
+            };
+        };
         /** @description One unique domain of a job and what is known about it */
         Company: {
             /** Format: uuid */
@@ -556,6 +574,7 @@ export interface components {
             website: string | null;
             linkedin_url: string | null;
             description: string | null;
+            signals: components["schemas"]["CompanySignals"] | null;
             error: {
                 code: string;
                 message: string;

@@ -181,6 +181,26 @@ export type JobList = z.infer<typeof JobList>;
 
 export const CompanyError = z.object({ code: z.string(), message: z.string() });
 
+export const CompanySignals = z
+  .object({
+    email_provider: z
+      .string()
+      .nullable()
+      .describe('From the MX records: Google Workspace, Microsoft 365, Self-hosted…'),
+    technologies: z
+      .array(z.object({ name: z.string(), category: z.string() }))
+      .describe('Tools in use, from DNS (SPF includes, TXT verifications) and the homepage (HTML, headers)'),
+    logo_url: z.string().nullable(),
+    founded_year: z.number().int().nullable(),
+    employee_count: z.number().int().nullable().describe('As the company publishes it (JSON-LD)'),
+    social_profiles: z
+      .record(z.string(), z.string())
+      .describe('Profile URLs by network: linkedin, twitter, github…'),
+  })
+  .describe('Signals beyond firmographics (the web provider reads them from DNS and the homepage)')
+  .meta({ id: 'CompanySignals' });
+export type CompanySignals = z.infer<typeof CompanySignals>;
+
 export const Company = z
   .object({
     id: z.uuid(),
@@ -200,6 +220,7 @@ export const Company = z
     website: z.string().nullable(),
     linkedin_url: z.string().nullable(),
     description: z.string().nullable(),
+    signals: CompanySignals.nullable(),
     error: CompanyError.nullable(),
     attempts: z.number().int(),
     source: z.enum(['provider', 'cache']).nullable().describe('"cache": reused from an earlier enrichment'),

@@ -19,6 +19,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { CompanySignals } from '../providers/provider';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -127,6 +128,8 @@ export const companies = pgTable(
     website: text('website'),
     linkedinUrl: text('linkedin_url'),
     description: text('description'),
+    /** The provider's signals beyond firmographics (providers/provider.ts CompanySignals); null when none. */
+    signals: jsonb('signals').$type<CompanySignals>(),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     attempts: integer('attempts').notNull().default(0),

@@ -232,6 +232,7 @@ export async function finishCompanies(
             revenue_range = case when i.to_status = 'enriched' then coalesce(f."revenueRange", 'Unknown') end,
             country = f.country, region = f.region, city = f.city, website = f.website,
             linkedin_url = f."linkedinUrl", description = f.description,
+            signals = nullif(i.firmographics -> 'signals', 'null'::jsonb),
             error_code = i.error_code, error_message = i.error_message, fetched_at = i.fetched_at,
             enriched_at = case when i.to_status = 'enriched' then now() else null end,
             lease_expires_at = null, claim_token = null, updated_at = now()

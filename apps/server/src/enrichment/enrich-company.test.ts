@@ -364,6 +364,44 @@ describe('enrich-company task', () => {
     await expectJobInvariants(database.db);
   });
 
+  it("keeps a provider's signals on the company, and answers them from the cache in a later job", async () => {
+    const signals = {
+      emailProvider: 'Google Workspace',
+      technologies: [{ name: 'WordPress', category: 'CMS' }],
+      logoUrl: 'https://signals.example/logo.png',
+      foundedYear: 2011,
+      employeeCount: 240,
+      socialProfiles: { github: 'https://github.com/signals-example' },
+    };
+    const withSignals: EnrichmentProvider = {
+      ...scripted.provider,
+      async enrichFirmographics(ids) {
+        return new Map(ids.map((id) => [id, { ...FIRMO, signals }]));
+      },
+    };
+    const wired = wireHandler(database.db, () => database.ping(), withSignals, { retryPolicy: policy });
+    const signalsOf = async (id: string) =>
+      (await database.db.execute<{ signals: unknown }>(sql`select signals from companies where id = ${id}`))
+        .rows[0]!.signals;
+
+    const first = await newJob(['signals.example']);
+    await wired.handler({ orgId: ORG, jobId: first.jobId, companyId: first.companyIds[0]! }, { delivery: 1 });
+    expect(await signalsOf(first.companyIds[0]!)).toEqual(signals);
+
+    const second = await newJob(['signals.example']);
+    await wired.handler(
+      { orgId: ORG, jobId: second.jobId, companyId: second.companyIds[0]! },
+      { delivery: 1 },
+    );
+    expect(await company(second.companyIds[0]!)).toMatchObject({ status: 'enriched', source: 'cache' });
+    expect(await signalsOf(second.companyIds[0]!)).toEqual(signals);
+
+    // A provider without signals leaves none (not a JSON null).
+    const plain = await newJob(['plain.example']);
+    await handler({ orgId: ORG, jobId: plain.jobId, companyId: plain.companyIds[0]! }, { delivery: 1 });
+    expect(await signalsOf(plain.companyIds[0]!)).toBeNull();
+  });
+
   it('claims a company delivered twice in one batch only once', async () => {
     const { jobId, companyIds } = await newJob(['twice.com']);
     const before = scripted.state.matchedDomains.length;

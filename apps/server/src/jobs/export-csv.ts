@@ -23,6 +23,8 @@ export const EXPORT_COLUMNS = [
   'website',
   'linkedin_url',
   'description',
+  'email_provider',
+  'technologies',
   'error_code',
   'error_message',
   'attempts',
@@ -34,6 +36,12 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 /** OWASP's advice for CSV injection: prefix a quote so the cell is read as text. */
 export function neutralizeFormula(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+/** The tools a company uses, in one cell: "WordPress; Google Analytics; HubSpot". */
+function technologiesCell(c: Company): string | null {
+  const names = c.signals?.technologies.map((t) => t.name) ?? [];
+  return names.length > 0 ? names.join('; ') : null;
 }
 
 function toRecord(c: Company): string[] {
@@ -53,6 +61,8 @@ function toRecord(c: Company): string[] {
     website: c.website,
     linkedin_url: c.linkedin_url,
     description: c.description,
+    email_provider: c.signals?.email_provider ?? null,
+    technologies: technologiesCell(c),
     error_code: c.error?.code ?? null,
     error_message: c.error?.message ?? null,
     attempts: c.attempts,
@@ -141,6 +151,8 @@ export const ROW_EXPORT_COLUMNS = [
   'enriched_website',
   'enriched_linkedin_url',
   'enriched_description',
+  'enriched_email_provider',
+  'enriched_technologies',
   'enriched_error_code',
   'enriched_error_message',
   'enriched_at',
@@ -157,8 +169,8 @@ export type FileRow = {
 function appendedCells(row: FileRow): (string | null)[] {
   const c = row.company;
   if (!c) {
-    // Domain and status, eleven firmographic cells, then error code, error message, enriched_at.
-    return ['', 'rejected', ...Array<null>(11).fill(null), row.reason, row.message, null];
+    // Domain and status, eleven firmographic cells, two signal cells, then error code, error message, enriched_at.
+    return ['', 'rejected', ...Array<null>(13).fill(null), row.reason, row.message, null];
   }
   return [
     c.domain,
@@ -174,6 +186,8 @@ function appendedCells(row: FileRow): (string | null)[] {
     c.website,
     c.linkedin_url,
     c.description,
+    c.signals?.email_provider ?? null,
+    technologiesCell(c),
     c.error?.code ?? null,
     c.error?.message ?? null,
     c.enriched_at,

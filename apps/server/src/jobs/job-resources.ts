@@ -66,6 +66,16 @@ export function toCompanyResource(row: CompanyRow): Company {
     website: row.website,
     linkedin_url: row.linkedinUrl,
     description: row.description,
+    signals: row.signals
+      ? {
+          email_provider: row.signals.emailProvider,
+          technologies: row.signals.technologies,
+          logo_url: row.signals.logoUrl,
+          founded_year: row.signals.foundedYear,
+          employee_count: row.signals.employeeCount,
+          social_profiles: row.signals.socialProfiles,
+        }
+      : null,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     attempts: row.attempts,
     source: row.source,

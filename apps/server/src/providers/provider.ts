@@ -16,6 +16,21 @@ export type Firmographics = {
   website: string | null;
   linkedinUrl: string | null;
   description: string | null;
+  /** What a provider knows beyond firmographics (the web provider: DNS and homepage signals). */
+  signals?: CompanySignals | null;
+};
+
+/** Signals about how a company works, each as the provider found it. */
+export type CompanySignals = {
+  /** From the domain's MX records: Google Workspace, Microsoft 365, Self-hosted… */
+  emailProvider: string | null;
+  /** Tools in use, from DNS (SPF, TXT verifications) and the homepage (HTML, headers), by category. */
+  technologies: { name: string; category: string }[];
+  logoUrl: string | null;
+  foundedYear: number | null;
+  employeeCount: number | null;
+  /** Profile URLs by network (linkedin, twitter, github, crunchbase, facebook). */
+  socialProfiles: Record<string, string>;
 };
 
 /** A per-item failure reported inside an otherwise successful call: only that item's company fails. */

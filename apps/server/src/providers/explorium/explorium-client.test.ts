@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { sandboxServers } from '../../../test/sandbox-servers';
 import { isProviderError, type ProviderError } from '../provider';
-import { lookupDomain, type SandboxBusiness, singleEnrichShape } from '../sandbox/sandbox-data';
+import { lookupDomain, type SandboxBusiness } from '../sandbox/sandbox-data';
 import {
   createExploriumClient,
   type ExploriumCallInfo,

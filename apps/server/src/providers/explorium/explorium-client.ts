@@ -5,7 +5,7 @@
  * backoff, attempt counts and rate-limit pacing in one place (the queue).
  */
 import { bodySnippet, noAnswerError, parseJson, parseRetryAfterHeader } from '../call-failure';
-import type { CallOptions, EnrichmentProvider, Firmographics, MatchResult } from '../provider';
+import type { CallOptions, EnrichmentProvider, MatchResult } from '../provider';
 import { ProviderError } from '../provider';
 import {
   type Parsed,

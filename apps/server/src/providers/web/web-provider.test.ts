@@ -217,7 +217,16 @@ describe('web provider: the homepage', () => {
       website: 'http://acme.test',
       linkedinUrl: 'https://www.linkedin.com/company/acme-robotics',
       description: 'Acme Robotics builds warehouse robots that pick, pack and ship & never sleep.',
+      signals: expect.objectContaining({
+        emailProvider: 'Google Workspace',
+        employeeCount: expect.any(Number),
+        socialProfiles: expect.objectContaining({
+          linkedin: 'https://www.linkedin.com/company/acme-robotics',
+        }),
+      }),
     });
+    const signals = firmographics.get('acme.test') as { signals: { technologies: { name: string }[] } };
+    expect(signals.signals.technologies.map((t) => t.name)).toContain('WordPress');
   });
 
   it('sends a User-Agent naming the project and a URL', async () => {
@@ -394,11 +403,15 @@ describe('web provider: the homepage', () => {
     const company = await web.lookup('down.test');
     expect(company.homepage.status).toBe('unreachable');
     expect(company.emailProvider?.value).toBe('Zoho Mail');
-    // Nothing for Firmographics, yet matched: the company exists.
+    // Matched, and enriched with what DNS says (no firmographics): the company exists.
     expect(await web.matchBusinesses(['down.test'])).toEqual([
       { domain: 'down.test', businessId: 'down.test' },
     ]);
-    expect((await web.enrichFirmographics(['down.test'])).get('down.test')).toBeNull();
+    expect((await web.enrichFirmographics(['down.test'])).get('down.test')).toMatchObject({
+      name: null,
+      website: null,
+      signals: { emailProvider: 'Zoho Mail', technologies: [], socialProfiles: {} },
+    });
   });
 });
 

@@ -4,7 +4,14 @@
  * resources: `concurrency` domains at once per process, `hostConcurrency` visits at once per host.
  * The business id is the domain itself: matching is "does this name exist in DNS".
  */
-import type { CallOptions, EnrichmentProvider, Firmographics, ItemError, MatchResult } from '../provider';
+import type {
+  CallOptions,
+  CompanySignals,
+  EnrichmentProvider,
+  Firmographics,
+  ItemError,
+  MatchResult,
+} from '../provider';
 import { createLimiter } from './limiter';
 import { createWebLookup, type WebCompany, type WebLookupOptions } from './web-company';
 
@@ -38,7 +45,37 @@ function normalized(domain: string): string | null {
   return /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/.test(d) ? d : null;
 }
 
-/** Firmographics from what the web showed; null when it showed none of them. */
+/** What the web showed beyond firmographics; null when it showed nothing. */
+function toSignals(company: WebCompany): CompanySignals | null {
+  const socialProfiles: Record<string, string> = {};
+  for (const [network, profile] of Object.entries(company.socialProfiles)) {
+    if (profile) socialProfiles[network] = profile.value;
+  }
+  const seen = new Set<string>();
+  const technologies = company.technologies.flatMap((t) => {
+    if (seen.has(t.name)) return [];
+    seen.add(t.name);
+    return [{ name: t.name, category: t.category }];
+  });
+  const signals: CompanySignals = {
+    emailProvider: company.emailProvider?.value ?? null,
+    technologies,
+    logoUrl: company.logoUrl?.value ?? null,
+    foundedYear: company.foundedYear?.value ?? null,
+    employeeCount: company.employeeCount?.value ?? null,
+    socialProfiles,
+  };
+  const known =
+    signals.emailProvider !== null ||
+    technologies.length > 0 ||
+    signals.logoUrl !== null ||
+    signals.foundedYear !== null ||
+    signals.employeeCount !== null ||
+    Object.keys(socialProfiles).length > 0;
+  return known ? signals : null;
+}
+
+/** Firmographics and signals from what the web showed; null when it showed none of them. */
 export function toFirmographics(company: WebCompany): Firmographics | null {
   const f: Firmographics = {
     name: company.name?.value ?? null,
@@ -51,6 +88,7 @@ export function toFirmographics(company: WebCompany): Firmographics | null {
     website: company.website?.value ?? null,
     linkedinUrl: company.socialProfiles.linkedin?.value ?? null,
     description: company.description?.value ?? null,
+    signals: toSignals(company),
   };
   const { revenueRange: _unknown, ...rest } = f;
   return Object.values(rest).some((v) => v !== null) ? f : null;

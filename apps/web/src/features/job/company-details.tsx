@@ -28,6 +28,14 @@ export function companyFields(c: Company, provider: Job['provider']): Field[] {
     { label: 'Website', value: c.website, href: safeHttpUrl(c.website) },
     { label: 'LinkedIn', value: c.linkedin_url, href: safeHttpUrl(c.linkedin_url) },
     { label: 'Description', value: c.description },
+    { label: 'Email provider', value: c.signals?.email_provider ?? null },
+    {
+      label: 'Technologies',
+      value: c.signals?.technologies.length ? c.signals.technologies.map((t) => t.name).join(', ') : null,
+    },
+    { label: 'Founded', value: c.signals?.founded_year ? String(c.signals.founded_year) : null },
+    { label: 'Employees', value: c.signals?.employee_count ? String(c.signals.employee_count) : null },
+    { label: 'Logo', value: c.signals?.logo_url ?? null, href: safeHttpUrl(c.signals?.logo_url ?? null) },
     { label: 'Business ID', value: c.business_id, mono: true },
     {
       label: 'Source',
