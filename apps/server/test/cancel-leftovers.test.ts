@@ -7,15 +7,9 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../src/db/database';
 import { claimCompanies, transitionCompany } from '../src/enrichment/company-state.repository';
-import {
-  cancelJob,
-  findJob,
-  insertCompanies,
-  insertJob,
-  settleCancelledJobs,
-} from '../src/jobs/jobs.repository';
+import { cancelJob, findJob, insertJob, settleCancelledJobs } from '../src/jobs/jobs.repository';
 import { expectJobInvariants } from './invariants';
-import { openMigratedTestDatabase } from './test-database';
+import { insertCompanies, openMigratedTestDatabase } from './test-database';
 
 const ORG = 'acme';
 

@@ -2,8 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { connectDatabase, type DatabaseHandle } from '../src/db/database';
+import { connectDatabase, type DatabaseHandle, type Db } from '../src/db/database';
 import { migrateDatabase } from '../src/db/migrate';
+import { companies } from '../src/db/schema';
 import { ensureOrganization } from '../src/jobs/jobs.repository';
 
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -45,4 +46,19 @@ export async function openMigratedTestDatabase(
       await created.drop();
     },
   };
+}
+
+/**
+ * Companies of a job, written directly (tests only: an upload writes them as its file is read,
+ * intake/job-rows.repository.ts).
+ */
+export async function insertCompanies(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  rows: readonly { domain: string; input: string; rowNumber: number }[],
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 2_000) {
+    await db.insert(companies).values(rows.slice(i, i + 2_000).map((r) => ({ ...r, orgId, jobId })));
+  }
 }

@@ -15,10 +15,6 @@ import {
   isVisibleCacheEntry,
 } from '../enrichment/enrichment-cache.sql';
 
-const INSERT_CHUNK_ROWS = 2_000;
-
-export type NewCompany = { domain: string; input: string; rowNumber: number };
-
 export async function ensureOrganization(db: Db, orgId: string): Promise<void> {
   await db.insert(organizations).values({ id: orgId, name: orgId }).onConflictDoNothing();
 }
@@ -41,19 +37,6 @@ export async function insertJob(
     .values({ ...job, queuedCount: job.total, status: job.total === 0 ? 'completed' : 'queued' })
     .returning();
   return row!;
-}
-
-export async function insertCompanies(
-  db: Db,
-  orgId: string,
-  jobId: string,
-  rows: readonly NewCompany[],
-): Promise<void> {
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
-    await db
-      .insert(companies)
-      .values(rows.slice(i, i + INSERT_CHUNK_ROWS).map((r) => ({ ...r, orgId, jobId })));
-  }
 }
 
 export async function findJob(db: Db, orgId: string, jobId: string): Promise<JobRow | null> {
