@@ -104,8 +104,15 @@ export type UploadOptions = {
   start?: boolean | undefined;
 };
 
-/** An upload sent with an Idempotency-Key; the hash is known once the whole request was read. */
-export type UploadIdempotency = { key: string; requestHash: () => string };
+/** An upload sent with an Idempotency-Key, and the request's fingerprint (its file and every field). */
+export type UploadIdempotency = { key: string; requestHash: string };
+
+/** An upload whose file is stored in a transaction still open: finish it with the form's fields, or abandon it. */
+export type OpenUpload = {
+  finish(options: UploadOptions, idempotency?: UploadIdempotency): Promise<UploadResult>;
+  /** Nothing is kept; `reason` is what the transaction is rolled back with. */
+  abandon(reason: unknown): Promise<void>;
+};
 
 class IdempotencyKeyTaken extends Error {}
 
@@ -185,6 +192,33 @@ export function createJobsService(deps: JobsServiceDeps) {
       rows.map((r) => r.id),
     );
     return rows.map((r) => toJobResource(r, usage.get(r.id) ?? NO_USAGE));
+  }
+
+  /** After an upload's transaction: the replayed answer, the background read, or the read now. */
+  async function finishUpload(
+    orgId: string,
+    checked: Awaited<ReturnType<UploadReader['check']>>,
+    accepted: JobRow | null,
+    idempotency: UploadIdempotency | undefined,
+    requestHash: string,
+  ): Promise<UploadResult> {
+    if (accepted === null) return replay(orgId, idempotency!.key, requestHash);
+    if (accepted.inputRows > deps.inlineMaxRows || checked.size() > INLINE_MAX_BYTES) {
+      await deps.queue.enqueue('ingest-upload', [ingestTask(orgId, accepted.id)]);
+      return { job: toJobResource(accepted, NO_USAGE), replayed: false };
+    }
+    let read: JobRow | null;
+    try {
+      read = await readStoredUpload(orgId, accepted.id);
+    } catch (err) {
+      // Refused for its content (no usable domain): answered as a refusal, so nothing is kept.
+      if (err instanceof AppError) await deleteIngestingJob(db, orgId, accepted.id);
+      throw err;
+    }
+    // Null: another reader (a sweep's task) read it first.
+    const job = toJobResource(read ?? (await getRow(orgId, accepted.id)), NO_USAGE);
+    if (idempotency) await setIdempotentResponse(db, orgId, idempotency.key, job);
+    return { job, replayed: false };
   }
 
   async function replay(orgId: string, key: string, requestHash: string): Promise<UploadResult> {
@@ -284,24 +318,32 @@ export function createJobsService(deps: JobsServiceDeps) {
 
   return {
     /**
-     * Takes an upload: checks the whole file as it arrives (ingest/check-csv.ts) and stores its
-     * bytes with a job `ingesting`, in one transaction, so a refused file or a client going away
-     * leaves nothing. A file of at most UPLOAD_INLINE_MAX_ROWS rows is then read into rows and
-     * companies before the answer (which carries its counts and estimate); a larger one is
-     * answered at once and read by a worker (task `ingest-upload`), so a million rows do not
-     * hold the request open for half a minute. `options` may be a function, called once the file
-     * is read (form fields sent after the file).
+     * Takes an upload, in two steps. `beginUpload` checks the whole file as it arrives
+     * (ingest/check-csv.ts) and stores its bytes with a job `ingesting`, in a transaction it keeps
+     * open; the caller then reads the rest of its form (fields sent after the file), checks them,
+     * and either `finish`es the upload with them or `abandon`s it, so a refused file, a bad field
+     * or a client going away leaves nothing. A file of at most UPLOAD_INLINE_MAX_ROWS rows is then
+     * read into rows and companies before the answer (which carries its counts and estimate); a
+     * larger one is answered at once and read by a worker (task `ingest-upload`), so a million
+     * rows do not hold the request open for half a minute.
      */
-    async acceptUpload(
+    async beginUpload(
       orgId: string,
       source: AsyncIterable<Uint8Array>,
       file: UploadOpenOptions,
-      options: UploadOptions | (() => Promise<UploadOptions>) = {},
-      idempotency?: UploadIdempotency,
-    ): Promise<UploadResult> {
+    ): Promise<OpenUpload> {
       const checked = await deps.reader.check(source, file);
+      type Ending = { options: UploadOptions; idempotency?: UploadIdempotency } | { abandoned: unknown };
+      let end!: (ending: Ending) => void;
+      const ending = new Promise<Ending>((resolve) => {
+        end = resolve;
+      });
+      let stored!: () => void;
+      const storedNow = new Promise<void>((resolve) => {
+        stored = resolve;
+      });
       let requestHash = '';
-      const accepted = await deps
+      const transaction = deps
         .copyTransaction(async (tx, _copy, copyBinary) => {
           await ensureOrganization(tx, orgId);
           const created = await insertIngestingJob(tx, {
@@ -315,7 +357,10 @@ export function createJobsService(deps: JobsServiceDeps) {
             traceContext: deps.traceContext?.() ?? null,
           });
           await storeUploadChunks(copyBinary, created.id, checked.bytes);
-          const opts = typeof options === 'function' ? await options() : options;
+          stored();
+          const ended = await ending;
+          if ('abandoned' in ended) throw ended.abandoned;
+          const opts = ended.options;
           const domainColumn = opts.domainColumn?.trim() ? opts.domainColumn : file.domainColumn;
           checked.resolveDomainColumn(domainColumn);
           const row = await setAcceptedUpload(tx, created.id, {
@@ -325,11 +370,11 @@ export function createJobsService(deps: JobsServiceDeps) {
             domainColumn: domainColumn?.trim() ? domainColumn : null,
             awaitingStart: opts.start === false,
           });
-          if (idempotency) {
-            requestHash = idempotency.requestHash();
+          if (ended.idempotency) {
+            requestHash = ended.idempotency.requestHash;
             const claimed = await claimIdempotencyKey(tx, {
               orgId,
-              key: idempotency.key,
+              key: ended.idempotency.key,
               requestHash,
               jobId: row.id,
               response: toJobResource(row, NO_USAGE),
@@ -343,26 +388,19 @@ export function createJobsService(deps: JobsServiceDeps) {
           if (err instanceof IdempotencyKeyTaken) return null;
           throw err;
         });
-      if (accepted === null) return replay(orgId, idempotency!.key, requestHash);
-
-      if (accepted.inputRows > deps.inlineMaxRows || checked.size() > INLINE_MAX_BYTES) {
-        await deps.queue.enqueue('ingest-upload', [ingestTask(orgId, accepted.id)]);
-        return { job: toJobResource(accepted, NO_USAGE), replayed: false };
-      }
-      let read: JobRow | null;
-      try {
-        read = await readStoredUpload(orgId, accepted.id);
-      } catch (err) {
-        // Refused for its content (no usable domain): answered as a refusal, so nothing is kept.
-        if (err instanceof AppError) await deleteIngestingJob(db, orgId, accepted.id);
-        throw err;
-      }
-      // Null: another reader (a sweep's task) read it first.
-      const job = toJobResource(read ?? (await getRow(orgId, accepted.id)), NO_USAGE);
-      if (idempotency) await setIdempotentResponse(db, orgId, idempotency.key, job);
-      return { job, replayed: false };
+      // Stored, or failed before it was (a database error): either way the caller learns it now.
+      await Promise.race([storedNow, transaction]);
+      return {
+        abandon: async (reason) => {
+          end({ abandoned: reason });
+          await transaction.catch(() => {});
+        },
+        finish: async (options, idempotency) => {
+          end({ options, idempotency });
+          return finishUpload(orgId, checked, await transaction, idempotency, requestHash);
+        },
+      };
     },
-
     /**
      * Reads a stored upload in the background (task `ingest-upload`). A file refused for its
      * content fails the job with the reason; anything else is thrown for the queue to retry.

@@ -39,8 +39,8 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
       const parts = req.parts()[Symbol.asyncIterator]();
       const oneFile = () =>
         new AppError('VALIDATION_FAILED', 'Send exactly one file, in the form field named "file".');
-      // Fields sent after the file are read once its rows are, still inside the upload's transaction.
-      const restOfForm = async () => {
+      // Fields sent after the file: read once the file is stored, then checked here.
+      const restOfForm = async (headerRow: number | undefined) => {
         for (let next = await parts.next(); !next.done; next = await parts.next()) {
           if (next.value.type !== 'field') throw oneFile();
           fields[next.value.fieldname] = String(next.value.value);
@@ -79,19 +79,27 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
         const hash = createHash('sha256');
         const file = untruncated(part.file, maxUploadBytes);
         const source = key ? hashing(file, hash) : file;
-        const { job, replayed } = await jobs.acceptUpload(
-          req.auth.orgId,
-          source,
-          { filename: part.filename || null, domainColumn: before.domain_column, headerRow },
-          restOfForm,
+        const upload = await jobs.beginUpload(req.auth.orgId, source, {
+          filename: part.filename || null,
+          domainColumn: before.domain_column,
+          headerRow,
+        });
+        let options: Awaited<ReturnType<typeof restOfForm>>;
+        try {
+          options = await restOfForm(headerRow);
+        } catch (err) {
+          await upload.abandon(err);
+          throw err;
+        }
+        const { job, replayed } = await upload.finish(
+          options,
           key
             ? {
                 key,
-                requestHash: () =>
-                  hash
-                    .update(JSON.stringify(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))))
-                    .update(part.filename ?? '')
-                    .digest('hex'),
+                requestHash: hash
+                  .update(JSON.stringify(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))))
+                  .update(part.filename ?? '')
+                  .digest('hex'),
               }
             : undefined,
         );
