@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import type { Db } from './db/database';
+import type { Database } from './db/database';
 import { createDispatchLoop, type DispatchLoop } from './dispatch/dispatch-loop';
 import type { Dispatcher } from './dispatch/dispatcher';
 import type { DatabaseGate } from './enrichment/database-gate';
@@ -36,7 +36,7 @@ export type WorkerRole = {
 export function createWorkerRole(deps: {
   config: Config;
   logger: Logger;
-  db: Db;
+  db: Database;
   queue: TaskQueue;
   jobs: JobsService;
   dispatcher: Dispatcher;

@@ -4,7 +4,9 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import * as schema from './schema';
 
-export type Database = NodePgDatabase<typeof schema>;
+export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool | pg.PoolClient };
+/** A pooled connection in a transaction of ours (inPoolTransaction), where statements can be prepared. */
+export type PooledConnection = pg.PoolClient;
 /** A transaction handle; repositories take `Db` so a service can compose them in one transaction. */
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 export type Db = Database | Transaction;
@@ -45,7 +47,39 @@ const dialect = new PgDialect();
  * same on every call (values go in parameters); behind PgBouncer in transaction mode this needs
  * its `max_prepared_statements` (docs/operations.md).
  */
-export async function executePrepared<T>(db: Db, name: string, query: SQL): Promise<{ rows: T[] }> {
-  const prepared = db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false);
-  return (await prepared.execute()) as { rows: T[] };
+export async function executePrepared<T>(
+  on: Db | pg.PoolClient,
+  name: string,
+  query: SQL,
+): Promise<{ rows: T[] }> {
+  // A Drizzle transaction has no public handle on its connection: run the statement unnamed
+  // there (only tests compose these statements into a transaction of their own).
+  if (!(on instanceof pg.Client) && !('$client' in on)) return (await on.execute(query)) as { rows: T[] };
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  const runner = on instanceof pg.Client ? on : (on as Database).$client;
+  return runner.query<T & pg.QueryResultRow>({ name, text, values: params });
+}
+
+/**
+ * Runs `work` in a transaction. On the pool, on one pooled connection of our own, so that its
+ * statements can be named prepared statements (executePrepared; a connection that failed is not
+ * reused); inside a transaction already (or on one connection), as a Drizzle transaction.
+ */
+export async function inTransaction<T>(db: Db, work: (on: Db | PooledConnection) => Promise<T>): Promise<T> {
+  if (!('$client' in db) || !(db.$client instanceof pg.Pool)) return db.transaction((tx) => work(tx));
+  const client = await db.$client.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch((rollbackErr: Error) => {
+      broken = rollbackErr;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }

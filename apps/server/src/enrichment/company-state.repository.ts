@@ -10,7 +10,13 @@
 
 import type { CompanyStatus } from '@gtm-enrich/contracts';
 import { type SQL, sql } from 'drizzle-orm';
-import { type Db, executePrepared, type Transaction } from '../db/database';
+import {
+  type Db,
+  executePrepared,
+  inTransaction,
+  type PooledConnection,
+  type Transaction,
+} from '../db/database';
 import type { CompanyRow } from '../db/schema';
 import type { Firmographics } from '../providers/provider';
 import { type CacheScope, isFreshCacheEntry, isVisibleCacheEntry } from './enrichment-cache.sql';
@@ -59,14 +65,17 @@ export type ClaimOptions = {
  * statement (its UPDATE takes the one job row); a batch of several first locks their rows in id
  * order, in a transaction.
  */
-async function withJobsLocked<T>(db: Db, jobIds: string[], statement: (db: Db) => Promise<T>): Promise<T> {
+async function withJobsLocked<T>(
+  db: Db,
+  jobIds: string[],
+  statement: (on: Db | PooledConnection) => Promise<T>,
+): Promise<T> {
   const unique = [...new Set(jobIds)].sort();
   if (unique.length === 1) return statement(db);
-  return db.transaction(async (tx: Transaction) => {
-    await tx.execute(
-      sql`select id from jobs where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(unique)}::jsonb)) order by id for no key update`,
-    );
-    return statement(tx);
+  const lock = sql`select id from jobs where id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(unique)}::jsonb)) order by id for no key update`;
+  return inTransaction(db, async (on) => {
+    await executePrepared(on, 'lock_jobs', lock);
+    return statement(on);
   });
 }
 
