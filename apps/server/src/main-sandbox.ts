@@ -1,4 +1,4 @@
-/** `npm run sandbox`: the Explorium-compatible emulator on its own (synthetic data). */
+/** `npm run sandbox`: the emulators of Explorium and People Data Labs on their own (synthetic data). */
 import { loadConfigOrExit, stopOnSignal } from './lifecycle';
 import { createLogger } from './logger';
 import { startSandboxServer } from './providers/sandbox/sandbox-server';
@@ -18,5 +18,6 @@ const sandbox = await startSandboxServer({
 });
 stopOnSignal(logger, [() => sandbox.close()]);
 logger.info(
-  `sandbox (synthetic Explorium data) listening at ${sandbox.url}; stats at ${sandbox.url}/_sandbox/stats`,
+  `sandbox (synthetic data) listening at ${sandbox.url}: Explorium's API under /v1 (stats at /_sandbox/stats), ` +
+    "People Data Labs' under /v5 (counts at /_emulator/counts). Point EXPLORIUM_BASE_URL or PDL_BASE_URL at it.",
 );
