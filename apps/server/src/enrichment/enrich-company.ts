@@ -104,6 +104,8 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     company: ClaimedCompany,
     o: Omit<CompanyOutcome, 'orgId' | 'jobId' | 'companyId' | 'domain'>,
   ): Promise<true> {
+    const claim = held.get(company.id);
+    if (claim) claim.settling = true;
     return outcomes.load(company.id, {
       ...o,
       orgId: company.orgId,

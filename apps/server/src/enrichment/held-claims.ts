@@ -21,12 +21,17 @@ export type HeldClaim = {
   businessId: string | null;
   /** Taken over elsewhere: nothing more is spent or written for it here. */
   lost: boolean;
+  /**
+   * Its outcome is being written. A renewal that no longer finds it processing has most likely
+   * raced that write's commit, so it is not reported lost (the write is conditional either way).
+   */
+  settling: boolean;
   /** performance.now() when the lease was last known to run (claimed or renewed). */
   confirmedAt: number;
 };
 
 export type HeldClaims = {
-  add(claim: Omit<HeldClaim, 'lost' | 'confirmedAt'>): HeldClaim;
+  add(claim: Omit<HeldClaim, 'lost' | 'settling' | 'confirmedAt'>): HeldClaim;
   remove(id: string): void;
   get(id: string): HeldClaim | undefined;
   /** Every held claim (shutdown releases them). */
@@ -71,7 +76,7 @@ export function createHeldClaims(opts: {
       );
       for (const c of claims) {
         if (kept.has(c.id)) c.confirmedAt = startedAt;
-        else if (!c.lost) {
+        else if (!c.lost && !c.settling) {
           c.lost = true;
           opts.onLost?.(c);
         }
@@ -84,7 +89,7 @@ export function createHeldClaims(opts: {
 
   return {
     add(claim) {
-      const entry: HeldClaim = { ...claim, lost: false, confirmedAt: performance.now() };
+      const entry: HeldClaim = { ...claim, lost: false, settling: false, confirmedAt: performance.now() };
       held.set(claim.id, entry);
       return entry;
     },
