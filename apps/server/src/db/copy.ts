@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Database } from './database';
+import { type Database, withPooledTransaction } from './database';
 import * as schema from './schema';
 
 /** A value of one column; an array is written as a PostgreSQL `text[]`. */
@@ -226,30 +226,13 @@ async function copyBinaryInto(
 }
 
 export function createCopyTransaction(pool: pg.Pool): CopyTransaction {
-  return async (fn) => {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('begin');
-      const tx: Database = drizzle(client, { schema });
-      const result = await fn(
-        tx,
+  return (fn) =>
+    withPooledTransaction(pool, (client) =>
+      fn(
+        drizzle(client, { schema }),
         (table, columns, rows) => copyInto(client, table, columns, rows),
         (table, columns, rows) => copyBinaryInto(client, table, columns, rows),
         (table, columns, lines) => copyTextInto(client, table, columns, lines),
-      );
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      try {
-        await client.query('rollback');
-      } catch (rollbackErr) {
-        // A connection that cannot roll back is closed instead: PostgreSQL then rolls back itself.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-      }
-      throw err;
-    } finally {
-      client.release(broken);
-    }
-  };
+      ),
+    );
 }

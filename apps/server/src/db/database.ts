@@ -61,13 +61,15 @@ export async function executePrepared<T>(
 }
 
 /**
- * Runs `work` in a transaction. On the pool, on one pooled connection of our own, so that its
- * statements can be named prepared statements (executePrepared; a connection that failed is not
- * reused); inside a transaction already (or on one connection), as a Drizzle transaction.
+ * Runs `work` in a transaction on one connection taken from `pool` (COPY and named prepared
+ * statements need the connection itself). A connection that cannot roll back is closed instead
+ * of reused: PostgreSQL then rolls back itself.
  */
-export async function inTransaction<T>(db: Db, work: (on: Db | PooledConnection) => Promise<T>): Promise<T> {
-  if (!('$client' in db) || !(db.$client instanceof pg.Pool)) return db.transaction((tx) => work(tx));
-  const client = await db.$client.connect();
+export async function withPooledTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
   let broken: Error | undefined;
   try {
     await client.query('begin');
@@ -75,11 +77,23 @@ export async function inTransaction<T>(db: Db, work: (on: Db | PooledConnection)
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch((rollbackErr: Error) => {
-      broken = rollbackErr;
-    });
+    try {
+      await client.query('rollback');
+    } catch (rollbackErr) {
+      broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+    }
     throw err;
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * Runs `work` in a transaction. On the pool, on one pooled connection of our own, so that its
+ * statements can be named prepared statements (executePrepared); inside a transaction already (or
+ * on one connection), as a Drizzle transaction.
+ */
+export async function inTransaction<T>(db: Db, work: (on: Db | PooledConnection) => Promise<T>): Promise<T> {
+  if (!('$client' in db) || !(db.$client instanceof pg.Pool)) return db.transaction((tx) => work(tx));
+  return withPooledTransaction(db.$client, work);
 }

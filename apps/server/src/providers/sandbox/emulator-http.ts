@@ -53,3 +53,24 @@ export async function listenOn(
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return { url: `http://${urlHost}:${address.port}`, port: address.port };
 }
+
+/** The fault settings both emulators take, refused at start when they make no sense. */
+export function validateFaultOptions(opts: {
+  errorRate?: number;
+  latencyMs?: number;
+  rateLimitPerMin?: number;
+  creditLimit?: number;
+}): void {
+  const errorRate = opts.errorRate ?? 0;
+  if (!(errorRate >= 0 && errorRate <= 1))
+    throw new RangeError(`errorRate must be within 0..1, got ${errorRate}`);
+  for (const [name, value] of Object.entries({
+    latencyMs: opts.latencyMs,
+    rateLimitPerMin: opts.rateLimitPerMin,
+    creditLimit: opts.creditLimit,
+  })) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`${name} must be a non-negative number, got ${value}`);
+    }
+  }
+}

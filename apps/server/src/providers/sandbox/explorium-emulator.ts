@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { validateFaultOptions } from './emulator-http';
 import {
   itemsIn,
   type MatchItem,
@@ -173,21 +174,6 @@ function increment(record: Record<string, number>, key: string, by = 1): void {
   record[key] = (Object.hasOwn(record, key) ? (record[key] ?? 0) : 0) + by;
 }
 
-function validateOptions(opts: ExploriumEmulatorOptions): void {
-  const errorRate = opts.errorRate ?? 0;
-  if (!(errorRate >= 0 && errorRate <= 1))
-    throw new RangeError(`errorRate must be within 0..1, got ${errorRate}`);
-  for (const [name, value] of Object.entries({
-    latencyMs: opts.latencyMs,
-    rateLimitPerMin: opts.rateLimitPerMin,
-    creditLimit: opts.creditLimit,
-  })) {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new RangeError(`${name} must be a non-negative number, got ${value}`);
-    }
-  }
-}
-
 /** The emulator's plugin, with `stats()` and `reset()` to observe it. */
 export function createExploriumEmulator(opts: ExploriumEmulatorOptions = {}): {
   plugin: FastifyPluginAsync;
@@ -199,7 +185,7 @@ export function createExploriumEmulator(opts: ExploriumEmulatorOptions = {}): {
   /** Drops answers waiting on `latencyMs`, so a server can close at once. */
   abort(): void;
 } {
-  validateOptions(opts);
+  validateFaultOptions(opts);
   const latencyMs = opts.latencyMs ?? 0;
   const errorRate = opts.errorRate ?? 0;
   const rateLimitPerMin = opts.rateLimitPerMin ?? 0;

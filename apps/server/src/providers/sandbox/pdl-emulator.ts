@@ -21,7 +21,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { createEmulatorApp, listenOn } from './emulator-http';
+import { createEmulatorApp, listenOn, validateFaultOptions } from './emulator-http';
 import { lookupPdlWebsite, type PdlCompanyRecord } from './pdl-data';
 
 export const PDL_MAX_BULK_REQUESTS = 100;
@@ -129,21 +129,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function validateOptions(opts: PdlEmulatorOptions): void {
-  const errorRate = opts.errorRate ?? 0;
-  if (!(errorRate >= 0 && errorRate <= 1))
-    throw new RangeError(`errorRate must be within 0..1, got ${errorRate}`);
-  for (const [name, value] of Object.entries({
-    latencyMs: opts.latencyMs,
-    rateLimitPerMin: opts.rateLimitPerMin,
-    creditLimit: opts.creditLimit,
-  })) {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new RangeError(`${name} must be a non-negative number, got ${value}`);
-    }
-  }
-}
-
 /** `min_likelihood` as PDL reads it: an integer 1..10 (a string from a query counts). */
 function readMinLikelihood(value: unknown): number | null | 'invalid' {
   if (value === undefined || value === null || value === '') return null;
@@ -189,7 +174,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
   /** Aborts answers waiting on `latencyMs`, so a server can close at once. */
   abort(): void;
 } {
-  validateOptions(opts);
+  validateFaultOptions(opts);
   const latencyMs = opts.latencyMs ?? 0;
   const errorRate = opts.errorRate ?? 0;
   const rateLimitPerMin = opts.rateLimitPerMin ?? 0;
