@@ -42,6 +42,9 @@ export type ProviderEndpoint = {
   stop(): Promise<void>;
 };
 
+/** A call's report with the window readings pacing can use (both figures known), else none. */
+type PacedCallInfo = ProviderCallInfo & { rateLimit: { remaining: number; resetAtMs: number } | null };
+
 export type ProviderRateLimit = { perMinute: number; unit: RateLimitUnit; limit: number };
 
 export type ProviderStack = {
@@ -196,9 +199,7 @@ export function createProviderStack(opts: {
       })
     : UNLIMITED;
   const observeCall = observeProviderCalls(endpoint.name, opts.metrics);
-  const onCall = (
-    info: ProviderCallInfo & { rateLimit: { remaining: number; resetAtMs: number } | null },
-  ) => {
+  const onCall = (info: PacedCallInfo) => {
     observeCall(info);
     // The provider says its window is full: everyone waits one pacing interval, or until the
     // reset when sooner (see exhausted-window.ts for why never a whole reset).
@@ -241,7 +242,7 @@ export function createProviderStack(opts: {
 function providerClient(
   opts: { config: Config; logger: Logger; endpoint: ProviderEndpoint },
   fetchImpl: HttpPost,
-  onCall: (info: ProviderCallInfo & { rateLimit: { remaining: number; resetAtMs: number } | null }) => void,
+  onCall: (info: PacedCallInfo) => void,
 ): EnrichmentProvider & { close?(): Promise<void> } {
   const { config, logger, endpoint } = opts;
   switch (endpoint.name) {

@@ -9,7 +9,7 @@
 import { createSsrfGuard, type SsrfGuard } from '../../webhooks/ssrf-guard';
 import { ProviderError } from '../provider';
 import { createWebResolver, DnsLookupError, type WebResolver } from './dns-resolver';
-import { extractPage, type SocialProfiles, type Sourced } from './html-extract';
+import { extractPage, type PageFacts, type SocialProfiles, type Sourced } from './html-extract';
 import { createKeyedLimiter } from './limiter';
 import { robotsAllows } from './robots';
 import { createSafeFetcher, FetchError, type FetchedPage, type SafeFetcher } from './safe-fetch';
@@ -43,19 +43,12 @@ export type WebCompany = {
   emailProvider: Sourced<string> | null;
   /** Tools from DNS (`dns:spf`, `dns:txt`) and from the homepage and its headers (`html:…`, `header:…`). */
   technologies: WebTechnology[];
-  name: Sourced<string> | null;
-  description: Sourced<string> | null;
   /** The homepage's origin after redirects (`https://www.acme.com`). */
   website: Sourced<string> | null;
-  logoUrl: Sourced<string> | null;
-  socialProfiles: SocialProfiles;
-  country: Sourced<string> | null;
-  region: Sourced<string> | null;
-  city: Sourced<string> | null;
-  foundedYear: Sourced<number> | null;
-  employeeCount: Sourced<number> | null;
   homepage: { status: HomepageStatus; url: string | null; detail: string | null };
-};
+  // And what the homepage said (html-extract.ts): name, description, logo, profiles, address,
+  // founding year, employee count, each null when it said nothing.
+} & Omit<PageFacts, 'evidence'>;
 
 export type WebLookupOptions = {
   /** DNS servers, `ip[:port]` (DNS_SERVERS); empty = the system's. */

@@ -51,12 +51,8 @@ function toSignals(company: WebCompany): CompanySignals | null {
   for (const [network, profile] of Object.entries(company.socialProfiles)) {
     if (profile) socialProfiles[network] = profile.value;
   }
-  const seen = new Set<string>();
-  const technologies = company.technologies.flatMap((t) => {
-    if (seen.has(t.name)) return [];
-    seen.add(t.name);
-    return [{ name: t.name, category: t.category }];
-  });
+  // Each tool once already (web-company.ts): only how it was found is left out.
+  const technologies = company.technologies.map((t) => ({ name: t.name, category: t.category }));
   const signals: CompanySignals = {
     emailProvider: company.emailProvider?.value ?? null,
     technologies,
