@@ -1,6 +1,7 @@
 /** PDL bodies and headers → our types, for the forms the emulator does not send. */
 import { describe, expect, it } from 'vitest';
 import {
+  matchConfidence,
   PdlCompanySchema,
   parseBulkResponse,
   readResetHeader,
@@ -82,6 +83,38 @@ describe('records', () => {
 });
 
 describe('bulk answers', () => {
+  it("gives every match PDL's likelihood as its confidence, likelihood / 10", () => {
+    const parsed = parseBulkResponse(
+      [
+        { status: 200, likelihood: 10, display_name: 'A' },
+        { status: 200, likelihood: 3, data: { display_name: 'B' } },
+        { status: 200, display_name: 'C' },
+        { status: 404 },
+      ],
+      ['a.com', 'b.com', 'c.com', 'd.com'],
+    );
+
+    if (!parsed.ok) throw new Error(parsed.problem);
+    const confidences = parsed.value.map((o) =>
+      o.status === 'matched' ? o.firmographics.matchConfidence : 'none',
+    );
+    expect(confidences).toEqual([1, 0.3, null, 'none']);
+  });
+
+  it('reads no confidence from a likelihood PDL does not document', () => {
+    expect([5, 1, 10, 0, 11, -2, Number.NaN, null, undefined].map(matchConfidence)).toEqual([
+      0.5,
+      0.1,
+      1,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
+  });
+
   it('refuses an answer it cannot tie to the requests', () => {
     expect(parseBulkResponse({ status: 200 }, ['a.com'])).toMatchObject({ ok: false });
     expect(parseBulkResponse([{ status: 404 }], ['a.com', 'b.com'])).toMatchObject({ ok: false });

@@ -82,7 +82,8 @@ export type PdlExtra = {
 
 export type PdlMatch = {
   status: 'matched';
-  likelihood: number;
+  /** PDL's 1–10 score; null when the item carried none we can read. */
+  likelihood: number | null;
   pdlId: string | null;
   firmographics: Firmographics;
   extra: PdlExtra;
@@ -162,16 +163,27 @@ export function toExtra(company: PdlCompany): PdlExtra {
   };
 }
 
+/**
+ * PDL's likelihood (an integer 1–10) as a 0–1 confidence. Anything outside that range is not a
+ * likelihood PDL documents, so it gives no confidence rather than a made-up one.
+ */
+export function matchConfidence(likelihood: number | null | undefined): number | null {
+  if (typeof likelihood !== 'number' || !Number.isFinite(likelihood)) return null;
+  if (likelihood < 1 || likelihood > 10) return null;
+  return likelihood / 10;
+}
+
 function itemOutcome(item: PdlBulkItem): PdlItemOutcome {
   if (item.status === 200) {
     // The record sits at the item's top level like the single endpoint's; read `data` if it is there.
     const source = typeof item.data === 'object' && item.data !== null ? item.data : item;
     const company = PdlCompanySchema.parse(source);
+    const likelihood = item.likelihood ?? null;
     return {
       status: 'matched',
-      likelihood: item.likelihood ?? 0,
+      likelihood,
       pdlId: text(company.id),
-      firmographics: toFirmographics(company),
+      firmographics: { ...toFirmographics(company), matchConfidence: matchConfidence(likelihood) },
       extra: toExtra(company),
     };
   }

@@ -4,8 +4,22 @@
  * company PDL answers 404 for (below `min_likelihood`, or unknown) was not found and cost
  * nothing, one answered 200 costs one credit (billed only on a match, as PDL bills).
  */
-import type { EnrichmentProvider, Firmographics, ItemError } from '../provider';
+import type { EnrichedField, EnrichmentProvider, Firmographics, ItemError } from '../provider';
 import type { PdlClient } from './pdl-client';
+
+/** What toFirmographics can fill; what PDL knows beyond these (PdlExtra) is not stored. */
+const PDL_FILLS: readonly EnrichedField[] = [
+  'name',
+  'industry',
+  'company_size',
+  'revenue_range',
+  'country',
+  'region',
+  'city',
+  'website',
+  'linkedin_url',
+  'description',
+];
 
 export function createPdlProvider(client: PdlClient): EnrichmentProvider {
   return {
@@ -13,6 +27,7 @@ export function createPdlProvider(client: PdlClient): EnrichmentProvider {
     maxBatchSize: client.maxBatchSize,
     matching: 'local',
     creditsPerRecord: 1,
+    fills: PDL_FILLS,
     async matchBusinesses(domains) {
       return domains.map((domain) => ({ domain, businessId: domain }));
     },

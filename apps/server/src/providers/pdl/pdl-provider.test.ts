@@ -1,0 +1,59 @@
+/** The PDL provider over its client and the emulator on loopback: what the batcher is handed. */
+import { describe, expect, it } from 'vitest';
+import { pdlEmulators } from '../../../test/pdl-emulators';
+import { type Firmographics, type ItemError, isItemError } from '../provider';
+import { lookupPdlWebsite } from '../sandbox/pdl-data';
+import { createPdlClient } from './pdl-client';
+import { createPdlProvider } from './pdl-provider';
+
+const API_KEY = 'pdl-provider-key';
+const emulator = pdlEmulators(API_KEY);
+
+function provider(baseUrl: string) {
+  return createPdlProvider(
+    createPdlClient({
+      baseUrl,
+      apiKey: API_KEY,
+      name: 'emulator',
+      timeoutMs: 5_000,
+      minLikelihood: null,
+      logger: { warn: () => {} },
+    }),
+  );
+}
+
+function firmographics(value: Firmographics | ItemError | null | undefined): Firmographics {
+  if (value === null || value === undefined || isItemError(value)) {
+    throw new Error(`expected firmographics, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+describe('PDL provider', () => {
+  it("sets every matched record's confidence from PDL's likelihood (likelihood / 10)", async () => {
+    const server = await emulator();
+    const domains = Array.from({ length: 60 }, (_, i) => `confidence-${i}.com`);
+
+    const rows = await provider(server.url).enrichFirmographics(domains);
+
+    let matched = 0;
+    for (const domain of domains) {
+      const lookup = lookupPdlWebsite(domain);
+      if (lookup.kind !== 'match') {
+        expect(rows.has(domain)).toBe(false);
+        continue;
+      }
+      matched += 1;
+      expect(firmographics(rows.get(domain)).matchConfidence).toBe(lookup.likelihood / 10);
+    }
+    // The synthetic data holds weak and strong matches alike: the confidence is not one constant.
+    const confidences = new Set(
+      domains
+        .map((d) => rows.get(d))
+        .filter(Boolean)
+        .map((r) => firmographics(r).matchConfidence),
+    );
+    expect(matched).toBeGreaterThan(40);
+    expect(confidences.size).toBeGreaterThan(2);
+  });
+});
