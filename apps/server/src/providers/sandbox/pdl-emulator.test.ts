@@ -247,6 +247,74 @@ describe('limits and faults', () => {
   it('refuses bad options', async () => {
     await expect(emulator({ errorRate: 2 })).rejects.toThrow('errorRate');
     await expect(emulator({ creditLimit: -1 })).rejects.toThrow('creditLimit');
+    await expect(emulator({ itemFaultShare: 1.5 })).rejects.toThrow('itemFaultShare');
+    await expect(emulator({ rateWindowMs: 0 })).rejects.toThrow('rateWindowMs');
+    const server = await emulator();
+    expect(() => server.update({ emptyRecordShare: -1 })).toThrow('emptyRecordShare');
+  });
+
+  it('answers 403 to a forbidden key until update() grants it', async () => {
+    const server = await emulator({ forbidden: true });
+
+    const refused = await bulk(server, requestsFor(['stripe.com']));
+    server.update({ forbidden: false });
+    const answered = await bulk(server, requestsFor(['stripe.com']));
+
+    expect(refused).toMatchObject({ status: 403, body: { status: 403, error: { type: 'forbidden' } } });
+    expect(answered.status).toBe(200);
+    expect(server.counts().creditsSpent).toBe(1);
+  });
+
+  it('can leave the rate-limit headers out, 429 included, and shorten the window', async () => {
+    const server = await emulator({ rateLimitPerMin: 1, rateLimitHeaders: false, rateWindowMs: 200 });
+
+    const first = await bulk(server, requestsFor(['stripe.com']));
+    const limited = await bulk(server, requestsFor(['apple.com']));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const next = await bulk(server, requestsFor(['apple.com']));
+
+    expect([first.status, limited.status, next.status]).toEqual([200, 429, 200]);
+    for (const res of [first, limited, next]) expect(res.headers.get('x-ratelimit-reset')).toBeNull();
+  });
+
+  it('answers a share of items 429/5xx inside a 200 answer the first time only, billing none of them', async () => {
+    const server = await emulator({ itemFaultShare: 0.5, itemFaultStatus: 429 });
+    const websites = Array.from({ length: 40 }, (_, i) => `fault-${i}.com`);
+
+    const first = (await bulk(server, requestsFor(websites))).body as { status: number }[];
+    const again = (await bulk(server, requestsFor(websites))).body as { status: number }[];
+
+    const faulted = first.filter((item) => item.status === 429).length;
+    expect(faulted).toBeGreaterThan(10);
+    expect(faulted).toBeLessThan(30);
+    expect(again.some((item) => item.status === 429)).toBe(false);
+    const billed = [...first, ...again].filter((item) => item.status === 200).length;
+    expect(server.counts().creditsSpent).toBe(billed);
+  });
+
+  it('can answer items reversed, without metadata, or with an empty (billed) record', async () => {
+    const websites = ['stripe.com', 'nomatch-r.com', 'apple.com'];
+    const withMetadata = {
+      requests: websites.map((website) => ({ params: { website }, metadata: { website } })),
+    };
+
+    const reversed = (await bulk(await emulator({ itemOrder: 'reversed' }), withMetadata)).body;
+    const bare = (await bulk(await emulator({ itemMetadata: 'omitted' }), withMetadata)).body;
+    const emptyServer = await emulator({ emptyRecordShare: 1 });
+    const empty = (await bulk(emptyServer, withMetadata)).body;
+
+    expect(reversed).toMatchObject([
+      { status: 200, display_name: 'Apple', metadata: { website: 'apple.com' } },
+      { status: 404, metadata: { website: 'nomatch-r.com' } },
+      { status: 200, display_name: 'Stripe', metadata: { website: 'stripe.com' } },
+    ]);
+    expect((bare as object[]).map((item) => 'metadata' in item)).toEqual([false, false, false]);
+    expect(empty).toEqual([
+      { status: 200, likelihood: expect.any(Number), metadata: { website: 'stripe.com' } },
+      expect.objectContaining({ status: 404 }),
+      { status: 200, likelihood: expect.any(Number), metadata: { website: 'apple.com' } },
+    ]);
+    expect(emptyServer.counts().creditsSpent).toBe(2);
   });
 });
 

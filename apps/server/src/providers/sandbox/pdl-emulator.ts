@@ -9,12 +9,15 @@
  * - A match is billed one credit; 404s (not found, or below `min_likelihood`, or missing a
  *   `required` field) and failed calls bill nothing. Out of credits answers 402.
  * - A fixed 60 s window per key; past the limit 429 with the rate-limit headers.
- * - Faults: latency, a share of 5xx answers.
+ * - Faults: latency, a share of 5xx answers, a share of items answered 429/5xx inside a bulk
+ *   answer (the first time their website is asked), a key refused 403.
  *
  * Where PDL's pages leave a behaviour open, each reading is an option (see PdlEmulatorOptions):
  * the form of `x-ratelimit-reset`, of the per-window headers, whether a 429 carries Retry-After,
- * what the rate limit counts, what happens when credits run out inside a bulk call, and whether a
- * bulk item carries the record flat or under `data`.
+ * what the rate limit counts, whether a 429 carries the rate-limit headers at all, what happens when
+ * credits run out inside a bulk call, whether a bulk item carries the record flat or under `data`,
+ * in which order the items come and whether they echo their metadata, and 200 items whose record
+ * is empty. `update()` changes settings while it runs (credits bought, access granted).
  *
  * `counts()` says what it received and billed, so tests compare the client's ledger with it; an
  * emulator in another process answers the same at `GET /_emulator/counts` (`POST /_emulator/reset`).
@@ -23,9 +26,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createEmulatorApp, listenOn, validateFaultOptions } from './emulator-http';
 import { lookupPdlWebsite, type PdlCompanyRecord } from './pdl-data';
+import { hashReader } from './synthetic-hash';
 
 export const PDL_MAX_BULK_REQUESTS = 100;
-const RATE_WINDOW_MS = 60_000;
+const DEFAULT_RATE_WINDOW_MS = 60_000;
 /** Reported when no limit is configured, so a client pacing by the headers never slows down. */
 const UNLIMITED_RATE_LIMIT_PER_MIN = 10_000;
 const CREDITS_TYPE = 'enrich_company';
@@ -36,6 +40,9 @@ export type PdlWindowHeaderStyle = 'python_dict' | 'json' | 'number';
 export type PdlRateLimitUnit = 'request' | 'record';
 export type PdlCreditsExhausted = 'per_item' | 'whole_call';
 export type PdlBulkItemShape = 'flat' | 'data';
+export type PdlItemOrder = 'request' | 'reversed';
+export type PdlItemMetadata = 'echoed' | 'omitted';
+export type PdlItemFaultStatus = 429 | 500 | 502 | 503;
 
 export type PdlEmulatorOptions = {
   /** Default `127.0.0.1`. */
@@ -79,6 +86,32 @@ export type PdlEmulatorOptions = {
   creditsExhausted?: PdlCreditsExhausted;
   /** A bulk item's record fields at its top level (`flat`, as the single endpoint) or under `data`. Default `flat`. */
   bulkItemShape?: PdlBulkItemShape;
+  /**
+   * Bulk items in request order (the default) or reversed: PDL's pages show the answer as an
+   * array and say to connect requests to answers by their metadata, without promising the order.
+   */
+  itemOrder?: PdlItemOrder;
+  /** Bulk items echo the request's `metadata` (`echoed`, the default: "any metadata that the user included") or never. */
+  itemMetadata?: PdlItemMetadata;
+  /**
+   * Share (0..1) of matches answered 200 with their likelihood but an empty record, chosen by the
+   * website's hash (the same websites every run). Billed like any 200. Default 0.
+   */
+  emptyRecordShare?: number;
+  /**
+   * Share (0..1) of bulk items answered `itemFaultStatus` inside an answered (200) call, chosen by
+   * the website's hash, the first time that website is asked only (a retry is answered). Not
+   * billed. Default 0.
+   */
+  itemFaultShare?: number;
+  /** The status of those items. Default 503. */
+  itemFaultStatus?: PdlItemFaultStatus;
+  /** Every call with the right key answered 403 (the key may not use company enrichment). Default false. */
+  forbidden?: boolean;
+  /** Whether answers (429s included) carry the `x-ratelimit-*` headers. Default true. */
+  rateLimitHeaders?: boolean;
+  /** Length of the fixed rate-limit window, in ms. Default 60,000 (PDL's); tests shorten it. */
+  rateWindowMs?: number;
   /** Source of randomness for faults. Default Math.random. */
   random?: () => number;
 };
@@ -96,10 +129,15 @@ export type PdlEmulatorCounts = {
   websites: Record<string, number>;
 };
 
+/** What `update()` may change while the emulator runs. */
+export type PdlEmulatorSettings = Omit<PdlEmulatorOptions, 'host' | 'port' | 'random'>;
+
 export type PdlEmulator = {
   url: string;
   port: number;
   counts(): PdlEmulatorCounts;
+  /** Changes settings for the calls that follow (e.g. a higher `creditLimit`: credits bought). */
+  update(settings: PdlEmulatorSettings): void;
   /** Zeroes the counts (not the credits spent, not the rate-limit windows). */
   reset(): void;
   close(): Promise<void>;
@@ -159,6 +197,32 @@ function fieldPresent(record: PdlCompanyRecord, path: string): boolean {
   return !(Array.isArray(value) && value.length === 0);
 }
 
+function validateSettings(settings: PdlEmulatorSettings): void {
+  validateFaultOptions(settings);
+  for (const [name, value] of Object.entries({
+    emptyRecordShare: settings.emptyRecordShare,
+    itemFaultShare: settings.itemFaultShare,
+  })) {
+    if (value !== undefined && !(value >= 0 && value <= 1)) {
+      throw new RangeError(`${name} must be within 0..1, got ${value}`);
+    }
+  }
+  const windowMs = settings.rateWindowMs;
+  if (windowMs !== undefined && !(Number.isFinite(windowMs) && windowMs > 0)) {
+    throw new RangeError(`rateWindowMs must be a positive number, got ${windowMs}`);
+  }
+}
+
+/** Whether the website falls in `share` of all websites, by its hash under `purpose` (stable across runs). */
+function inShare(purpose: string, website: string, share: number | undefined): boolean {
+  if (!share) return false;
+  return hashReader(`${purpose}:${website}`)(10_000) < share * 10_000;
+}
+
+function websiteKey(params: Params): string | null {
+  return typeof params.website === 'string' ? params.website.trim().toLowerCase() : null;
+}
+
 function windowHeader(style: PdlWindowHeaderStyle, value: number): string {
   if (style === 'number') return String(value);
   return style === 'json' ? JSON.stringify({ minute: value }) : `{'minute': ${value}}`;
@@ -171,17 +235,19 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
   notFound(reply: FastifyReply): FastifyReply;
   counts(): PdlEmulatorCounts;
   reset(): void;
+  update(settings: PdlEmulatorSettings): void;
   /** Aborts answers waiting on `latencyMs`, so a server can close at once. */
   abort(): void;
 } {
-  validateFaultOptions(opts);
-  const latencyMs = opts.latencyMs ?? 0;
-  const errorRate = opts.errorRate ?? 0;
-  const rateLimitPerMin = opts.rateLimitPerMin ?? 0;
-  const limit = rateLimitPerMin > 0 ? rateLimitPerMin : UNLIMITED_RATE_LIMIT_PER_MIN;
+  validateSettings(opts);
+  // Read at each call, so update() takes effect on the next one.
+  const settings: PdlEmulatorSettings = { ...opts };
   const random = opts.random ?? Math.random;
-  const style = opts.windowHeaderStyle ?? 'python_dict';
-  const resetFormat = opts.rateLimitResetFormat ?? 'iso';
+  const rateLimitPerMin = () => settings.rateLimitPerMin ?? 0;
+  const limit = () => (rateLimitPerMin() > 0 ? rateLimitPerMin() : UNLIMITED_RATE_LIMIT_PER_MIN);
+  const style = () => settings.windowHeaderStyle ?? 'python_dict';
+  // Websites already answered once: an item fault strikes only the first asking.
+  const askedBefore = new Set<string>();
   const closing = new AbortController();
   // Fixed windows per key: when the current one started and what it has counted.
   const windows = new Map<string, { startedAt: number; used: number }>();
@@ -190,12 +256,13 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
   let creditsUsed = 0;
 
   function creditsLeft(): number {
-    return opts.creditLimit === undefined
+    return settings.creditLimit === undefined
       ? Number.POSITIVE_INFINITY
-      : Math.max(0, opts.creditLimit - creditsUsed);
+      : Math.max(0, settings.creditLimit - creditsUsed);
   }
 
   function resetHeader(resetAtMs: number, now: number): string {
+    const resetFormat = settings.rateLimitResetFormat ?? 'iso';
     if (resetFormat === 'epoch_seconds') return String(Math.ceil(resetAtMs / 1000));
     if (resetFormat === 'seconds_from_now') return String(Math.max(0, Math.ceil((resetAtMs - now) / 1000)));
     return `${new Date(Math.ceil(resetAtMs / 1000) * 1000).toISOString().slice(0, 19)}Z`;
@@ -206,7 +273,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
       'x-call-credits-spent': String(spent),
       'x-call-credits-type': CREDITS_TYPE,
       'x-lifetime-used': String(creditsUsed),
-      ...(opts.creditLimit === undefined ? {} : { 'x-totallimit-remaining': String(creditsLeft()) }),
+      ...(settings.creditLimit === undefined ? {} : { 'x-totallimit-remaining': String(creditsLeft()) }),
     };
   }
 
@@ -216,20 +283,24 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     units: number,
     now: number,
   ): { allowed: boolean; headers: Record<string, string> } {
+    const windowMs = settings.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
     let window = windows.get(key);
-    if (!window || now >= window.startedAt + RATE_WINDOW_MS) {
+    if (!window || now >= window.startedAt + windowMs) {
       window = { startedAt: now, used: 0 };
       windows.set(key, window);
     }
-    const allowed = rateLimitPerMin === 0 || window.used + units <= limit;
+    const allowed = rateLimitPerMin() === 0 || window.used + units <= limit();
     if (allowed) window.used += units;
-    const resetAtMs = window.startedAt + RATE_WINDOW_MS;
-    const headers: Record<string, string> = {
-      'x-ratelimit-limit': windowHeader(style, limit),
-      'x-ratelimit-remaining': windowHeader(style, Math.max(0, limit - window.used)),
-      'x-ratelimit-reset': resetHeader(resetAtMs, now),
-    };
-    if (!allowed && opts.retryAfterHeader) {
+    const resetAtMs = window.startedAt + windowMs;
+    const headers: Record<string, string> =
+      settings.rateLimitHeaders === false
+        ? {}
+        : {
+            'x-ratelimit-limit': windowHeader(style(), limit()),
+            'x-ratelimit-remaining': windowHeader(style(), Math.max(0, limit() - window.used)),
+            'x-ratelimit-reset': resetHeader(resetAtMs, now),
+          };
+    if (!allowed && settings.retryAfterHeader) {
       headers['retry-after'] = String(Math.max(1, Math.ceil((resetAtMs - now) / 1000)));
     }
     return { allowed, headers };
@@ -290,10 +361,8 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
   }
 
   function countItem(status: number, params: Params): void {
-    if (typeof params.website === 'string') {
-      const website = params.website.trim().toLowerCase();
-      counts.websites[website] = (counts.websites[website] ?? 0) + 1;
-    }
+    const website = websiteKey(params);
+    if (website !== null) counts.websites[website] = (counts.websites[website] ?? 0) + 1;
     counts.items.sent += 1;
     if (status === 200) counts.items.matched += 1;
     else if (status === 404) counts.items.notFound += 1;
@@ -349,9 +418,27 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     const valid = validateBulk(body);
     if (!valid.ok) return { status: 400, body: errorBody(400, 'invalid_request_error', valid.message) };
     if (creditsLeft() === 0) return outOfCredits();
-    const answers = valid.requests.map(({ params }) => enrichOne(params, valid.shared));
+    const answers = valid.requests.map(({ params }): ItemAnswer => {
+      const website = websiteKey(params);
+      const firstAsking = website !== null && !askedBefore.has(website);
+      if (website !== null) askedBefore.add(website);
+      if (firstAsking && inShare('item-fault', website, settings.itemFaultShare)) {
+        const status = settings.itemFaultStatus ?? 503;
+        const type = status === 429 ? 'rate_limit_error' : 'api_error';
+        return { status, body: errorBody(status, type, 'This request could not be answered now') };
+      }
+      const answer = enrichOne(params, valid.shared);
+      if (
+        answer.status === 200 &&
+        website !== null &&
+        inShare('empty-record', website, settings.emptyRecordShare)
+      ) {
+        return { status: 200, body: { status: 200, likelihood: answer.body.likelihood } };
+      }
+      return answer;
+    });
     const matches = answers.filter((a) => a.status === 200).length;
-    if (opts.creditsExhausted === 'whole_call' && matches > creditsLeft()) return outOfCredits();
+    if (settings.creditsExhausted === 'whole_call' && matches > creditsLeft()) return outOfCredits();
     const left = creditsLeft();
     let spent = 0;
     const items = answers.map((answer, index) => {
@@ -363,13 +450,14 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
           : answer;
       countItem(status, valid.requests[index]?.params ?? {});
       let shaped: Params = itemBody;
-      if (status === 200 && opts.bulkItemShape === 'data') {
+      if (status === 200 && settings.bulkItemShape === 'data') {
         const { status: _status, likelihood, ...record } = itemBody;
         shaped = { status, likelihood, data: record };
       }
       const metadata = valid.requests[index]?.metadata;
-      return metadata === undefined ? shaped : { ...shaped, metadata };
+      return metadata === undefined || settings.itemMetadata === 'omitted' ? shaped : { ...shaped, metadata };
     });
+    if (settings.itemOrder === 'reversed') items.reverse();
     bill(spent);
     return { status: 200, body: items, headers: accountHeaders(spent) };
   }
@@ -385,7 +473,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     const now = Date.now();
     const key = readKey(req);
     let result: Reply;
-    if (key === null || (opts.apiKey !== undefined && key !== opts.apiKey)) {
+    if (key === null || (settings.apiKey !== undefined && key !== settings.apiKey)) {
       result = {
         status: 401,
         body: errorBody(401, 'authentication_error', key === null ? 'Missing API key' : 'Invalid API key'),
@@ -402,7 +490,12 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
           ),
           headers: { ...admission.headers, ...accountHeaders(0) },
         };
-      } else if (errorRate > 0 && random() < errorRate) {
+      } else if (settings.forbidden) {
+        result = {
+          status: 403,
+          body: errorBody(403, 'forbidden', 'This API key may not use the Company Enrichment API'),
+        };
+      } else if ((settings.errorRate ?? 0) > 0 && random() < (settings.errorRate ?? 0)) {
         const roll = random();
         const status = roll < 1 / 3 ? 500 : roll < 2 / 3 ? 502 : 503;
         result = {
@@ -416,6 +509,7 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
       }
     }
     counts.responses[String(result.status)] = (counts.responses[String(result.status)] ?? 0) + 1;
+    const latencyMs = settings.latencyMs ?? 0;
     if (latencyMs > 0) {
       try {
         await delay(latencyMs, undefined, { signal: closing.signal });
@@ -449,7 +543,8 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     app.post('/v5/company/enrich/bulk', (req, reply) => {
       const body = req.body;
       const size = isPlainObject(body) && Array.isArray(body.requests) ? body.requests.length : 1;
-      const units = opts.rateLimitUnit === 'record' ? Math.max(1, Math.min(size, PDL_MAX_BULK_REQUESTS)) : 1;
+      const units =
+        settings.rateLimitUnit === 'record' ? Math.max(1, Math.min(size, PDL_MAX_BULK_REQUESTS)) : 1;
       return answer(req, reply, 'bulk', () => handleBulk(body), units);
     });
   };
@@ -460,6 +555,10 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     counts: () => structuredClone(counts),
     reset: () => {
       counts = emptyCounts();
+    },
+    update: (changes) => {
+      validateSettings({ ...settings, ...changes });
+      Object.assign(settings, changes);
     },
     abort: () => closing.abort(),
   };
@@ -476,6 +575,7 @@ export async function startPdlEmulator(opts: PdlEmulatorOptions = {}): Promise<P
     ...address,
     counts: emulator.counts,
     reset: emulator.reset,
+    update: emulator.update,
     // Idempotent, so a test may close early and still leave the cleanup hook to close again.
     close: () => {
       closed ??= (async () => {
