@@ -260,6 +260,26 @@ describe('errors', () => {
     expect(err.retryAfterMs).toBe(7_000);
   });
 
+  it('a 429 without the rate-limit headers is rate_limited with no wait given, or Retry-After if sent', async () => {
+    for (const retryAfterHeader of [false, true]) {
+      const server = await emulator({ rateLimitPerMin: 1, rateLimitHeaders: false, retryAfterHeader });
+      const { pdl, calls } = client(server.url);
+      await pdl.enrichCompanies(['stripe.com']);
+
+      const err = await providerError(pdl.enrichCompanies(['apple.com']));
+
+      expect(err.kind).toBe('rate_limited');
+      expect(calls[1]?.rateLimit).toBeNull();
+      if (retryAfterHeader) {
+        expect(err.retryAfterMs).toBeGreaterThan(55_000);
+        expect(err.retryAfterMs).toBeLessThanOrEqual(60_000);
+      } else {
+        expect(err.retryAfterMs).toBeNull();
+        expect(err.message).toContain('no reset time given');
+      }
+    }
+  });
+
   it('a 429 without any reset time still is rate_limited, with no wait given', async () => {
     const { fetchImpl } = fakeFetch(() => new Response('{}', { status: 429 }));
     const { pdl } = client('https://api.example.test', { fetchImpl });
@@ -282,16 +302,35 @@ describe('errors', () => {
     expect(server.counts().creditsSpent).toBe(1);
   });
 
-  it('credits running out inside a call: the matches that fit, the rest per-item payment_required', async () => {
+  it('credits running out inside a call: the matches that fit are kept, the rest are out of credits, not failed', async () => {
     const server = await emulator({ creditLimit: 2 });
-    const { pdl, calls } = client(server.url);
+    const { pdl, calls, warnings } = client(server.url);
 
     const results = await pdl.enrichCompanies(['stripe.com', 'apple.com', 'microsoft.com', 'nomatch-z.com']);
 
-    expect(results.map((r) => r.status)).toEqual(['matched', 'matched', 'error', 'not_found']);
+    expect(results.map((r) => r.status)).toEqual(['matched', 'matched', 'out_of_credits', 'not_found']);
     expect(results[2]).toMatchObject({ error: { type: 'payment_required' } });
+    expect(results.some((r) => r.status === 'error')).toBe(false);
     expect(calls[0]?.creditsBilled).toBe(2);
     expect(server.counts().creditsSpent).toBe(2);
+    expect(warnings.map((w) => w.msg)).toEqual([expect.stringContaining('ran out of credits')]);
+
+    // Credits bought: the same item is answered, and billed once.
+    server.update({ creditLimit: 10 });
+    const [again] = await pdl.enrichCompanies(['microsoft.com']);
+    expect(again).toMatchObject({ status: 'matched', firmographics: { name: 'Microsoft' } });
+    expect(server.counts().creditsSpent).toBe(3);
+  });
+
+  it('a call that arrives out of credits as a whole is quota, whichever reading', async () => {
+    for (const creditsExhausted of ['per_item', 'whole_call'] as const) {
+      const server = await emulator({ creditLimit: 0, creditsExhausted });
+      const { pdl } = client(server.url);
+
+      const err = await providerError(pdl.enrichCompanies(['stripe.com']));
+
+      expect(err).toMatchObject({ kind: 'quota', status: 402 });
+    }
   });
 
   it('credits running out inside a call, read as refusing the whole call: quota, nothing billed', async () => {
@@ -301,6 +340,18 @@ describe('errors', () => {
     const err = await providerError(pdl.enrichCompanies(['stripe.com', 'apple.com', 'microsoft.com']));
 
     expect(err.kind).toBe('quota');
+    expect(server.counts().creditsSpent).toBe(0);
+  });
+
+  it('403 (the key may not use company enrichment) is auth, nothing billed', async () => {
+    const server = await emulator({ forbidden: true });
+    const { pdl, calls } = client(server.url, { name: 'pdl' });
+
+    const err = await providerError(pdl.enrichCompanies(['stripe.com']));
+
+    expect(err).toMatchObject({ kind: 'auth', status: 403 });
+    expect(err.message).toContain('Check the plan of the key');
+    expect(calls[0]).toMatchObject({ status: 403, creditsBilled: 0 });
     expect(server.counts().creditsSpent).toBe(0);
   });
 
@@ -415,6 +466,74 @@ describe('errors', () => {
       firmographics: { name: 'A Corp' },
     });
     expect(b).toEqual({ domain: 'b.com', status: 'not_found' });
+  });
+});
+
+describe('items PDL could not answer inside an answered call', () => {
+  it.each([429, 500, 502, 503] as const)(
+    'an item answered %d is asked again, not failed, and billed nothing',
+    async (itemFaultStatus) => {
+      const server = await emulator({ itemFaultShare: 0.3, itemFaultStatus, rateLimitPerMin: 1000 });
+      const { pdl, calls } = client(server.url);
+      const domains = Array.from({ length: 60 }, (_, i) => `item-fault-${i}.com`);
+
+      const first = await pdl.enrichCompanies(domains);
+
+      const retry = first.filter((r) => r.status === 'retry');
+      expect(retry.length).toBeGreaterThan(5);
+      expect(retry.length).toBeLessThan(35);
+      expect(retry.every((r) => r.status === 'retry' && r.itemStatus === itemFaultStatus)).toBe(true);
+      expect(first.some((r) => r.status === 'error')).toBe(false);
+      // A 429 item waits for the window the call's headers give.
+      if (itemFaultStatus === 429) {
+        for (const r of retry) if (r.status === 'retry') expect(r.retryAfterMs).toBeGreaterThan(55_000);
+      }
+      expect(calls[0]?.creditsBilled).toBe(matched(first));
+      expect(server.counts().creditsSpent).toBe(matched(first));
+
+      const second = await pdl.enrichCompanies(retry.map((r) => r.domain));
+      expect(second.every((r) => r.status === 'matched' || r.status === 'not_found')).toBe(true);
+      expect(server.counts().creditsSpent).toBe(matched(first) + matched(second));
+    },
+  );
+});
+
+describe('answers in another order or shape', () => {
+  it.each([
+    { itemOrder: 'reversed' },
+    { itemMetadata: 'omitted' },
+    { bulkItemShape: 'data', itemOrder: 'reversed' },
+  ] as const)('ties each item to its company with %o', async (settings) => {
+    const reference = await emulator();
+    const server = await emulator(settings);
+    const domains = [
+      'stripe.com',
+      'nomatch-q.com',
+      'apple.com',
+      ...Array.from({ length: 30 }, (_, i) => `order-${i}.com`),
+    ];
+
+    const expected = await client(reference.url).pdl.enrichCompanies(domains);
+    const results = await client(server.url).pdl.enrichCompanies(domains);
+
+    expect(results).toEqual(expected);
+    expect(results[0]).toMatchObject({ domain: 'stripe.com', firmographics: { name: 'Stripe' } });
+  });
+
+  it('a 200 item with an empty record is a billed match that knows nothing but its confidence', async () => {
+    const server = await emulator({ emptyRecordShare: 1 });
+    const { pdl, calls } = client(server.url);
+
+    const [stripe, miss] = await pdl.enrichCompanies(['stripe.com', 'nomatch-e.com']);
+
+    expect(stripe).toMatchObject({
+      status: 'matched',
+      pdlId: null,
+      firmographics: { name: null, website: null, matchConfidence: expect.any(Number) },
+    });
+    expect(miss?.status).toBe('not_found');
+    expect(calls[0]?.creditsBilled).toBe(1);
+    expect(server.counts().creditsSpent).toBe(1);
   });
 });
 

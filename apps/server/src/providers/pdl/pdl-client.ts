@@ -6,6 +6,11 @@
  * retry from ProviderError.kind. A call is billed one credit per item PDL answers 200, nothing for
  * a 404 item or a failed call (docs/providers/pdl-api.md), and `onCall` reports what each call
  * billed so the ledger counts what PDL counts.
+ *
+ * An answered call may carry items PDL could not answer now (429, 5xx) or could not bill (402:
+ * credits ran out during the call). They come back as `retry` and `out_of_credits` results beside
+ * the call's matches instead of failing the call: the matches were billed, and failing the call
+ * would throw away records already paid for.
  */
 import { bodySnippet, noAnswerError, parseJson, parseRetryAfterHeader } from '../call-failure';
 import { type HttpPost, type HttpResponse, httpPost } from '../explorium/http-post';
@@ -28,11 +33,31 @@ export const PDL_BULK_PATH = '/v5/company/enrich/bulk';
 /** Never tell a caller to retry a 429 at once, even when the reset time has just passed. */
 const MIN_RATE_LIMIT_WAIT_MS = 1_000;
 
+type ItemErrorDetail = { type: string; message: string };
+
 export type PdlResult =
   | ({ domain: string } & PdlMatch)
   | { domain: string; status: 'not_found' }
+  /** Credits ran out during the call before this item: the account's problem, not the company's. */
+  | { domain: string; status: 'out_of_credits'; error: ItemErrorDetail }
+  /** PDL answered this item 429 or 5xx: ask again later (`retryAfterMs` from the call's headers, if any). */
+  | {
+      domain: string;
+      status: 'retry';
+      itemStatus: number;
+      retryAfterMs: number | null;
+      error: ItemErrorDetail;
+    }
   /** A per-item failure inside an answered call (an ItemError): only this company fails. */
-  | { domain: string; status: 'error'; error: { type: string; message: string } };
+  | { domain: string; status: 'error'; error: ItemErrorDetail };
+
+/** The wait a 429 (of the call or of an item) asks for: Retry-After, else the window's reset. */
+function retryAfterFromHeaders(headers: Headers, now: number): number | null {
+  const fromRetryAfter = parseRetryAfterHeader(headers.get('retry-after'), now);
+  const resetAtMs = parseRateLimitHeaders(headers, now)?.resetAtMs ?? null;
+  const fromReset = resetAtMs === null ? null : Math.max(MIN_RATE_LIMIT_WAIT_MS, resetAtMs - now);
+  return fromRetryAfter ?? fromReset;
+}
 
 export type PdlCallInfo = {
   endpoint: 'bulk_enrich';
@@ -114,11 +139,7 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
       );
     }
     if (status === 429) {
-      const now = Date.now();
-      const fromRetryAfter = parseRetryAfterHeader(headers.get('retry-after'), now);
-      const resetAtMs = parseRateLimitHeaders(headers, now)?.resetAtMs ?? null;
-      const fromReset = resetAtMs === null ? null : Math.max(MIN_RATE_LIMIT_WAIT_MS, resetAtMs - now);
-      const retryAfterMs = fromRetryAfter ?? fromReset;
+      const retryAfterMs = retryAfterFromHeaders(headers, Date.now());
       const wait =
         retryAfterMs === null ? 'no reset time given' : `retry in ${Math.ceil(retryAfterMs / 1000)} s`;
       return new ProviderError('rate_limited', `${label} rate limit reached (429): ${wait}`, {
@@ -151,7 +172,7 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
   async function enrichBatch(
     domains: readonly string[],
     call: CallOptions | undefined,
-  ): Promise<PdlItemOutcome[]> {
+  ): Promise<{ outcomes: PdlItemOutcome[]; retryAfterMs: number | null }> {
     // Whoever records calls learns of this one before it leaves (not timed: it may wait for them).
     await call?.beforeSend?.(domains);
     const signal = call?.signal;
@@ -221,7 +242,24 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
         );
       }
       creditsBilled = parsed.value.filter((outcome) => outcome.status === 'matched').length;
-      return parsed.value;
+      const unanswered = parsed.value.filter((o) => o.status === 'retry' || o.status === 'out_of_credits');
+      if (unanswered.length === 0) return { outcomes: parsed.value, retryAfterMs: null };
+      const outOfCredits = unanswered.filter((o) => o.status === 'out_of_credits').length;
+      opts.logger.warn(
+        {
+          provider: 'pdl',
+          endpoint: 'bulk_enrich',
+          status,
+          items: domains.length,
+          billed: creditsBilled,
+          out_of_credits: outOfCredits,
+          retry: unanswered.length - outOfCredits,
+        },
+        outOfCredits > 0
+          ? `${label} ran out of credits during a bulk call: ${outOfCredits} of its items were not enriched`
+          : `${label} could not answer ${unanswered.length} items of a bulk call now; they will be asked again`,
+      );
+      return { outcomes: parsed.value, retryAfterMs: retryAfterFromHeaders(response.headers, Date.now()) };
     } catch (err) {
       if (err instanceof ProviderError) {
         opts.logger.warn(
@@ -261,10 +299,14 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
       const byDomain = new Map<string, PdlResult>();
       for (let start = 0; start < unique.length; start += PDL_MAX_BATCH_SIZE) {
         const batch = unique.slice(start, start + PDL_MAX_BATCH_SIZE);
-        const outcomes = await enrichBatch(batch, call);
+        const { outcomes, retryAfterMs } = await enrichBatch(batch, call);
         for (const [index, domain] of batch.entries()) {
           const outcome = outcomes[index];
-          if (outcome) byDomain.set(domain, { domain, ...outcome });
+          if (!outcome) continue;
+          byDomain.set(
+            domain,
+            outcome.status === 'retry' ? { domain, ...outcome, retryAfterMs } : { domain, ...outcome },
+          );
         }
       }
       return domains.map((domain) => byDomain.get(domain)!);

@@ -125,18 +125,81 @@ describe('bulk answers', () => {
     });
   });
 
-  it('reads an item error, and an item answered with another status', () => {
+  it('reads an item error, an item to ask again (429, 5xx) and an item out of credits (402)', () => {
     const parsed = parseBulkResponse(
-      [{ status: 400, error: { type: 'invalid_request_error', message: 'bad website' } }, { status: 500 }],
-      ['a', 'b.com'],
+      [
+        { status: 400, error: { type: 'invalid_request_error', message: 'bad website' } },
+        { status: 500 },
+        { status: 429, error: { type: 'rate_limit_error', message: 'slow down' } },
+        { status: 402, error: { type: 'payment_required', message: 'no credits' } },
+        { status: 422 },
+      ],
+      ['a', 'b.com', 'c.com', 'd.com', 'e.com'],
     );
 
     expect(parsed).toEqual({
       ok: true,
       value: [
         { status: 'error', error: { type: 'invalid_request_error', message: 'bad website' } },
-        { status: 'error', error: { type: 'status_500', message: 'PDL answered this item with status 500' } },
+        {
+          status: 'retry',
+          itemStatus: 500,
+          error: { type: 'status_500', message: 'PDL answered this item with status 500' },
+        },
+        { status: 'retry', itemStatus: 429, error: { type: 'rate_limit_error', message: 'slow down' } },
+        { status: 'out_of_credits', error: { type: 'payment_required', message: 'no credits' } },
+        { status: 'error', error: { type: 'status_422', message: 'PDL answered this item with status 422' } },
       ],
     });
+  });
+
+  it('reads a 200 item with an empty record as a match that knows nothing but its confidence', () => {
+    const parsed = parseBulkResponse(
+      [
+        { status: 200, likelihood: 6 },
+        { status: 200, likelihood: 9, data: {} },
+      ],
+      ['a.com', 'b.com'],
+    );
+
+    if (!parsed.ok) throw new Error(parsed.problem);
+    for (const outcome of parsed.value) {
+      expect(outcome).toMatchObject({
+        status: 'matched',
+        pdlId: null,
+        firmographics: { name: null, website: null, revenueRange: 'Unknown', description: null },
+      });
+    }
+    expect(parsed.value.map((o) => (o.status === 'matched' ? o.firmographics.matchConfidence : 0))).toEqual([
+      0.6, 0.9,
+    ]);
+  });
+
+  it('joins answers by their echoed metadata, by position when none is echoed', () => {
+    const reversed = parseBulkResponse(
+      [
+        { status: 404, metadata: { domain: 'b.com' } },
+        { status: 200, likelihood: 7, display_name: 'A', metadata: { domain: 'a.com' } },
+      ],
+      ['a.com', 'b.com'],
+    );
+    const bare = parseBulkResponse(
+      [{ status: 200, likelihood: 7, display_name: 'A' }, { status: 404 }],
+      ['a.com', 'b.com'],
+    );
+
+    for (const parsed of [reversed, bare]) {
+      expect(parsed).toMatchObject({
+        ok: true,
+        value: [{ status: 'matched', firmographics: { name: 'A' } }, { status: 'not_found' }],
+      });
+    }
+    // Out of order with an item that echoes nothing: which company it answers is unknown.
+    expect(
+      parseBulkResponse(
+        [{ status: 404 }, { status: 404, metadata: { domain: 'a.com' } }, { status: 404 }],
+        ['a.com', 'b.com', 'c.com'],
+      ),
+    ).toMatchObject({ ok: false, problem: expect.stringContaining('b.com') });
   });
 });

@@ -89,11 +89,18 @@ export type PdlMatch = {
   extra: PdlExtra;
 };
 
+type ItemErrorDetail = { type: string; message: string };
+
 /** One item of a bulk answer, before it is tied to its domain. */
 export type PdlItemOutcome =
   | PdlMatch
   | { status: 'not_found' }
-  | { status: 'error'; error: { type: string; message: string } };
+  /** 402 for this item: the account ran out of credits during the call (the item was not billed). */
+  | { status: 'out_of_credits'; error: ItemErrorDetail }
+  /** 429 or 5xx for this item: PDL could not answer it now; asking again later may. */
+  | { status: 'retry'; itemStatus: number; error: ItemErrorDetail }
+  /** Any other status (400…): this request will not succeed as sent. */
+  | { status: 'error'; error: ItemErrorDetail };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
@@ -188,13 +195,15 @@ function itemOutcome(item: PdlBulkItem): PdlItemOutcome {
     };
   }
   if (item.status === 404) return { status: 'not_found' };
-  return {
-    status: 'error',
-    error: {
-      type: text(item.error?.type) ?? `status_${item.status}`,
-      message: text(item.error?.message) ?? `PDL answered this item with status ${item.status}`,
-    },
+  const error = {
+    type: text(item.error?.type) ?? `status_${item.status}`,
+    message: text(item.error?.message) ?? `PDL answered this item with status ${item.status}`,
   };
+  // Each item is answered as a single enrichment would be (bulk), so its status means what the
+  // call's would: 402 no credits left, 429 and 5xx a retry later.
+  if (item.status === 402) return { status: 'out_of_credits', error };
+  if (item.status === 429 || item.status >= 500) return { status: 'retry', itemStatus: item.status, error };
+  return { status: 'error', error };
 }
 
 function metadataDomain(metadata: unknown): string | null {

@@ -1,10 +1,10 @@
 /** The PDL provider over its client and the emulator on loopback: what the batcher is handed. */
 import { describe, expect, it } from 'vitest';
 import { pdlEmulators } from '../../../test/pdl-emulators';
-import { type Firmographics, type ItemError, isItemError } from '../provider';
+import { type Firmographics, type ItemError, isItemError, isProviderError } from '../provider';
 import { lookupPdlWebsite } from '../sandbox/pdl-data';
 import { createPdlClient } from './pdl-client';
-import { createPdlProvider } from './pdl-provider';
+import { createPdlProvider, PdlItemNotAnswered } from './pdl-provider';
 
 const API_KEY = 'pdl-provider-key';
 const emulator = pdlEmulators(API_KEY);
@@ -56,4 +56,34 @@ describe('PDL provider', () => {
     expect(matched).toBeGreaterThan(40);
     expect(confidences.size).toBeGreaterThan(2);
   });
+
+  it("hands an item PDL left unanswered to the batcher as that company's provider error, unbilled", async () => {
+    const server = await emulator({ creditLimit: 1 });
+    const rows = await provider(server.url).enrichFirmographics(['stripe.com', 'apple.com']);
+
+    expect(firmographics(rows.get('stripe.com')).name).toBe('Stripe');
+    const apple = rows.get('apple.com');
+    // An ItemError (the batcher bills none) and an Error (the batcher fails this company alone with it).
+    expect(isItemError(apple)).toBe(true);
+    expect(apple).toBeInstanceOf(PdlItemNotAnswered);
+    expect(isProviderError(apple) && apple.kind).toBe('quota');
+    expect(server.counts().creditsSpent).toBe(1);
+  });
+
+  it.each([
+    [429, 'rate_limited'],
+    [503, 'transient'],
+  ] as const)(
+    'an item answered %d inside the call is %s for its company only',
+    async (itemFaultStatus, kind) => {
+      const server = await emulator({ itemFaultShare: 1, itemFaultStatus, rateLimitPerMin: 100 });
+
+      const rows = await provider(server.url).enrichFirmographics(['stripe.com']);
+
+      const stripe = rows.get('stripe.com');
+      expect(isProviderError(stripe) && [stripe.kind, stripe.status]).toEqual([kind, itemFaultStatus]);
+      if (kind === 'rate_limited' && isProviderError(stripe))
+        expect(stripe.retryAfterMs).toBeGreaterThan(55_000);
+    },
+  );
 });
