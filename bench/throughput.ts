@@ -167,7 +167,11 @@ async function startRun(
     logger: pino({ level: 'warn' }),
     databaseUrl,
     roles: { api: true, worker: false },
-    provider: { name: 'sandbox', baseUrl: sandboxUrl, apiKey: 'sandbox', stop: async () => {} },
+    providers: {
+      available: [{ name: 'sandbox', baseUrl: sandboxUrl, apiKey: 'sandbox', stop: async () => {} }],
+      waterfall: ['sandbox'],
+      stop: async () => {},
+    },
   });
   const baseUrl = (await system.start())!;
   const children = Array.from({ length: workers }, () =>

@@ -5,7 +5,7 @@
  */
 
 import { isIP } from 'node:net';
-import { OrgId } from '@gtm-enrich/contracts';
+import { OrgId, PROVIDER_NAMES, type ProviderName } from '@gtm-enrich/contracts';
 import { z } from 'zod';
 import { KEY_GRAMMAR, looksLikeApiKey, MIN_KEY_LENGTH } from './auth/api-keys';
 import { TRACES_SAMPLERS } from './observability/tracing';
@@ -274,12 +274,30 @@ export const ConfigSchema = z.object({
     .describe('Redis URL; when set, tasks go through BullMQ instead of the in-process queue'),
   QUEUE_PREFIX: z.string().default('gtm-enrich').describe('Prefix of every Redis key the queue writes'),
 
-  ENRICHMENT_PROVIDER: z
-    .enum(['auto', 'explorium', 'pdl', 'web', 'sandbox'])
+  ENRICHMENT_PROVIDERS: z
+    .string()
     .default('auto')
+    .transform((v, ctx) => {
+      if (v.trim() === 'auto') return 'auto' as const;
+      const names = v.split(',').map((p) => p.trim());
+      const unknown = names.filter((p) => !(PROVIDER_NAMES as readonly string[]).includes(p));
+      if (unknown.length > 0 || names.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown provider ${unknown.map((p) => `"${p}"`).join(', ')}: name some of ${PROVIDER_NAMES.join(', ')}, comma-separated, or auto`,
+        });
+        return z.NEVER;
+      }
+      if (new Set(names).size !== names.length) {
+        ctx.addIssue({ code: 'custom', message: 'name each provider once' });
+        return z.NEVER;
+      }
+      return names as ProviderName[];
+    })
     .describe(
-      'Which provider enriches: auto = explorium with EXPLORIUM_API_KEY, else pdl with PDL_API_KEY, else the ' +
-        'keyless web provider when public names resolve (checked at start), else the sandbox (synthetic data)',
+      'The default waterfall, in order (e.g. explorium,pdl,web): each provider is asked only for fields the ones ' +
+        'before it left empty. auto = explorium (with EXPLORIUM_API_KEY), then pdl (with PDL_API_KEY), then the keyless ' +
+        'web provider when public names resolve (checked at start); without any of them, the sandbox (synthetic data)',
     ),
   EXPLORIUM_API_KEY: optionalString.describe(
     'Explorium API key; unset = the built-in sandbox with synthetic data',
@@ -529,6 +547,12 @@ export class ConfigError extends Error {
  * string would be 0, which for PORT is a random port and for a limit or timeout turns it off.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Renamed when jobs gained a waterfall: ignoring the old name would silently change providers.
+  if (env.ENRICHMENT_PROVIDER?.trim()) {
+    throw new ConfigError([
+      `ENRICHMENT_PROVIDER: renamed ENRICHMENT_PROVIDERS, a list in waterfall order (e.g. ENRICHMENT_PROVIDERS=${env.ENRICHMENT_PROVIDER.trim()} or explorium,web)`,
+    ]);
+  }
   const known = Object.fromEntries(
     Object.keys(ConfigSchema.shape).map((k) => {
       const value = env[k];

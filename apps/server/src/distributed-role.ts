@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 import { loadConfigOrExit, stopOnSignal, warnIfNodeEndOfLife } from './lifecycle';
 import { createLogger } from './logger';
-import { createSystem, type Roles, resolveProvider, type System } from './system';
+import { createSystem, type Roles, resolveProviders, type System } from './system';
 
 /**
  * Starts one role of the distributed mode (api or worker): both need PostgreSQL and Redis, and
@@ -21,11 +21,11 @@ export async function startDistributedRole(
     );
     process.exit(1);
   }
-  const provider = await resolveProvider(config, logger);
+  const providers = await resolveProviders(config, logger);
   let system: System;
   let address: string | null;
   try {
-    system = await createSystem({ config, logger, databaseUrl: config.DATABASE_URL, roles, provider });
+    system = await createSystem({ config, logger, databaseUrl: config.DATABASE_URL, roles, providers });
     address = await system.start();
   } catch (err) {
     // A database that cannot be reached or is behind this build's schema: one fatal line that
@@ -37,6 +37,6 @@ export async function startDistributedRole(
     logger.flush();
     process.exit(1);
   }
-  stopOnSignal(logger, [() => system.stop(), () => provider.stop()], { graceMs: config.SHUTDOWN_GRACE_MS });
+  stopOnSignal(logger, [() => system.stop(), () => providers.stop()], { graceMs: config.SHUTDOWN_GRACE_MS });
   return { config, logger, system, address };
 }

@@ -8,4 +8,7 @@ if (!config.BOOTSTRAP_API_KEY && (await system.auth.countActiveKeys()) === 0) {
       '`npm run cli -- org create <name>` and `npm run cli -- key create --org <id> --role admin`.',
   );
 }
-logger.info({ provider: system.providerEndpoint.name }, `api ready at ${address} (docs at ${address}/docs)`);
+logger.info(
+  { providers: system.providers.waterfall.join(',') },
+  `api ready at ${address} (docs at ${address}/docs)`,
+);

@@ -7,7 +7,7 @@
 import { startEmbeddedPostgres } from './db/embedded-postgres';
 import { loadConfigOrExit, stopOnSignal, warnIfNodeEndOfLife } from './lifecycle';
 import { createLogger } from './logger';
-import { createSystem, resolveProvider } from './system';
+import { createSystem, resolveProviders } from './system';
 import { ensureWebBuilt } from './web-build';
 
 const config = loadConfigOrExit();
@@ -26,13 +26,13 @@ if (!databaseUrl) {
   databaseUrl = embedded.url;
 }
 await ensureWebBuilt(config, logger);
-const provider = await resolveProvider(config, logger);
+const providers = await resolveProviders(config, logger);
 const system = await createSystem({
   config,
   logger,
   databaseUrl,
   roles: { api: true, worker: true },
-  provider,
+  providers,
 });
 // First run without BOOTSTRAP_API_KEY: one admin key, so the page and the API can be used at all.
 // Later runs find a key and print nothing: the key is only ever shown this once.
@@ -40,12 +40,12 @@ const firstRunKey = config.BOOTSTRAP_API_KEY
   ? null
   : await system.auth.createFirstRunKey(config.BOOTSTRAP_ORG_ID);
 const address = await system.start();
-stopOnSignal(logger, [() => system.stop(), () => provider.stop(), async () => embedded?.stop()], {
+stopOnSignal(logger, [() => system.stop(), () => providers.stop(), async () => embedded?.stop()], {
   graceMs: config.SHUTDOWN_GRACE_MS,
 });
 logger.info(
-  { provider: provider.name, queue: system.queue.kind },
-  `ready: open ${address} (API docs at ${address}/docs)${provider.name === 'sandbox' ? ' [SANDBOX: synthetic data]' : ''}`,
+  { providers: providers.waterfall.join(','), queue: system.queue.kind },
+  `ready: open ${address} (API docs at ${address}/docs)${providers.waterfall.includes('sandbox') ? ' [SANDBOX: synthetic data]' : ''}`,
 );
 if (firstRunKey) printFirstRunKey(firstRunKey, config.BOOTSTRAP_ORG_ID, address ?? '');
 

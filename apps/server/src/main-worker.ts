@@ -4,7 +4,7 @@ import { startDistributedRole } from './distributed-role';
 const { config, logger, system } = await startDistributedRole('worker', { api: false, worker: true });
 logger.info(
   {
-    provider: system.providerEndpoint.name,
+    providers: system.providers.waterfall.join(','),
     concurrency: config.WORKER_CONCURRENCY,
     process_id: system.processId,
   },

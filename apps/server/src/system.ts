@@ -29,14 +29,14 @@ import { traceProvider } from './observability/instrument-provider';
 import { instrumentTaskQueue } from './observability/instrument-queue';
 import { createObservability, type Observability } from './observability/observability';
 import { systemReadiness } from './observability/readiness';
-import { type EnrichmentProvider, traitsOf } from './providers/provider';
-import { createProviderStack, type ProviderEndpoint } from './providers/provider-stack';
+import { traitsOf } from './providers/provider';
+import { createProviderStack, type ProviderSet } from './providers/provider-stack';
 import type { TaskQueue } from './queue/task-queue';
 import { createSsrfGuard } from './webhooks/ssrf-guard';
 import { createWebhooksService } from './webhooks/webhooks.service';
 import { createWorkerRole } from './worker-role';
 
-export { type ProviderEndpoint, resolveProvider } from './providers/provider-stack';
+export { type ProviderEndpoint, type ProviderSet, resolveProviders } from './providers/provider-stack';
 
 export type Roles = { api: boolean; worker: boolean };
 
@@ -47,8 +47,8 @@ export type System = {
   logger: Logger;
   database: DatabaseHandle;
   queue: TaskQueue;
-  provider: EnrichmentProvider;
-  providerEndpoint: ProviderEndpoint;
+  /** The providers this installation can ask, and its default waterfall. */
+  providers: ProviderSet;
   jobs: JobsService;
   /** Organizations, API keys, the audit log. */
   auth: AuthService;
@@ -70,7 +70,7 @@ export async function createSystem(opts: {
   logger: Logger;
   databaseUrl: string;
   roles: Roles;
-  provider: ProviderEndpoint;
+  providers: ProviderSet;
 }): Promise<System> {
   const { config, logger, roles } = opts;
   // This process, as the holder of its claims and of the feeder role.
@@ -95,15 +95,17 @@ export async function createSystem(opts: {
   else await assertSchemaCurrent(database);
   const queue = instrumentTaskQueue(infrastructure.queue, observability);
   const { gate, held } = createClaimKeeping({ database, token: processId, config, logger });
-  const providerStack = createProviderStack({
-    config,
-    logger,
-    endpoint: opts.provider,
-    held,
-    rateLimiter: infrastructure.rateLimiter,
-    metrics: observability.metrics,
-  });
-  const { provider, limiter, rateLimit } = providerStack;
+  // One stack per provider: each has its own limiter, breaker, ledger rows and cache entries.
+  const stacks = opts.providers.available.map((endpoint) =>
+    createProviderStack({
+      config,
+      logger,
+      endpoint,
+      held,
+      rateLimiter: infrastructure.rateLimiter,
+      metrics: observability.metrics,
+    }),
+  );
   const cache = cachePolicy(config, logger);
   const retryPolicy = retryPolicyFromSettings(config);
   const dispatcher = createDispatcher({
@@ -118,7 +120,8 @@ export async function createSystem(opts: {
     dispatcher,
     queue,
     tracing: observability.tracing,
-    provider: { ...traitsOf(provider), name: opts.provider.name, rateLimit },
+    providers: stacks.map((stack) => ({ ...traitsOf(stack.provider), rateLimit: stack.rateLimit })),
+    waterfall: opts.providers.waterfall,
     cache,
   });
   // Every request to a URL a user gave goes through this guard (webhooks/ssrf-guard.ts).
@@ -134,7 +137,9 @@ export async function createSystem(opts: {
   const readiness = systemReadiness({
     database: () => database.ping(),
     queue: () => queue.ping(),
-    providerCircuit: roles.worker ? () => provider.state() : undefined,
+    providerCircuit: roles.worker
+      ? () => worstCircuit(stacks.map((stack) => stack.provider.state()))
+      : undefined,
     timeoutMs: config.READINESS_TIMEOUT_MS,
     onFailure: (check, err) => logger.warn({ check, err }, 'readiness check failed'),
   });
@@ -163,15 +168,16 @@ export async function createSystem(opts: {
         jobs,
         dispatcher,
         lease: infrastructure.dispatchLease(database.db, processId),
-        provider: traceProvider(provider, observability.tracing),
-        limiter,
+        providers: stacks.map((stack) => ({
+          provider: traceProvider(stack.provider, observability.tracing),
+          limiter: stack.limiter,
+        })),
         gate,
         held,
         retryPolicy,
         observability,
         outboundGuard,
         claim: {
-          provider: opts.provider.name,
           token: processId,
           leaseMs: config.CLAIM_LEASE_MS,
           ...claimCache(cache),
@@ -184,8 +190,7 @@ export async function createSystem(opts: {
     logger,
     database,
     queue,
-    provider,
-    providerEndpoint: opts.provider,
+    providers: opts.providers,
     jobs,
     auth,
     dispatcher,
@@ -209,10 +214,16 @@ export async function createSystem(opts: {
       await worker?.stop();
       await dispatcher.idle();
       infrastructure.close();
-      await providerStack.close();
+      await Promise.all(stacks.map((stack) => stack.close()));
       gate.close();
       await database.close();
       await observability.stop();
     },
   };
+}
+
+/** A worker is as ready as its least ready provider: an open circuit anywhere stops its jobs there. */
+function worstCircuit(states: ('closed' | 'open' | 'half-open')[]): 'closed' | 'open' | 'half-open' {
+  if (states.includes('open')) return 'open';
+  return states.includes('half-open') ? 'half-open' : 'closed';
 }

@@ -41,14 +41,14 @@ export function createWorkerRole(deps: {
   jobs: JobsService;
   dispatcher: Dispatcher;
   lease: DispatchLease;
-  provider: EnrichmentProvider;
-  limiter: RateLimiter;
+  /** Each provider this worker can ask, traced, with its limiter. */
+  providers: ReadonlyArray<{ provider: EnrichmentProvider; limiter: RateLimiter }>;
   gate: DatabaseGate;
   held: HeldClaims;
   retryPolicy: RetryPolicy;
   observability: Observability;
   outboundGuard: SsrfGuard;
-  /** Claims: this process, the provider whose cache answers, and how fresh an answer must be. */
+  /** Claims: this process, and how fresh a cached answer must be. */
   claim: Parameters<typeof createEnrichmentWorker>[0]['claim'];
 }): WorkerRole {
   const { config, logger, db, jobs, dispatcher, observability } = deps;
@@ -61,8 +61,7 @@ export function createWorkerRole(deps: {
       enrichCompany = createEnrichmentWorker({
         config,
         db,
-        provider: deps.provider,
-        limiter: deps.limiter,
+        providers: deps.providers,
         gate: deps.gate,
         held: deps.held,
         retryPolicy: deps.retryPolicy,

@@ -26,7 +26,7 @@ describe('companies a cancelled job left behind', () => {
   it('become cancelled at the next sweep, with the job counters', async () => {
     const job = await insertJob(database.db, {
       orgId: ORG,
-      provider: 'sandbox',
+      providers: ['sandbox'],
       filename: 'x.csv',
       total: 3,
       inputRows: 3,

@@ -210,7 +210,11 @@ export async function runChaos(
       logger: pino({ level: 'silent' }),
       databaseUrl: pg.url,
       roles: { api: true, worker: false },
-      provider: { name: 'sandbox', baseUrl: sandbox.url, apiKey: 'sandbox', stop: async () => {} },
+      providers: {
+        available: [{ name: 'sandbox', baseUrl: sandbox.url, apiKey: 'sandbox', stop: async () => {} }],
+        waterfall: ['sandbox'],
+        stop: async () => {},
+      },
     });
     const baseUrl = (await api.start())!;
     const alive = () => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);

@@ -39,7 +39,7 @@ describe('provider calls opened before they leave', () => {
   const newJob = () =>
     insertJob(database.db, {
       orgId: ORG,
-      provider: 'sandbox',
+      providers: ['sandbox'],
       filename: 'x.csv',
       total: 10,
       inputRows: 10,

@@ -37,7 +37,7 @@ describe('credit ledger', () => {
   const newJob = (maxCredits: number | null) =>
     insertJob(database.db, {
       orgId: ORG,
-      provider: 'sandbox',
+      providers: ['sandbox'],
       filename: 'x.csv',
       total: 100,
       inputRows: 100,
@@ -61,7 +61,12 @@ describe('credit ledger', () => {
     );
     expect(paused.every((p) => p.length === 0)).toBe(true);
     const usage = (await jobUsages(database.db, [job.id])).get(job.id);
-    expect(usage).toEqual({ providerCalls: 30, recordsBilled: 1500, credits: (29 * 30) / 2 });
+    expect(usage).toEqual({
+      providerCalls: 30,
+      recordsBilled: 1500,
+      credits: (29 * 30) / 2,
+      providers: [{ provider: 'sandbox', calls: 30, records: 1500, credits: (29 * 30) / 2 }],
+    });
     const rows = await database.db.execute<{ correlation_id: string; credits: number; duration_ms: number }>(
       sql`select correlation_id, credits, duration_ms from provider_calls where job_id = ${job.id} order by credits`,
     );
@@ -95,10 +100,16 @@ describe('credit ledger', () => {
     await recordProviderCall(database.db, { ...call(job.id, 0, 'down'), status: 503 });
     await recordProviderCall(database.db, { ...call(job.id, 0, 'key'), status: 401 });
     await recordProviderCall(database.db, { ...call(job.id, 0, 'timeout'), status: null });
+    // A second provider's calls of the same job count apart.
+    await recordProviderCall(database.db, { ...call(job.id, 3, 'pdl'), provider: 'pdl' });
     expect((await jobUsages(database.db, [job.id])).get(job.id)).toEqual({
-      providerCalls: 4,
-      recordsBilled: 50,
-      credits: 45,
+      providerCalls: 5,
+      recordsBilled: 100,
+      credits: 48,
+      providers: expect.arrayContaining([
+        { provider: 'sandbox', calls: 4, records: 50, credits: 45 },
+        { provider: 'pdl', calls: 1, records: 50, credits: 3 },
+      ]),
     });
   });
 

@@ -1,12 +1,12 @@
 /**
- * Which provider an installation uses (ENRICHMENT_PROVIDER, default auto): a paid key wins, then
- * the keyless web provider when public names resolve (asked of a real DNS server on loopback),
- * else the sandbox, said loudly with the reason.
+ * Which providers an installation asks (ENRICHMENT_PROVIDERS, default auto): the paid ones with a
+ * key first, then the keyless web provider when public names resolve (asked of a real DNS server
+ * on loopback); without either, the sandbox, said loudly with the reason.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config';
-import { resolveProvider, resolvesPublicNames } from '../src/providers/provider-stack';
+import { resolveProviders, resolvesPublicNames } from '../src/providers/provider-stack';
 import { type LocalDnsServer, startLocalDnsServer, zone } from './local-dns-server';
 
 function capture() {
@@ -41,18 +41,20 @@ describe('choosing the provider', () => {
   it('without keys uses the web provider when public names resolve', async () => {
     const { logger, lines } = capture();
     const config = loadConfig({ NODE_ENV: 'test', DNS_SERVERS: answering.server });
-    const chosen = await resolveProvider(config, logger);
-    expect(chosen.name).toBe('web');
+    const chosen = await resolveProviders(config, logger);
+    expect(chosen.waterfall).toEqual(['web']);
+    expect(chosen.available.map((e) => e.name)).toEqual(['web']);
     expect(lines.some((l) => /keyless WEB provider/.test(l.msg))).toBe(true);
   });
 
   it('without keys or DNS falls back to the sandbox and says why', async () => {
     const { logger, lines } = capture();
     const config = loadConfig({ NODE_ENV: 'test', DNS_SERVERS: silent.server });
-    const chosen = await resolveProvider(config, logger);
+    const chosen = await resolveProviders(config, logger);
     try {
-      expect(chosen.name).toBe('sandbox');
-      expect(await (await fetch(`${chosen.baseUrl}/_sandbox/stats`)).json()).toBeTruthy();
+      expect(chosen.waterfall).toEqual(['sandbox']);
+      const sandbox = chosen.available[0]!;
+      expect(await (await fetch(`${sandbox.baseUrl}/_sandbox/stats`)).json()).toBeTruthy();
       const warning = lines.find((l) => l.level === 40)?.msg ?? '';
       expect(warning).toMatch(/cannot resolve public names/);
       expect(warning).toMatch(/SYNTHETIC/);
@@ -61,23 +63,45 @@ describe('choosing the provider', () => {
     }
   });
 
-  it('prefers a paid key: Explorium, then People Data Labs', async () => {
-    const never = async () => {
-      throw new Error('a paid key needs no DNS probe');
-    };
+  it('with keys, the paid providers come first and the web provider adds its signals', async () => {
+    const silentLog = pino({ level: 'silent' });
+    const resolves = async () => true;
+    const explorium = loadConfig({ NODE_ENV: 'test', EXPLORIUM_API_KEY: 'e-key' });
+    expect((await resolveProviders(explorium, silentLog, resolves)).waterfall).toEqual(['explorium', 'web']);
     const both = loadConfig({ NODE_ENV: 'test', EXPLORIUM_API_KEY: 'e-key', PDL_API_KEY: 'p-key' });
-    expect((await resolveProvider(both, pino({ level: 'silent' }), never)).name).toBe('explorium');
-    const pdl = loadConfig({ NODE_ENV: 'test', PDL_API_KEY: 'p-key' });
-    const chosen = await resolveProvider(pdl, pino({ level: 'silent' }), never);
-    expect(chosen).toMatchObject({ name: 'pdl', apiKey: 'p-key', baseUrl: 'https://api.peopledatalabs.com' });
+    const chosen = await resolveProviders(both, silentLog, resolves);
+    expect(chosen.waterfall).toEqual(['explorium', 'pdl', 'web']);
+    expect(chosen.available.find((e) => e.name === 'pdl')).toMatchObject({
+      apiKey: 'p-key',
+      baseUrl: 'https://api.peopledatalabs.com',
+    });
+    // Without DNS the web provider is left out, and nothing falls back to the sandbox.
+    const { logger, lines } = capture();
+    const offline = await resolveProviders(both, logger, async () => false);
+    expect(offline.waterfall).toEqual(['explorium', 'pdl']);
+    expect(lines.find((l) => l.level === 40)?.msg).toMatch(/web provider is left out/);
   });
 
-  it('takes an explicit choice, and refuses one whose key is missing', async () => {
-    const web = loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDER: 'web', PDL_API_KEY: 'p-key' });
-    expect((await resolveProvider(web, pino({ level: 'silent' }))).name).toBe('web');
-    const pdl = loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDER: 'pdl' });
-    await expect(resolveProvider(pdl, pino({ level: 'silent' }))).rejects.toThrow(ConfigError);
-    await expect(resolveProvider(pdl, pino({ level: 'silent' }))).rejects.toThrow(/PDL_API_KEY/);
-    expect(() => loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDER: 'clearbit' })).toThrow(ConfigError);
+  it('takes an explicit waterfall, keeps keyed providers available, and refuses one whose key is missing', async () => {
+    const never = async () => {
+      throw new Error('an explicit list needs no DNS probe');
+    };
+    const silentLog = pino({ level: 'silent' });
+    const web = loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDERS: 'web', PDL_API_KEY: 'p-key' });
+    const chosen = await resolveProviders(web, silentLog, never);
+    expect(chosen.waterfall).toEqual(['web']);
+    // PDL has a key: an upload may still name it.
+    expect(chosen.available.map((e) => e.name).sort()).toEqual(['pdl', 'web']);
+    const pdl = loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDERS: 'pdl,web' });
+    await expect(resolveProviders(pdl, silentLog, never)).rejects.toThrow(ConfigError);
+    await expect(resolveProviders(pdl, silentLog, never)).rejects.toThrow(/PDL_API_KEY/);
+    expect(() => loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDERS: 'clearbit' })).toThrow(
+      /unknown provider "clearbit"/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDERS: 'web,web' })).toThrow(/once/);
+    // The name before waterfalls is refused with the new one, never silently ignored.
+    expect(() => loadConfig({ NODE_ENV: 'test', ENRICHMENT_PROVIDER: 'pdl' })).toThrow(
+      /ENRICHMENT_PROVIDERS/,
+    );
   });
 });

@@ -14,8 +14,9 @@ import { expect, inject } from 'vitest';
 import { loadConfig } from '../src/config';
 import { isAppError } from '../src/errors';
 import { createLogger } from '../src/logger';
+import type { ProviderName } from '../src/providers/provider';
 import { startSandboxServer } from '../src/providers/sandbox/sandbox-server';
-import { createSystem, type ProviderEndpoint, type System } from '../src/system';
+import { createSystem, type ProviderEndpoint, type ProviderSet, type System } from '../src/system';
 import { createTestDatabase } from './test-database';
 
 export type QueueKind = 'in-process' | 'bullmq';
@@ -53,6 +54,12 @@ export async function startTestSystem(
     providerUrl?: string;
     /** Another provider altogether (People Data Labs' emulator, the web provider). */
     provider?: ProviderEndpoint;
+    /**
+     * Several providers: the installation can ask each, and its default waterfall is their order
+     * (or `waterfall`). Instead of `provider`.
+     */
+    providers?: ProviderEndpoint[];
+    waterfall?: ProviderName[];
     /** Where the system's JSON log lines go (at debug level); default: no logs. */
     logDestination?: DestinationStream;
   } = {},
@@ -83,12 +90,17 @@ export async function startTestSystem(
       : pino({ level: 'silent' }),
     databaseUrl: database.url,
     roles: opts.roles ?? { api: true, worker: true },
-    provider: opts.provider ?? {
-      name: 'sandbox',
-      baseUrl: opts.providerUrl ?? sandbox.url,
-      apiKey: 'test-key',
-      stop: async () => {},
-    },
+    providers: providerSet(
+      opts.providers ?? [
+        opts.provider ?? {
+          name: 'sandbox',
+          baseUrl: opts.providerUrl ?? sandbox.url,
+          apiKey: 'test-key',
+          stop: async () => {},
+        },
+      ],
+      opts.waterfall,
+    ),
   });
   const address = await system.start();
   const keys = keyCache(database.url);
@@ -125,6 +137,15 @@ export async function startTestSystem(
   };
   if (address) systems.set(address, testSystem);
   return testSystem;
+}
+
+/** The providers a test system can ask; its default waterfall is theirs in order unless given. */
+export function providerSet(available: ProviderEndpoint[], waterfall?: ProviderName[]): ProviderSet {
+  return {
+    available,
+    waterfall: waterfall ?? available.map((e) => e.name),
+    stop: async () => {},
+  };
 }
 
 /** Running test systems by base URL, so the helpers find the one a URL points at. */

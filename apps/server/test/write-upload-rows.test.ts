@@ -39,11 +39,18 @@ function row(i: number, distinct: number): UploadRow {
   };
 }
 
-async function* rows(n: number, distinct: number, failAt?: number): AsyncGenerator<UploadRow> {
+/** In batches of 300, as read-upload.ts gives them. */
+async function* rows(n: number, distinct: number, failAt?: number): AsyncGenerator<UploadRow[]> {
+  let batch: UploadRow[] = [];
   for (let i = 0; i < n; i++) {
     if (i === failAt) throw new Error('the file could not be read further');
-    yield row(i, distinct);
+    batch.push(row(i, distinct));
+    if (batch.length === 300) {
+      yield batch;
+      batch = [];
+    }
   }
+  if (batch.length > 0) yield batch;
 }
 
 describe('writeUploadRows', () => {
@@ -61,6 +68,7 @@ describe('writeUploadRows', () => {
     insertIngestingJob(database.db, {
       orgId: ORG,
       provider: 'sandbox',
+      providers: ['sandbox'],
       filename: 'x.csv',
       domainColumn: null,
       headerRow: null,
@@ -142,7 +150,7 @@ describe('writeUploadRows', () => {
   it('gives the same companies when every domain is reported as maybe seen (a hash collision)', async () => {
     const n = 12_345;
     const distinct = 3_333;
-    const alwaysMaybe: SeenDomains = { addIfNew: () => false };
+    const alwaysMaybe: SeenDomains = { add: () => 'maybe' };
     const { jobId, made } = await read(n, distinct, { seen: alwaysMaybe });
     const want = expected(n, distinct);
     expect(made).toBe(want.companies.length);

@@ -47,8 +47,60 @@ export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['completed', 'cancel
 /** Statuses of a job whose file is not read into companies: no counts to show, no estimate, nothing to export. */
 export const UNREAD_JOB_STATUSES: readonly JobStatus[] = ['ingesting', 'failed'];
 
-export const ProviderName = z.enum(['explorium', 'pdl', 'web', 'sandbox']).meta({ id: 'ProviderName' });
+export const PROVIDER_NAMES = ['explorium', 'pdl', 'web', 'sandbox'] as const;
+export const ProviderName = z.enum(PROVIDER_NAMES).meta({ id: 'ProviderName' });
 export type ProviderName = z.infer<typeof ProviderName>;
+
+/**
+ * The fields providers fill. In a waterfall the first provider that returns a value for a field
+ * fills it, and a later provider is asked only while a field it can fill is still empty.
+ */
+export const ENRICHED_FIELDS = [
+  'name',
+  'industry',
+  'company_size',
+  'revenue_range',
+  'country',
+  'region',
+  'city',
+  'website',
+  'linkedin_url',
+  'description',
+  'email_provider',
+  'technologies',
+  'logo_url',
+  'founded_year',
+  'employee_count',
+  'social_profiles',
+] as const;
+export const EnrichedField = z.enum(ENRICHED_FIELDS).meta({ id: 'EnrichedField' });
+export type EnrichedField = z.infer<typeof EnrichedField>;
+
+export const FieldProvenance = z
+  .object({
+    provider: ProviderName,
+    fetched_at: z.iso.datetime().describe('When that provider produced the value'),
+    confidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .nullable()
+      .describe(
+        "The provider's confidence in its match (0–1; People Data Labs' likelihood / 10), when it gives one",
+      ),
+    source: z
+      .enum(['provider', 'cache'])
+      .describe('"cache": reused from an earlier enrichment by that provider'),
+  })
+  .describe('Where one field of a company came from')
+  .meta({ id: 'FieldProvenance' });
+export type FieldProvenance = z.infer<typeof FieldProvenance>;
+
+export const CompanyProvenance = z
+  .partialRecord(EnrichedField, FieldProvenance)
+  .describe('Per filled field, the provider that filled it (fields nobody filled are absent)')
+  .meta({ id: 'CompanyProvenance' });
+export type CompanyProvenance = z.infer<typeof CompanyProvenance>;
 
 /**
  * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides.
@@ -118,7 +170,13 @@ export const Job = z
     id: z.uuid(),
     org_id: z.string(),
     status: JobStatus,
-    provider: ProviderName.describe('"sandbox" means synthetic data from the built-in emulator'),
+    provider: ProviderName.describe('The first provider of `providers`; "sandbox" means synthetic data'),
+    providers: z
+      .array(ProviderName)
+      .min(1)
+      .describe(
+        'The waterfall: providers asked in this order, each only for fields the ones before it left empty',
+      ),
     filename: z.string().nullable(),
     total: z.number().int().describe('Unique companies in the job'),
     counts: JobCounts,
@@ -146,6 +204,18 @@ export const Job = z
         provider_calls: z.number().int().describe('Bulk calls at most (match + firmographics, 50 per call)'),
         credits: z.number().int().describe('Records billed at most (one per matched company)'),
         duration_seconds: z.number().int().describe('Time the provider rate limit allows for those calls'),
+        providers: z
+          .array(
+            z.object({
+              provider: ProviderName,
+              provider_calls: z.number().int().describe('Calls at most to this provider'),
+              credits: z.number().int().describe('Credits at most at this provider (0: a free provider)'),
+            }),
+          )
+          .describe(
+            'Per provider of the waterfall. Upper bounds: a later provider is assumed asked for every ' +
+              'company, though it is asked only for those whose fields are still empty',
+          ),
       })
       .nullable()
       .describe('What the job was expected to cost before it ran; null while `ingesting`'),
@@ -164,6 +234,16 @@ export const Job = z
           .describe('Items of this job in calls the provider answered successfully (failed calls bill none)'),
         credits: z.number().int().describe('Estimated credits: records the provider returned data for'),
         cache_hits: z.number().int().describe('Companies answered from the enrichment cache'),
+        providers: z
+          .array(
+            z.object({
+              provider: ProviderName,
+              provider_calls: z.number().int(),
+              records_billed: z.number().int(),
+              credits: z.number().int(),
+            }),
+          )
+          .describe('The same, per provider the job has called (its ledger rows)'),
       })
       .describe('What the job has cost so far'),
     created_at: z.iso.datetime(),
@@ -209,7 +289,20 @@ export const Company = z
     input: z.string().describe('The value as it was in the file (first occurrence)'),
     row_number: z.number().int().describe('1-based data row of the first occurrence'),
     status: CompanyStatus,
-    business_id: z.string().nullable(),
+    business_id: z
+      .string()
+      .nullable()
+      .describe(
+        "The id of the company at the first provider that matched it (People Data Labs' is the domain)",
+      ),
+    match_confidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .nullable()
+      .describe(
+        "The confidence of the first provider that returned data for it, when that provider gives one (0–1; People Data Labs' likelihood / 10)",
+      ),
     name: z.string().nullable(),
     industry: z.string().nullable(),
     company_size: z.string().nullable(),
@@ -221,10 +314,16 @@ export const Company = z
     linkedin_url: z.string().nullable(),
     description: z.string().nullable(),
     signals: CompanySignals.nullable(),
+    provenance: CompanyProvenance,
     error: CompanyError.nullable(),
     attempts: z.number().int(),
     source: z.enum(['provider', 'cache']).nullable().describe('"cache": reused from an earlier enrichment'),
-    fetched_at: z.iso.datetime().nullable().describe('When the provider produced this result'),
+    fetched_at: z.iso
+      .datetime()
+      .nullable()
+      .describe(
+        'When the provider produced this result (the latest of its providers; per field: `provenance`)',
+      ),
     enriched_at: z.iso.datetime().nullable(),
     updated_at: z.iso
       .datetime()
@@ -291,6 +390,11 @@ export const ExportQuery = OrgQuery.extend({
         'column in order under its own header, with the enrichment columns appended (a rejected row has ' +
         'status `rejected` and its reason).',
     ),
+  provenance: z
+    .enum(['true', 'false', '1', '0'], { message: 'provenance must be true or false' })
+    .transform((v) => v === 'true' || v === '1')
+    .default(false)
+    .describe('Also a `<field>_provider` and a `<field>_fetched_at` column per enriched field'),
 });
 
 /** The export's body: CSV, described for the API document (not parsed). */
@@ -328,6 +432,12 @@ export const CompanyListQuery = z.object({
   org_id: OrgIdParam,
   status: CompanyStatus.optional(),
   q: z.string().trim().max(200).optional().describe('Search by domain or name (substring)'),
+  min_confidence: z.coerce
+    .number({ message: 'min_confidence must be a number from 0 to 1' })
+    .min(0, 'min_confidence must be a number from 0 to 1')
+    .max(1, 'min_confidence must be a number from 0 to 1')
+    .optional()
+    .describe('Only companies whose match_confidence is at least this (companies without one are left out)'),
   sort: CompanySort.default('row_number'),
   updated_since: z.iso
     .datetime({ message: 'updated_since must be an ISO 8601 date-time, e.g. 2026-01-01T00:00:00.000Z' })
@@ -411,8 +521,9 @@ export const UploadFields = z.object({
     )
     .optional()
     .describe(
-      'Providers to ask, in order, comma-separated (e.g. `explorium`). A provider this server does not have is ' +
-        'refused (400) with the names of those it has.',
+      'The waterfall: providers to ask, in order, comma-separated (e.g. `explorium,pdl,web`). Each is asked ' +
+        "only for companies with a field it can fill still empty. Default: the server's ENRICHMENT_PROVIDERS. " +
+        'A provider this server has no key for is refused (400) with the names of those it has.',
     ),
 });
 

@@ -3,6 +3,8 @@
  * only dispatches (see docs/adr/0001). Migrations under ./migrations are generated from this
  * file with `npm run db:generate` and never edited once committed.
  */
+
+import { type CompanyProvenance, PROVIDER_NAMES } from '@gtm-enrich/contracts';
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
@@ -14,11 +16,14 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  real,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { ProviderEstimate } from '../jobs/estimate';
 import type { CompanySignals } from '../providers/provider';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -42,7 +47,13 @@ export const jobs = pgTable(
     })
       .notNull()
       .default('queued'),
-    provider: text('provider', { enum: ['explorium', 'pdl', 'web', 'sandbox'] }).notNull(),
+    /**
+     * The first of `providers`. Kept for processes of the previous release during a rolling deploy
+     * (they read it); new code reads `providers`.
+     */
+    provider: text('provider', { enum: PROVIDER_NAMES }).notNull(),
+    /** The waterfall: providers asked in this order, each only for fields still empty (enrichment/waterfall.ts). */
+    providers: text('providers', { enum: PROVIDER_NAMES }).array().notNull(),
     filename: text('filename'),
     total: integer('total').notNull(),
     inputRows: integer('input_rows').notNull(),
@@ -78,6 +89,8 @@ export const jobs = pgTable(
     estimateProviderCalls: integer('estimate_provider_calls').notNull().default(0),
     estimateCredits: integer('estimate_credits').notNull().default(0),
     estimateSeconds: integer('estimate_seconds').notNull().default(0),
+    /** The estimate per provider of the waterfall (the columns above are their sums). */
+    estimateProviders: jsonb('estimate_providers').$type<ProviderEstimate[]>(),
     // What it has cost so far, moved in the same statements as the companies (never summed per poll).
     cacheHits: integer('cache_hits').notNull().default(0),
     /**
@@ -117,7 +130,24 @@ export const companies = pgTable(
     status: text('status', { enum: ['queued', 'processing', 'enriched', 'not_found', 'failed', 'cancelled'] })
       .notNull()
       .default('queued'),
+    /** The id at the first provider of the waterfall that matched it (the result shown). */
     businessId: text('business_id'),
+    /** Which provider of its job's waterfall is asked next (0: the first). */
+    providerStep: smallint('provider_step').notNull().default(0),
+    /**
+     * The match of the provider at `provider_step`, kept while the company waits for a retry so that
+     * the retry only enriches (a match is a paid call at some providers).
+     */
+    stepBusinessId: text('step_business_id'),
+    /** Per filled field: the provider, when, its confidence and whether from the cache. */
+    provenance: jsonb('provenance').$type<CompanyProvenance>(),
+    /** The confidence of the first provider that returned data, when it gives one (0–1). */
+    matchConfidence: real('match_confidence'),
+    /**
+     * The failure of an earlier provider of the waterfall that gave up on it (`error_code` is the
+     * current step's, while it retries): a company no later provider finds ends failed with it.
+     */
+    failedStepError: jsonb('failed_step_error').$type<{ code: string; message: string }>(),
     name: text('name'),
     industry: text('industry'),
     companySize: text('company_size'),

@@ -8,18 +8,13 @@
  * other instead of deadlocking.
  */
 
-import type { CompanyStatus } from '@gtm-enrich/contracts';
+import type { CompanyProvenance, CompanyStatus } from '@gtm-enrich/contracts';
 import { type SQL, sql } from 'drizzle-orm';
-import {
-  type Db,
-  executePrepared,
-  inTransaction,
-  type PooledConnection,
-  type Transaction,
-} from '../db/database';
+import { type Db, executePrepared, inTransaction, type PooledConnection } from '../db/database';
 import type { CompanyRow } from '../db/schema';
-import type { Firmographics } from '../providers/provider';
+import type { CompanySignals, Firmographics, ProviderName } from '../providers/provider';
 import { type CacheScope, isFreshCacheEntry, isVisibleCacheEntry } from './enrichment-cache.sql';
+import { stateFromStored, type WaterfallState } from './waterfall';
 
 const COUNTER: Record<CompanyStatus, string> = {
   queued: 'queued_count',
@@ -41,16 +36,20 @@ export type ClaimedCompany = {
   jobId: string;
   orgId: string;
   domain: string;
+  /** Claims of the current provider step, this one included. */
   attempts: number;
-  /** Matched by an earlier attempt: a retry enriches it instead of matching again. */
-  businessId: string | null;
-  /** A fresh enrichment-cache entry for the domain, unless the job forces a refresh. */
-  cached: CachedResult | null;
+  /** The job's waterfall, and the step of it this company is at. */
+  providers: ProviderName[];
+  step: number;
+  /** Matched at this step by an earlier attempt: a retry enriches it instead of matching again. */
+  stepBusinessId: string | null;
+  /** What earlier steps gathered (a company resumed mid-waterfall). */
+  state: WaterfallState;
+  /** Fresh enrichment-cache entries of the providers from this step on, unless the job forces a refresh. */
+  cached: Map<ProviderName, CachedResult>;
 };
 
 export type ClaimOptions = {
-  /** Provider whose cache entries count (results of one provider are not another's). */
-  provider: string;
   /** This worker process: its claims carry it, and only it renews their leases. */
   token: string;
   leaseMs: number;
@@ -79,6 +78,91 @@ async function withJobsLocked<T>(
   });
 }
 
+type StoredFields = {
+  name: string | null;
+  industry: string | null;
+  company_size: string | null;
+  revenue_range: string | null;
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  website: string | null;
+  linkedin_url: string | null;
+  description: string | null;
+  signals: CompanySignals | null;
+};
+
+type ClaimedRow = StoredFields & {
+  id: string;
+  job_id: string;
+  org_id: string;
+  domain: string;
+  attempts: number;
+  provider_step: number;
+  step_business_id: string | null;
+  business_id: string | null;
+  match_confidence: number | null;
+  provenance: CompanyProvenance | null;
+  source: 'provider' | 'cache' | null;
+  fetched_at: string | Date | null;
+  failed_step_error: { code: string; message: string } | null;
+  providers: ProviderName[] | string;
+  cache_entries: Record<
+    string,
+    { business_id: string | null; firmographics: Firmographics | null; fetched_at: string }
+  > | null;
+};
+
+/** A text[] column arrives parsed from a prepared statement, or as its literal `{a,b}` otherwise. */
+function textArray(value: string[] | string): string[] {
+  return Array.isArray(value)
+    ? value
+    : value
+        .replace(/^\{|\}$/g, '')
+        .split(',')
+        .filter(Boolean);
+}
+
+function toClaimedCompany(r: ClaimedRow): ClaimedCompany {
+  return {
+    id: r.id,
+    jobId: r.job_id,
+    orgId: r.org_id,
+    domain: r.domain,
+    attempts: r.attempts,
+    providers: textArray(r.providers) as ProviderName[],
+    step: r.provider_step,
+    stepBusinessId: r.step_business_id,
+    state: stateFromStored({
+      firmographics: {
+        name: r.name,
+        industry: r.industry,
+        companySize: r.company_size,
+        revenueRange: r.revenue_range ?? 'Unknown',
+        country: r.country,
+        region: r.region,
+        city: r.city,
+        website: r.website,
+        linkedinUrl: r.linkedin_url,
+        description: r.description,
+        signals: r.signals,
+      },
+      provenance: r.provenance,
+      businessId: r.business_id,
+      matchConfidence: r.match_confidence,
+      source: r.source,
+      fetchedAt: r.fetched_at === null ? null : new Date(r.fetched_at),
+      failedStepError: r.failed_step_error,
+    }),
+    cached: new Map(
+      Object.entries(r.cache_entries ?? {}).map(([provider, e]) => [
+        provider as ProviderName,
+        { businessId: e.business_id, firmographics: e.firmographics, fetchedAt: new Date(e.fetched_at) },
+      ]),
+    ),
+  };
+}
+
 /**
  * queued → processing, with a lease. A processing company whose lease ran out (its worker died)
  * can be claimed again; it was already counted as processing, so the counters stay. Nothing is
@@ -96,18 +180,7 @@ export async function claimCompanies(
     db,
     items.map((i) => i.jobId),
     async (tx) => {
-      const result = await executePrepared<{
-        id: string;
-        job_id: string;
-        org_id: string;
-        domain: string;
-        attempts: number;
-        business_id: string | null;
-        cache_hit: boolean;
-        cache_business_id: string | null;
-        cache_firmographics: Firmographics | null;
-        cache_fetched_at: string | Date | null;
-      }>(
+      const result = await executePrepared<ClaimedRow>(
         tx,
         'claim_companies',
         sql`
@@ -133,7 +206,10 @@ export async function claimCompanies(
             lease_expires_at = now() + make_interval(secs => ${opts.leaseMs / 1000}),
             claim_token = ${opts.token}::uuid
         from target t where c.id = t.id
-        returning c.id, c.job_id, c.org_id, c.domain, c.attempts, c.business_id, t.old_status
+        returning c.id, c.job_id, c.org_id, c.domain, c.attempts, c.provider_step, c.step_business_id,
+                  c.business_id, c.match_confidence, c.provenance, c.source, c.fetched_at, c.failed_step_error,
+                  c.name, c.industry, c.company_size, c.revenue_range, c.country, c.region, c.city, c.website,
+                  c.linkedin_url, c.description, c.signals, t.old_status
       ), per_job as (
         select job_id, (count(*) filter (where old_status = 'queued'))::int as n from claimed group by job_id
       ), bumped as (
@@ -146,81 +222,132 @@ export async function claimCompanies(
         from per_job p where j.id = p.job_id
         returning j.id
       )
-      select cl.id, cl.job_id, cl.org_id, cl.domain, cl.attempts, cl.business_id,
-             ec.domain is not null as cache_hit, ec.business_id as cache_business_id,
-             ec.firmographics as cache_firmographics, ec.fetched_at as cache_fetched_at
+      select cl.*, j.providers, ec.entries as cache_entries
       from claimed cl
       join jobs j on j.id = cl.job_id
       left join lateral (
-        select * from enrichment_cache ec
-        where ec.provider = ${opts.provider} and ec.domain = cl.domain and not j.force_refresh
-          and ${isVisibleCacheEntry(opts.cacheScope ?? 'org', sql`cl.org_id`)}
-          and ${isFreshCacheEntry({ ttlMs: opts.cacheTtlMs, noMatchTtlMs: opts.noMatchCacheTtlMs })}
-        order by ec.fetched_at desc limit 1
+        -- The freshest visible entry of each provider still to be asked.
+        select jsonb_object_agg(e.provider, jsonb_build_object(
+                 'business_id', e.business_id, 'firmographics', e.firmographics, 'fetched_at', e.fetched_at)) as entries
+        from (
+          select distinct on (ec.provider) ec.provider, ec.business_id, ec.firmographics, ec.fetched_at
+          from enrichment_cache ec
+          where ec.provider = any(j.providers[cl.provider_step + 1:]) and ec.domain = cl.domain
+            and not j.force_refresh
+            and ${isVisibleCacheEntry(opts.cacheScope ?? 'org', sql`cl.org_id`)}
+            and ${isFreshCacheEntry({ ttlMs: opts.cacheTtlMs, noMatchTtlMs: opts.noMatchCacheTtlMs })}
+          order by ec.provider, ec.fetched_at desc
+        ) e
       ) ec on true
     `,
       );
-      return result.rows.map((r) => ({
-        id: r.id,
-        jobId: r.job_id,
-        orgId: r.org_id,
-        domain: r.domain,
-        attempts: r.attempts,
-        businessId: r.business_id,
-        cached: r.cache_hit
-          ? {
-              businessId: r.cache_business_id,
-              firmographics: r.cache_firmographics,
-              fetchedAt: new Date(r.cache_fetched_at ?? Date.now()),
-            }
-          : null,
-      }));
+      return result.rows.map(toClaimedCompany);
     },
   );
 }
 
-export type CompanyOutcome = {
+/** A provider's own answer for a domain, kept in the enrichment cache under its name. */
+export type CacheEntry = {
+  provider: ProviderName;
+  businessId: string | null;
+  firmographics: Firmographics | null;
+  fetchedAt: Date;
+};
+
+/** Where a company stands after a provider step: what it gathered, and the answer to cache. */
+type CompanyProgress = {
   orgId: string;
   jobId: string;
   companyId: string;
   domain: string;
-  to: 'enriched' | 'not_found' | 'failed';
-  source: 'provider' | 'cache' | null;
-  businessId: string | null;
-  firmographics: Firmographics | null;
-  fetchedAt: Date | null;
-  error: { code: string; message: string } | null;
-  /** Store this provider answer in the enrichment cache. */
-  cacheWrite: boolean;
+  /** What the waterfall gathered so far (waterfall.ts). */
+  state: WaterfallState;
+  /** Store this provider answer in the enrichment cache (null: it came from the cache, or failed). */
+  cache: CacheEntry | null;
 };
 
+export type CompanyOutcome = CompanyProgress & {
+  to: 'enriched' | 'not_found' | 'failed';
+  /** Shown with a company no provider found: why (no match, or a provider's failure). */
+  error: { code: string; message: string } | null;
+};
+
+/** A company moving on to the next provider of its waterfall, still held by this worker. */
+export type CompanyCheckpoint = CompanyProgress & { nextStep: number };
+
 export type FinishResult = { completedJobs: { orgId: string; jobId: string }[] };
+
+function progressInput(p: CompanyProgress, extra: Record<string, unknown>) {
+  const s = p.state;
+  return {
+    id: p.companyId,
+    org_id: p.orgId,
+    domain: p.domain,
+    business_id: s.businessId,
+    // Sent once: the statement takes the company's columns from it (see `f` below).
+    firmographics: s.found ? s.firmographics : null,
+    provenance: s.provenance,
+    match_confidence: s.matchConfidence,
+    source: s.allFromCache ? 'cache' : 'provider',
+    fetched_at: s.fetchedAt?.toISOString() ?? null,
+    failed_step_error: s.error,
+    cache: p.cache && {
+      provider: p.cache.provider,
+      business_id: p.cache.businessId,
+      firmographics: p.cache.firmographics,
+      fetched_at: p.cache.fetchedAt.toISOString(),
+    },
+    ...extra,
+  };
+}
+
+/** The input rows of an outcome or checkpoint statement. */
+function progressRows(json: string): SQL {
+  return sql`select * from jsonb_to_recordset(${json}::jsonb) as i(
+    id uuid, org_id text, domain text, to_status text, source text, business_id text, firmographics jsonb,
+    provenance jsonb, match_confidence real, failed_step_error jsonb, next_step int,
+    error_code text, error_message text, fetched_at timestamptz, cache jsonb)`;
+}
+
+/** The company's result columns from the input row `i` and its firmographics `f`. */
+const RESULT_COLUMNS = sql`business_id = i.business_id, name = f.name,
+  industry = f.industry, company_size = f."companySize",
+  revenue_range = case when i.firmographics is not null then coalesce(f."revenueRange", 'Unknown') end,
+  country = f.country, region = f.region, city = f.city, website = f.website,
+  linkedin_url = f."linkedinUrl", description = f.description,
+  signals = nullif(i.firmographics -> 'signals', 'null'::jsonb),
+  provenance = i.provenance, match_confidence = i.match_confidence, source = i.source,
+  fetched_at = i.fetched_at`;
+
+const FIRMOGRAPHICS_RECORD = sql`left join lateral jsonb_to_record(i.firmographics) as f(
+  name text, industry text, "companySize" text, "revenueRange" text, country text, region text,
+  city text, website text, "linkedinUrl" text, description text) on true`;
+
+/** Each provider answer into the enrichment cache, as the paying organization's entry. */
+const CACHE_WRITE = sql`insert into enrichment_cache (provider, domain, org_id, business_id, firmographics, fetched_at)
+  select distinct on (i.cache ->> 'provider', i.org_id, i.domain)
+    i.cache ->> 'provider', i.domain, i.org_id, i.cache ->> 'business_id', nullif(i.cache -> 'firmographics', 'null'::jsonb),
+    (i.cache ->> 'fetched_at')::timestamptz
+  from input i where i.cache is not null and i.cache <> 'null'::jsonb
+  order by i.cache ->> 'provider', i.org_id, i.domain
+  on conflict (provider, domain, org_id) do update
+    set business_id = excluded.business_id, firmographics = excluded.firmographics,
+        fetched_at = excluded.fetched_at`;
 
 /**
  * processing → enriched | not_found | failed for a batch, with the job counters, the cache hits,
  * the enrichment cache itself, and the completion of every job this batch empties.
  */
-export async function finishCompanies(
-  db: Db,
-  provider: string,
-  outcomes: readonly CompanyOutcome[],
-): Promise<FinishResult> {
+export async function finishCompanies(db: Db, outcomes: readonly CompanyOutcome[]): Promise<FinishResult> {
   if (outcomes.length === 0) return { completedJobs: [] };
   const input = JSON.stringify(
-    outcomes.map((o) => ({
-      id: o.companyId,
-      org_id: o.orgId,
-      domain: o.domain,
-      to_status: o.to,
-      source: o.source,
-      business_id: o.businessId,
-      // Sent once: the statement takes the company's columns from it (see `f` below).
-      firmographics: o.firmographics,
-      error_code: o.error?.code ?? null,
-      error_message: o.error?.message ?? null,
-      fetched_at: o.fetchedAt?.toISOString() ?? null,
-      cache_write: o.cacheWrite,
-    })),
+    outcomes.map((o) =>
+      progressInput(o, {
+        to_status: o.to,
+        error_code: o.error?.code ?? null,
+        error_message: o.error?.message ?? null,
+      }),
+    ),
   );
   return withJobsLocked(
     db,
@@ -230,37 +357,20 @@ export async function finishCompanies(
         tx,
         'finish_companies',
         sql`
-      with input as (
-        select * from jsonb_to_recordset(${input}::jsonb) as i(
-          id uuid, org_id text, domain text, to_status text, source text, business_id text, firmographics jsonb,
-          error_code text, error_message text, fetched_at timestamptz, cache_write boolean)
-      ), moved as (
+      with input as (${progressRows(input)}), moved as (
         update companies c
-        set status = i.to_status, source = i.source, business_id = i.business_id, name = f.name,
-            industry = f.industry, company_size = f."companySize",
-            revenue_range = case when i.to_status = 'enriched' then coalesce(f."revenueRange", 'Unknown') end,
-            country = f.country, region = f.region, city = f.city, website = f.website,
-            linkedin_url = f."linkedinUrl", description = f.description,
-            signals = nullif(i.firmographics -> 'signals', 'null'::jsonb),
-            error_code = i.error_code, error_message = i.error_message, fetched_at = i.fetched_at,
+        set status = i.to_status, ${RESULT_COLUMNS},
+            error_code = i.error_code, error_message = i.error_message,
             enriched_at = case when i.to_status = 'enriched' then now() else null end,
+            failed_step_error = null, step_business_id = null,
             lease_expires_at = null, claim_token = null, updated_at = now()
         -- The input drives the join, one primary-key lookup per row. An added 'c.id = any(...)'
         -- made the planner scan the ids first and rescan the whole input for each of them.
         from input i
-        left join lateral jsonb_to_record(i.firmographics) as f(
-          name text, industry text, "companySize" text, "revenueRange" text, country text, region text,
-          city text, website text, "linkedinUrl" text, description text) on true
+        ${FIRMOGRAPHICS_RECORD}
         where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
         returning c.job_id, c.status, c.source
-      ), cached as (
-        -- Each entry is the paying organization's; ENRICHMENT_CACHE_SCOPE decides who reads it.
-        insert into enrichment_cache (provider, domain, org_id, business_id, firmographics, fetched_at)
-        select distinct on (org_id, domain) ${provider}, domain, org_id, business_id, firmographics, fetched_at
-        from input where cache_write order by org_id, domain
-        on conflict (provider, domain, org_id) do update
-          set business_id = excluded.business_id, firmographics = excluded.firmographics,
-              fetched_at = excluded.fetched_at
+      ), cached as (${CACHE_WRITE}
       ), per_job as (
         select job_id, count(*)::int as n,
           (count(*) filter (where status = 'enriched'))::int as enriched,
@@ -293,6 +403,42 @@ export async function finishCompanies(
 }
 
 /**
+ * Saves what a company gathered from one provider before the next is asked, so that a worker
+ * that dies between them leaves it at the next step with nothing paid for twice. Written only
+ * while this worker still holds the claim (`token`); its lease is renewed and the next step gets
+ * its first attempt. Returns the ids written: a company missing was taken over.
+ */
+export async function checkpointCompanies(
+  db: Db,
+  opts: { token: string; leaseMs: number },
+  checkpoints: readonly CompanyCheckpoint[],
+): Promise<Set<string>> {
+  if (checkpoints.length === 0) return new Set();
+  const input = JSON.stringify(checkpoints.map((c) => progressInput(c, { next_step: c.nextStep })));
+  // Only the company rows change (no counter moves): no job row to lock.
+  const result = await executePrepared<{ id: string }>(
+    db,
+    'checkpoint_companies',
+    sql`
+    with input as (${progressRows(input)}), moved as (
+      update companies c
+      set ${RESULT_COLUMNS}, failed_step_error = i.failed_step_error,
+          provider_step = i.next_step, step_business_id = null, attempts = 1,
+          error_code = null, error_message = null, updated_at = now(),
+          lease_expires_at = now() + make_interval(secs => ${opts.leaseMs / 1000})
+      from input i
+      ${FIRMOGRAPHICS_RECORD}
+      where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'
+        and c.claim_token = ${opts.token}::uuid
+      returning c.id
+    ), cached as (${CACHE_WRITE})
+    select id from moved
+  `,
+  );
+  return new Set(result.rows.map((r) => r.id));
+}
+
+/**
  * Extends the leases of the companies this worker still holds; returns the ids it still holds.
  * A company missing from the answer was taken over (its lease ran out while this process was
  * frozen or cut off) or finished elsewhere: this worker must not spend anything more on it.
@@ -315,7 +461,7 @@ export async function renewLeases(
   return new Set(result.rows.map((r) => r.id));
 }
 
-export type CompanyFields = Partial<Pick<CompanyRow, 'errorCode' | 'errorMessage' | 'businessId'>>;
+export type CompanyFields = Partial<Pick<CompanyRow, 'errorCode' | 'errorMessage' | 'stepBusinessId'>>;
 
 /**
  * One company from `from` to `to` (a release back to queued, for a retry or a paused job). When
@@ -339,7 +485,7 @@ export async function transitionCompany(
     sql`lease_expires_at = null`,
     sql`claim_token = null`,
   ];
-  if (t.fields && 'businessId' in t.fields) sets.push(sql`business_id = ${t.fields.businessId}`);
+  if (t.fields && 'stepBusinessId' in t.fields) sets.push(sql`step_business_id = ${t.fields.stepBusinessId}`);
   if (t.fields && 'errorCode' in t.fields) sets.push(sql`error_code = ${t.fields.errorCode}`);
   if (t.fields && 'errorMessage' in t.fields) sets.push(sql`error_message = ${t.fields.errorMessage}`);
   if (t.refundAttempt) sets.push(sql`attempts = greatest(attempts - 1, 0)`);

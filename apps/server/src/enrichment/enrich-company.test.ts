@@ -11,7 +11,12 @@ import { startTcpProxy } from '../../test/tcp-proxy';
 import { insertCompanies, openMigratedTestDatabase } from '../../test/test-database';
 import { connectDatabase, type DatabaseHandle, type Db } from '../db/database';
 import { findJob, insertJob, resumeJob } from '../jobs/jobs.repository';
-import { type EnrichmentProvider, type Firmographics, ProviderError } from '../providers/provider';
+import {
+  type EnrichmentProvider,
+  FIRMOGRAPHIC_FIELDS,
+  type Firmographics,
+  ProviderError,
+} from '../providers/provider';
 import { RetryTaskLater } from '../queue/task-queue';
 import { createClaimGuardedProvider } from './claim-guarded-provider';
 import { claimCompanies } from './company-state.repository';
@@ -23,7 +28,6 @@ import { createRetryPolicy } from './retry-policy';
 
 const ORG = 'acme';
 const CLAIM = {
-  provider: 'sandbox',
   token: randomUUID(),
   leaseMs: 60_000,
   cacheTtlMs: 86_400_000,
@@ -49,7 +53,9 @@ function wireHandler(
   });
   const handler = createEnrichCompany({
     db,
-    batcher: createProviderBatcher(createClaimGuardedProvider(provider, held), { windowMs: 5 }),
+    batchers: new Map([
+      [provider.name, createProviderBatcher(createClaimGuardedProvider(provider, held), { windowMs: 5 })],
+    ]),
     retryPolicy: opts.retryPolicy,
     logger: pino({ level: 'silent' }),
     writeWindowMs: 5,
@@ -101,6 +107,7 @@ function scriptedProvider() {
     maxBatchSize: 50,
     matching: 'call',
     creditsPerRecord: 1,
+    fills: FIRMOGRAPHIC_FIELDS,
     async matchBusinesses(domains) {
       state.matchCalls++;
       await state.duringMatch?.();
@@ -146,7 +153,7 @@ describe('enrich-company task', () => {
   async function newJob(domains: string[], opts: { forceRefresh?: boolean } = {}) {
     const job = await insertJob(database.db, {
       orgId: ORG,
-      provider: 'sandbox',
+      providers: ['sandbox'],
       filename: 'x.csv',
       total: domains.length,
       inputRows: domains.length,
@@ -173,7 +180,10 @@ describe('enrich-company task', () => {
       source: string | null;
       name: string | null;
       business_id: string | null;
-    }>(sql`select status, attempts, error_code, source, name, business_id from companies where id = ${id}`);
+      step_business_id: string | null;
+    }>(
+      sql`select status, attempts, error_code, source, name, business_id, step_business_id from companies where id = ${id}`,
+    );
     return r.rows[0]!;
   }
 
@@ -452,12 +462,20 @@ describe('enrich-company task', () => {
     expect(await company(companyId)).toMatchObject({
       status: 'queued',
       attempts: 1,
-      business_id: 'a'.repeat(32),
+      // The step's match, kept for its retry; not yet the company's result.
+      step_business_id: 'a'.repeat(32),
+      business_id: null,
     });
     scripted.state.enrichError = null;
     await handler({ orgId: ORG, jobId, companyId }, { delivery: 2 });
     expect(scripted.state.matchCalls).toBe(matchCalls + 1);
-    expect(await company(companyId)).toMatchObject({ status: 'enriched', attempts: 2, name: 'Stripe' });
+    expect(await company(companyId)).toMatchObject({
+      status: 'enriched',
+      attempts: 2,
+      name: 'Stripe',
+      business_id: 'a'.repeat(32),
+      step_business_id: null,
+    });
   });
 
   it.each([

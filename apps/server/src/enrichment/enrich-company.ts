@@ -1,19 +1,24 @@
 /**
- * The task handler: enriches one company. Claim it (queued → processing), take a fresh cached
- * result or match its domain and fetch firmographics, write the outcome with the job's counters.
+ * The task handler: enriches one company. Claim it (queued → processing), then walk its job's
+ * provider waterfall: each provider still able to fill an empty field gives a fresh cached result
+ * or matches the domain and fetches firmographics; what it gathered is saved before the next is
+ * asked (so nothing is paid for twice), and the outcome is written with the job's counters.
  * Claims, outcomes and provider calls all go through micro-batchers, so many companies in flight
  * share one statement and one bulk call while each keeps its own status, retries and errors.
  */
 import type { Logger } from 'pino';
 import type { Db } from '../db/database';
 import { pauseJob } from '../jobs/jobs.repository';
-import { isItemError, isProviderError } from '../providers/provider';
+import { isItemError, isProviderError, type ProviderName } from '../providers/provider';
 import { RetryTaskLater, type TaskHandler } from '../queue/task-queue';
 import type { BatchFlow } from './batch-flow';
 import {
+  type CacheEntry,
   type ClaimedCompany,
   type ClaimOptions,
+  type CompanyCheckpoint,
   type CompanyOutcome,
+  checkpointCompanies,
   claimCompanies,
   finishCompanies,
   transitionCompany,
@@ -24,10 +29,12 @@ import type { HeldClaim, HeldClaims } from './held-claims';
 import { createMicroBatcher } from './micro-batcher';
 import type { ProviderBatcher } from './provider-batcher';
 import type { RetryPolicy } from './retry-policy';
+import { applyAnswer, type StepAnswer, type WaterfallState, wantsProvider } from './waterfall';
 
 export type EnrichCompanyDeps = {
   db: Db;
-  batcher: ProviderBatcher;
+  /** One batcher per provider this worker can ask. */
+  batchers: ReadonlyMap<ProviderName, ProviderBatcher>;
   retryPolicy: RetryPolicy;
   logger: Logger;
   claim: ClaimOptions;
@@ -42,11 +49,22 @@ export type EnrichCompanyDeps = {
   /** Called once when a company's outcome completes its job. */
   onJobCompleted?: (orgId: string, jobId: string) => void;
   /** Called for every company outcome written (metrics). */
-  onCompanyFinished?: (outcome: CompanyOutcome['to'], source: CompanyOutcome['source']) => void;
+  onCompanyFinished?: (outcome: CompanyOutcome['to'], source: 'provider' | 'cache' | null) => void;
 };
 
 /** Why a not-found company has no firmographics, the same from the provider or the cache. */
 const NO_MATCH = { code: 'NO_MATCH', message: 'The provider has no company for this domain.' };
+
+/** A job names a provider this worker has no key for: a configuration problem, not the company's. */
+class ProviderUnavailable extends Error {
+  readonly code = 'PROVIDER_UNAVAILABLE';
+  constructor(provider: string) {
+    super(
+      `This worker cannot ask "${provider}", which the job's providers name: give every worker the same ` +
+        'provider keys and ENRICHMENT_PROVIDERS as the API, then resume the job.',
+    );
+  }
+}
 
 // Rows per claim or outcome statement: a few provider batches' worth.
 const WRITE_BATCH_ROWS = 200;
@@ -59,7 +77,7 @@ export type EnrichCompanyHandler = TaskHandler<'enrich-company'> & {
 };
 
 export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandler {
-  const { db, batcher, retryPolicy, held, gate } = deps;
+  const { db, retryPolicy, held, gate } = deps;
 
   // Keyed by company: a task reaches the claim only when no other task of this process has the
   // company in hand (see `inHand` below), so one key is one delivery.
@@ -88,10 +106,13 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       const batch = metas.map((m) => m[0]!);
       // These results may be paid for: a database that cannot be reached is waited out, never
       // a reason to drop them (the write is conditional on 'processing', so repeating it is safe).
-      const { completedJobs } = await gate.retryUntilWritten(() =>
-        finishCompanies(db, deps.claim.provider, batch),
-      );
-      for (const o of batch) deps.onCompanyFinished?.(o.to, o.source);
+      const { completedJobs } = await gate.retryUntilWritten(() => finishCompanies(db, batch));
+      for (const o of batch) {
+        deps.onCompanyFinished?.(
+          o.to,
+          o.to === 'failed' ? null : o.state.allFromCache ? 'cache' : 'provider',
+        );
+      }
       for (const { orgId, jobId } of completedJobs) {
         deps.logger.info({ org_id: orgId, job_id: jobId }, 'job completed');
         deps.onJobCompleted?.(orgId, jobId);
@@ -100,30 +121,39 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     },
   });
 
-  function finish(
-    company: ClaimedCompany,
-    o: Omit<CompanyOutcome, 'orgId' | 'jobId' | 'companyId' | 'domain'>,
-  ): Promise<true> {
+  const checkpoints = createMicroBatcher<string, boolean, CompanyCheckpoint>({
+    maxSize: WRITE_BATCH_ROWS,
+    windowMs: deps.writeWindowMs,
+    async runBatch(ids, metas) {
+      const batch = metas.map((m) => m[0]!);
+      // Paid for like an outcome: waited out, never dropped; conditional on this worker's claim.
+      const kept = await gate.retryUntilWritten(() =>
+        checkpointCompanies(db, { token: deps.claim.token, leaseMs: deps.claim.leaseMs }, batch),
+      );
+      return new Map(ids.map((id) => [id, kept.has(id)]));
+    },
+  });
+
+  const progressOf = (company: ClaimedCompany, state: WaterfallState, cache: CacheEntry | null) => ({
+    orgId: company.orgId,
+    jobId: company.jobId,
+    companyId: company.id,
+    domain: company.domain,
+    state,
+    cache,
+  });
+
+  /** The end of the waterfall: enriched when some provider found it, else failed or not found. */
+  function finish(company: ClaimedCompany, state: WaterfallState, cache: CacheEntry | null): Promise<true> {
     const claim = held.get(company.id);
     if (claim) claim.settling = true;
-    return outcomes.load(company.id, {
-      ...o,
-      orgId: company.orgId,
-      jobId: company.jobId,
-      companyId: company.id,
-      domain: company.domain,
-    });
+    const outcome: CompanyOutcome = {
+      ...progressOf(company, state, cache),
+      to: state.found ? 'enriched' : state.error ? 'failed' : 'not_found',
+      error: state.found ? null : (state.error ?? NO_MATCH),
+    };
+    return outcomes.load(company.id, outcome);
   }
-
-  const failWith = (code: string, message: string) => ({
-    to: 'failed' as const,
-    source: null,
-    businessId: null,
-    firmographics: null,
-    fetchedAt: null,
-    error: { code, message },
-    cacheWrite: false,
-  });
 
   /**
    * Back to the queue without spending the attempt its claim counted: the failure was not the
@@ -137,7 +167,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         from: 'processing',
         to: 'queued',
         refundAttempt: true,
-        fields: { businessId: claim.businessId },
+        fields: { stepBusinessId: claim.businessId },
       }),
     );
   }
@@ -165,6 +195,15 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       return;
     }
 
+    if (err instanceof ProviderUnavailable) {
+      const paused = await gate.retryUntilWritten(() =>
+        pauseJob(db, company.orgId, company.jobId, { code: err.code, message: err.message }),
+      );
+      if (paused) log.error(err.message);
+      await releaseUncharged(claim);
+      return;
+    }
+
     if (kind === 'auth' || kind === 'quota') {
       // A configuration problem, the same for every company: stop the job once, fail no company.
       const paused = await gate.retryUntilWritten(() =>
@@ -174,10 +213,6 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         log.error({ err }, 'job paused: the provider refused the key or has no credits left');
       }
       await releaseUncharged(claim);
-      return;
-    }
-    if (kind === 'permanent') {
-      await finish(company, failWith(code, errorMessage(err)));
       return;
     }
     if (!isProviderError(err) || kind === 'rate_limited' || !err.countsAsAttempt) {
@@ -190,12 +225,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       const delayMs = retryPolicy.delayMs(delivery, isProviderError(err) ? err.retryAfterMs : null);
       throw new RetryTaskLater(delayMs, errorMessage(err), { cause: err });
     }
-    // A transient provider failure (5xx, timeout): retry while attempts last.
-    if (!retryPolicy.hasAttemptsLeft(company.attempts)) {
-      log.warn({ err, attempts: company.attempts }, 'company failed after its last attempt');
-      await finish(company, failWith(code, errorMessage(err)));
-      return;
-    }
+    // A transient provider failure (5xx, timeout) with attempts left (see givesUp): retry.
     const delayMs = retryPolicy.delayMs(company.attempts, err.retryAfterMs);
     await gate.retryUntilWritten(() =>
       transitionCompany(db, {
@@ -206,7 +236,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         fields: {
           errorCode: code,
           errorMessage: errorMessage(err),
-          businessId: claim.businessId,
+          stepBusinessId: claim.businessId,
         },
       }),
     );
@@ -215,70 +245,128 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     });
   }
 
-  async function enrich(company: ClaimedCompany): Promise<void> {
-    if (company.cached) {
-      const { businessId, firmographics, fetchedAt } = company.cached;
-      await finish(company, {
-        to: businessId ? 'enriched' : 'not_found',
-        source: 'cache',
-        businessId,
-        firmographics,
-        fetchedAt,
-        error: businessId ? null : NO_MATCH,
-        cacheWrite: false,
-      });
-      return;
+  /**
+   * Whether a provider's failure ends its step (the waterfall moves on, or the company fails):
+   * a permanent one, or a transient one on the step's last attempt. Anything else is for
+   * handleFailure (a pause, a release, a retry).
+   */
+  function givesUp(err: unknown, attempts: number): err is Error {
+    if (!isProviderError(err) || !err.countsAsAttempt) return false;
+    return err.kind === 'permanent' || (err.kind === 'transient' && !retryPolicy.hasAttemptsLeft(attempts));
+  }
+
+  /** The first step from `from` whose provider can still fill an empty field; null when none. */
+  function nextStep(company: ClaimedCompany, from: number, state: WaterfallState): number | null {
+    for (let step = from; step < company.providers.length; step++) {
+      const batcher = deps.batchers.get(company.providers[step]!);
+      // One this worker cannot ask is not skipped: the job pauses there (ProviderUnavailable).
+      if (!batcher || wantsProvider(state, batcher.fills)) return step;
     }
+    return null;
+  }
+
+  /** One provider's answer for the company: from the cache, or asked. Null when the claim was lost. */
+  async function ask(
+    company: ClaimedCompany,
+    provider: ProviderName,
+    claim: HeldClaim,
+  ): Promise<{ answer: StepAnswer; cache: CacheEntry | null } | null> {
+    const cached = company.cached.get(provider);
+    if (cached) {
+      const answer: StepAnswer = cached.businessId
+        ? { kind: 'found', provider, source: 'cache', ...cached, businessId: cached.businessId }
+        : { kind: 'not_found', provider, source: 'cache', fetchedAt: cached.fetchedAt };
+      return { answer, cache: null };
+    }
+    const batcher = deps.batchers.get(provider);
+    if (!batcher) throw new ProviderUnavailable(provider);
     const caller = { orgId: company.orgId, jobId: company.jobId };
-    const claim = held.get(company.id);
-    // Matched by an earlier attempt: only the enrichment is left to do.
-    const match = company.businessId
-      ? { domain: company.domain, businessId: company.businessId }
+    // Matched by an earlier attempt of this step: only the enrichment is left to do.
+    const match = company.stepBusinessId
+      ? { domain: company.domain, businessId: company.stepBusinessId }
       : await batcher.match(company.domain, caller);
-    if (claim?.lost) return;
+    if (claim.lost) return null;
     if ('error' in match) {
-      await finish(
-        company,
-        failWith('PROVIDER_ITEM_ERROR', `The provider could not match this domain: ${match.error.message}`),
-      );
-      return;
+      const message = `${provider} could not match this domain: ${match.error.message}`;
+      return {
+        answer: { kind: 'failed', provider, error: { code: 'PROVIDER_ITEM_ERROR', message } },
+        cache: null,
+      };
     }
-    if (match.businessId === null) {
-      await finish(company, {
-        to: 'not_found',
-        source: 'provider',
-        businessId: null,
-        firmographics: null,
-        fetchedAt: new Date(),
-        error: NO_MATCH,
-        cacheWrite: true,
-      });
-      return;
-    }
-    if (claim) claim.businessId = match.businessId;
+    const fetchedAt = new Date();
+    const notFound = {
+      answer: { kind: 'not_found', provider, source: 'provider', fetchedAt } as const,
+      cache: { provider, businessId: null, firmographics: null, fetchedAt },
+    };
+    if (match.businessId === null) return notFound;
+    claim.businessId = match.businessId;
     const firmographics = await batcher.enrich(match.businessId, caller);
-    if (claim?.lost) return;
+    if (claim.lost) return null;
     if (isItemError(firmographics)) {
-      await finish(
-        company,
-        failWith(
-          'PROVIDER_ITEM_ERROR',
-          `The provider could not enrich this business: ${firmographics.error.message}`,
-        ),
-      );
-      return;
+      const message = `${provider} could not enrich this business: ${firmographics.error.message}`;
+      return {
+        answer: { kind: 'failed', provider, error: { code: 'PROVIDER_ITEM_ERROR', message } },
+        cache: null,
+      };
     }
     // A provider that matches locally knows a company only once enrichment answers for it.
-    const found = firmographics !== null || batcher.matching === 'call';
-    await finish(company, {
-      to: found ? 'enriched' : 'not_found',
-      source: 'provider',
-      businessId: found ? match.businessId : null,
-      firmographics,
-      fetchedAt: new Date(),
-      error: found ? null : NO_MATCH,
-      cacheWrite: true,
-    });
+    if (firmographics === null && batcher.matching === 'local') return notFound;
+    return {
+      answer: {
+        kind: 'found',
+        provider,
+        source: 'provider',
+        businessId: match.businessId,
+        firmographics,
+        fetchedAt,
+      },
+      cache: { provider, businessId: match.businessId, firmographics, fetchedAt },
+    };
+  }
+
+  async function enrich(company: ClaimedCompany, claim: HeldClaim): Promise<void> {
+    let state = company.state;
+    let step = nextStep(company, company.step, state);
+    let cache: CacheEntry | null = null;
+    while (step !== null) {
+      const provider = company.providers[step]!;
+      let asked: Awaited<ReturnType<typeof ask>>;
+      try {
+        asked = await ask(company, provider, claim);
+      } catch (err) {
+        if (!givesUp(err, company.attempts)) throw err;
+        deps.logger.warn(
+          { err, org_id: company.orgId, job_id: company.jobId, company_id: company.id, provider },
+          `${provider} gave up on the company (${company.attempts} attempts)`,
+        );
+        const code = isProviderError(err) ? err.code : 'INTERNAL';
+        asked = {
+          answer: { kind: 'failed', provider, error: { code, message: errorMessage(err) } },
+          cache: null,
+        };
+      }
+      if (!asked || claim.lost) return;
+      state = applyAnswer(state, asked.answer);
+      cache = asked.cache;
+      const next = nextStep(company, step + 1, state);
+      if (next === null) break;
+      // Saved before the next provider is asked: a worker that dies now leaves it at `next`.
+      const kept = await checkpoints.load(company.id, {
+        ...progressOf(company, state, cache),
+        nextStep: next,
+      });
+      if (!kept) {
+        claim.lost = true;
+        return;
+      }
+      cache = null;
+      company.step = next;
+      company.attempts = 1;
+      company.stepBusinessId = null;
+      claim.businessId = null;
+      step = next;
+    }
+    await finish(company, state, cache);
   }
 
   // Companies a task of this process is claiming or holding: another delivery of one of them is
@@ -299,10 +387,10 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         orgId: company.orgId,
         jobId: company.jobId,
         domain: company.domain,
-        businessId: company.businessId,
+        businessId: company.stepBusinessId,
       });
       try {
-        await enrich(company);
+        await enrich(company, claim);
       } catch (err) {
         // Taken over elsewhere while this process was cut off or frozen: the new holder decides.
         if (!claim.lost) await handleFailure(company, claim, err, ctx.delivery);

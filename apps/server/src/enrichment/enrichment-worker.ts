@@ -58,9 +58,8 @@ export function providerCallLedger(opts: { db: Db; gate: DatabaseGate; provider:
 export function createEnrichmentWorker(opts: {
   config: Config;
   db: Db;
-  /** The provider stack (providers/provider-stack.ts), traced. */
-  provider: EnrichmentProvider;
-  limiter: RateLimiter;
+  /** Each provider this worker can ask: its stack (providers/provider-stack.ts), traced, and its limiter. */
+  providers: ReadonlyArray<{ provider: EnrichmentProvider; limiter: RateLimiter }>;
   gate: DatabaseGate;
   held: HeldClaims;
   retryPolicy: RetryPolicy;
@@ -72,23 +71,30 @@ export function createEnrichmentWorker(opts: {
 }): EnrichCompanyHandler {
   const { config, db, logger, metrics } = opts;
   const flow = createBatchFlow({ idleGraceMs: BATCH_IDLE_GRACE_MS });
-  const batcher = createProviderBatcher(opts.provider, {
-    windowMs: config.PROVIDER_BATCH_WINDOW_MS,
-    maxWaitMs: config.PROVIDER_BATCH_WINDOW_MS * BATCH_MAX_WAIT_WINDOWS,
-    flow,
-    rateLimited: () => opts.limiter.waiting() > 0,
-    // Organizations whose cache entries are their own do not share a lookup in a batch either.
-    separateOrganizations: config.ENRICHMENT_CACHE_SCOPE === 'org',
-    // Credits are reserved before each bulk-enrich call, so max_credits is a cap (credit-budget.ts).
-    budget: createCreditBudget({
-      db,
-      onError: (err, what) => logger.warn({ err }, `could not ${what} credit reservations`),
-    }),
-    ...providerCallLedger({ db, gate: opts.gate, provider: opts.claim.provider, logger }),
+  // Credits are reserved before each bulk-enrich call, so max_credits is a cap (credit-budget.ts);
+  // one budget for every provider: a job's max_credits counts the credits of its whole waterfall.
+  const budget = createCreditBudget({
+    db,
+    onError: (err, what) => logger.warn({ err }, `could not ${what} credit reservations`),
   });
+  const batchers = new Map(
+    opts.providers.map(({ provider, limiter }) => [
+      provider.name,
+      createProviderBatcher(provider, {
+        windowMs: config.PROVIDER_BATCH_WINDOW_MS,
+        maxWaitMs: config.PROVIDER_BATCH_WINDOW_MS * BATCH_MAX_WAIT_WINDOWS,
+        flow,
+        rateLimited: () => limiter.waiting() > 0,
+        // Organizations whose cache entries are their own do not share a lookup in a batch either.
+        separateOrganizations: config.ENRICHMENT_CACHE_SCOPE === 'org',
+        budget,
+        ...providerCallLedger({ db, gate: opts.gate, provider: provider.name, logger }),
+      }),
+    ]),
+  );
   return createEnrichCompany({
     db,
-    batcher,
+    batchers,
     retryPolicy: opts.retryPolicy,
     logger,
     writeWindowMs: WRITE_WINDOW_MS,

@@ -213,9 +213,18 @@ async function writeCalls(db: Db, calls: readonly ProviderCallRecord[]): Promise
   );
 }
 
-export type JobUsage = { providerCalls: number; recordsBilled: number; credits: number };
+/** One provider's share of a job's usage. */
+export type ProviderUsage = { provider: string; calls: number; records: number; credits: number };
 
-export const NO_USAGE: JobUsage = { providerCalls: 0, recordsBilled: 0, credits: 0 };
+export type JobUsage = {
+  providerCalls: number;
+  recordsBilled: number;
+  credits: number;
+  /** The same per provider the job has called, in no particular order. */
+  providers: ProviderUsage[];
+};
+
+export const NO_USAGE: JobUsage = { providerCalls: 0, recordsBilled: 0, credits: 0, providers: [] };
 
 /**
  * Jobs' provider usage so far: sums over their calls (about one row per 50 companies). Only calls
@@ -224,20 +233,24 @@ export const NO_USAGE: JobUsage = { providerCalls: 0, recordsBilled: 0, credits:
  */
 export async function jobUsages(db: Db, jobIds: readonly string[]): Promise<Map<string, JobUsage>> {
   if (jobIds.length === 0) return new Map();
-  const r = await db.execute<{ job_id: string; calls: number; records: number; credits: number }>(sql`
-    select job_id, count(*)::int as calls,
+  const r = await db.execute<ProviderUsage & { job_id: string }>(sql`
+    select job_id, provider, count(*)::int as calls,
            coalesce(sum(items) filter (where status between 200 and 299), 0)::int as records,
            coalesce(sum(credits), 0)::int as credits
     from provider_calls
     where job_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(jobIds)}::jsonb))
-    group by job_id
+    group by job_id, provider
   `);
-  return new Map(
-    r.rows.map((row) => [
-      row.job_id,
-      { providerCalls: row.calls, recordsBilled: row.records, credits: row.credits },
-    ]),
-  );
+  const usages = new Map<string, JobUsage>();
+  for (const { job_id, ...provider } of r.rows) {
+    const usage = usages.get(job_id) ?? { providerCalls: 0, recordsBilled: 0, credits: 0, providers: [] };
+    usage.providerCalls += provider.calls;
+    usage.recordsBilled += provider.records;
+    usage.credits += provider.credits;
+    usage.providers.push(provider);
+    usages.set(job_id, usage);
+  }
+  return usages;
 }
 
 /** A two-int advisory lock space, apart from the one-bigint locks (migrations, dispatch). */

@@ -3,7 +3,12 @@
  * with organizations kept apart, never one item shared by two organizations.
  */
 import { describe, expect, it } from 'vitest';
-import type { EnrichmentProvider, Firmographics, MatchResult } from '../providers/provider';
+import {
+  type EnrichmentProvider,
+  FIRMOGRAPHIC_FIELDS,
+  type Firmographics,
+  type MatchResult,
+} from '../providers/provider';
 import { createProviderBatcher, type ProviderCallReport } from './provider-batcher';
 
 const FIRMO: Firmographics = {
@@ -26,6 +31,7 @@ function countingProvider() {
     maxBatchSize: 50,
     matching: 'call',
     creditsPerRecord: 1,
+    fills: FIRMOGRAPHIC_FIELDS,
     async matchBusinesses(domains) {
       calls.push({ endpoint: 'match', keys: [...domains] });
       return domains.map((domain) => ({ domain, businessId: `id-${domain}` }));
@@ -92,6 +98,7 @@ describe('provider batcher', () => {
       maxBatchSize: 20,
       matching: 'local',
       creditsPerRecord: 0,
+      fills: FIRMOGRAPHIC_FIELDS,
       async matchBusinesses(domains) {
         calls.push('match');
         return domains.map(

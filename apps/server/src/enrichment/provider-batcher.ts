@@ -14,6 +14,7 @@ import {
   isItemError,
   isProviderError,
   type MatchResult,
+  type ProviderTraits,
 } from '../providers/provider';
 import type { BatchFlow } from './batch-flow';
 import {
@@ -41,6 +42,8 @@ export type ProviderCallReport = {
 export type ProviderBatcher = {
   /** The provider's own (provider.ts): with `local`, a business enrichment answers nothing for was not found. */
   readonly matching: 'call' | 'local';
+  /** The fields its provider can fill (provider.ts): a waterfall asks it only while one is empty. */
+  readonly fills: ProviderTraits['fills'];
   match(domain: string, caller: CallerRef): Promise<MatchResult>;
   /** Rejects with CreditBudgetExhausted when the company's job has no credit left to spend. */
   enrich(businessId: string, caller: CallerRef): Promise<Firmographics | null | ItemError>;
@@ -376,6 +379,7 @@ export function createProviderBatcher(
   });
   return {
     matching: provider.matching,
+    fills: provider.fills,
     match: (d, c) => matcher.load(batchKey(d, c), c),
     async enrich(id, caller) {
       const started = Date.now();

@@ -11,7 +11,14 @@ export async function insertIngestingJob(
   db: Db,
   job: Pick<
     JobRow,
-    'orgId' | 'provider' | 'filename' | 'domainColumn' | 'headerRow' | 'inputDelimiter' | 'inputEncoding'
+    | 'orgId'
+    | 'provider'
+    | 'providers'
+    | 'filename'
+    | 'domainColumn'
+    | 'headerRow'
+    | 'inputDelimiter'
+    | 'inputEncoding'
   > &
     Partial<Pick<JobRow, 'traceContext'>>,
 ): Promise<JobRow> {
@@ -99,15 +106,18 @@ export async function setAcceptedUpload(
     forceRefresh: boolean;
     maxCredits: number | null;
     domainColumn: string | null;
+    /** The form's waterfall, when it named one (else the job keeps the installation's). */
+    providers?: JobRow['providers'] | undefined;
     /** start=false: once read, the job waits paused with this code (finishUploadedJob reads it). */
     awaitingStart?: boolean;
   },
 ): Promise<JobRow> {
-  const { awaitingStart, ...fields } = found;
+  const { awaitingStart, providers, ...fields } = found;
   const [row] = await db
     .update(jobs)
     .set({
       ...fields,
+      ...(providers ? { providers, provider: providers[0] } : {}),
       ...(awaitingStart ? { errorCode: AWAITING_START, errorMessage: AWAITING_START_MESSAGE } : {}),
     })
     .where(eq(jobs.id, jobId))

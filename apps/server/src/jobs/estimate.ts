@@ -7,6 +7,9 @@ export type RateLimitSetting = { perMinute: number; unit: 'request' | 'record' }
 
 export type JobEstimate = { cacheHits: number; providerCalls: number; credits: number; seconds: number };
 
+/** One provider's share of a waterfall's estimate (jobs.estimate_providers). */
+export type ProviderEstimate = { provider: string; providerCalls: number; credits: number; seconds: number };
+
 // Without a rate limit, the provider's latency bounds a batch; about a second a call is typical.
 const UNLIMITED_SECONDS_PER_CALL = 1;
 
@@ -36,4 +39,33 @@ export function estimateJob(opts: {
     seconds = Math.ceil((units / opts.rateLimit.perMinute) * 60);
   }
   return { cacheHits: opts.cacheHits, providerCalls, credits: uncached * opts.creditsPerRecord, seconds };
+}
+
+/**
+ * A waterfall's estimate: each provider's, as if it were asked for every company its own cache does
+ * not answer (a later provider is asked only for companies with fields still empty, so this is an
+ * upper bound), and their sums. Cache hits are the first provider's; seconds add up because a
+ * company waits for each provider in turn.
+ */
+export function estimateWaterfall(
+  steps: readonly (Omit<Parameters<typeof estimateJob>[0], 'uniqueDomains'> & { provider: string })[],
+  uniqueDomains: number,
+): JobEstimate & { providers: ProviderEstimate[] } {
+  const providers = steps.map(({ provider, ...opts }) => {
+    const e = estimateJob({ ...opts, uniqueDomains });
+    return {
+      provider,
+      providerCalls: e.providerCalls,
+      credits: e.credits,
+      seconds: e.seconds,
+      cacheHits: e.cacheHits,
+    };
+  });
+  return {
+    cacheHits: providers[0]?.cacheHits ?? 0,
+    providerCalls: providers.reduce((n, p) => n + p.providerCalls, 0),
+    credits: providers.reduce((n, p) => n + p.credits, 0),
+    seconds: providers.reduce((n, p) => n + p.seconds, 0),
+    providers: providers.map(({ cacheHits: _hits, ...p }) => p),
+  };
 }

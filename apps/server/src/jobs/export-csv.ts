@@ -4,7 +4,7 @@
  */
 import { pipeline, Readable, Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { Company } from '@gtm-enrich/contracts';
+import { type Company, ENRICHED_FIELDS } from '@gtm-enrich/contracts';
 import { stringify } from 'csv-stringify';
 
 export const EXPORT_COLUMNS = [
@@ -13,6 +13,7 @@ export const EXPORT_COLUMNS = [
   'row_number',
   'status',
   'business_id',
+  'match_confidence',
   'name',
   'industry',
   'company_size',
@@ -51,6 +52,7 @@ function toRecord(c: Company): string[] {
     row_number: c.row_number,
     status: c.status,
     business_id: c.business_id,
+    match_confidence: c.match_confidence,
     name: c.name,
     industry: c.industry,
     company_size: c.company_size,
@@ -73,6 +75,19 @@ function toRecord(c: Company): string[] {
     return v === null ? '' : typeof v === 'number' ? String(v) : neutralizeFormula(v);
   });
 }
+
+/** `<field>_provider` and `<field>_fetched_at` for every enriched field (`?provenance=1`). */
+export const PROVENANCE_COLUMNS = ENRICHED_FIELDS.flatMap((f) => [`${f}_provider`, `${f}_fetched_at`]);
+
+function provenanceCells(c: Company | null): (string | null)[] {
+  return ENRICHED_FIELDS.flatMap((f) => {
+    const p = c?.provenance[f];
+    return [p?.provider ?? null, p?.fetched_at ?? null];
+  });
+}
+
+/** What an export carries besides the fixed columns. */
+export type ExportColumns = { provenance: boolean };
 
 /**
  * How an export is written: comma-separated UTF-8 with a BOM (what spreadsheets open everywhere),
@@ -124,13 +139,17 @@ function csvStream(
 export function companiesCsvStream(
   companies: AsyncIterable<Company>,
   format: CsvFormat = DEFAULT_CSV_FORMAT,
+  columns: ExportColumns = { provenance: false },
 ): Readable {
   const records = Readable.from(
     (async function* () {
-      for await (const c of companies) yield toRecord(c);
+      for await (const c of companies) {
+        yield columns.provenance ? [...toRecord(c), ...provenanceCells(c).map((v) => v ?? '')] : toRecord(c);
+      }
     })(),
   );
-  return csvStream(records, format, { header: true, columns: [...EXPORT_COLUMNS] });
+  const header = [...EXPORT_COLUMNS, ...(columns.provenance ? PROVENANCE_COLUMNS : [])];
+  return csvStream(records, format, { header: true, columns: header });
 }
 
 /**
@@ -141,6 +160,7 @@ export const ROW_EXPORT_COLUMNS = [
   'enriched_domain',
   'enriched_status',
   'enriched_business_id',
+  'enriched_match_confidence',
   'enriched_name',
   'enriched_industry',
   'enriched_company_size',
@@ -169,13 +189,15 @@ export type FileRow = {
 function appendedCells(row: FileRow): (string | null)[] {
   const c = row.company;
   if (!c) {
-    // Domain and status, eleven firmographic cells, two signal cells, then error code, error message, enriched_at.
-    return ['', 'rejected', ...Array<null>(13).fill(null), row.reason, row.message, null];
+    // Domain and status, business id and confidence, ten firmographic cells, two signal cells, then
+    // error code, error message, enriched_at.
+    return ['', 'rejected', ...Array<null>(14).fill(null), row.reason, row.message, null];
   }
   return [
     c.domain,
     c.status,
     c.business_id,
+    c.match_confidence === null ? null : String(c.match_confidence),
     c.name,
     c.industry,
     c.company_size,
@@ -202,14 +224,22 @@ export function rowsCsvStream(
   header: readonly string[],
   rows: AsyncIterable<FileRow>,
   format: CsvFormat = DEFAULT_CSV_FORMAT,
+  columns: ExportColumns = { provenance: false },
 ): Readable {
   const width = header.length;
+  const appended = [
+    ...ROW_EXPORT_COLUMNS,
+    ...(columns.provenance ? PROVENANCE_COLUMNS.map((c) => `enriched_${c}`) : []),
+  ];
   const records = Readable.from(
     (async function* () {
-      yield [...header, ...ROW_EXPORT_COLUMNS].map(neutralizeFormula);
+      yield [...header, ...appended].map(neutralizeFormula);
       for await (const row of rows) {
         const own = row.record.length === width ? row.record : padded(row.record, width);
-        yield [...own, ...appendedCells(row)].map((v) => (v === null ? '' : neutralizeFormula(v)));
+        const cells = columns.provenance
+          ? [...appendedCells(row), ...provenanceCells(row.company)]
+          : appendedCells(row);
+        yield [...own, ...cells].map((v) => (v === null ? '' : neutralizeFormula(v)));
       }
     })(),
   );

@@ -1,16 +1,23 @@
 /** Database rows as the API's resources (packages/contracts). */
-import { type Company, isFileRead, type Job } from '@gtm-enrich/contracts';
+import { type Company, isFileRead, type Job, type ProviderName } from '@gtm-enrich/contracts';
 import type { CompanyRow, JobRow } from '../db/schema';
 import type { JobUsage } from '../enrichment/ledger.repository';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** Where a provider stands in a job's waterfall (one it no longer names comes last). */
+const rank = (row: JobRow, provider: string) => {
+  const i = row.providers.indexOf(provider as ProviderName);
+  return i === -1 ? row.providers.length : i;
+};
 
 export function toJobResource(row: JobRow, usage: JobUsage): Job {
   return {
     id: row.id,
     org_id: row.orgId,
     status: row.status,
-    provider: row.provider,
+    provider: row.providers[0] ?? row.provider,
+    providers: row.providers,
     filename: row.filename,
     total: row.total,
     counts: {
@@ -33,6 +40,21 @@ export function toJobResource(row: JobRow, usage: JobUsage): Job {
           provider_calls: row.estimateProviderCalls,
           credits: row.estimateCredits,
           duration_seconds: row.estimateSeconds,
+          providers: (
+            row.estimateProviders ?? [
+              // A job estimated before waterfalls: its one provider had the whole estimate.
+              {
+                provider: row.provider,
+                providerCalls: row.estimateProviderCalls,
+                credits: row.estimateCredits,
+                seconds: row.estimateSeconds,
+              },
+            ]
+          ).map((p) => ({
+            provider: p.provider as ProviderName,
+            provider_calls: p.providerCalls,
+            credits: p.credits,
+          })),
         }
       : null,
     usage: {
@@ -40,6 +62,15 @@ export function toJobResource(row: JobRow, usage: JobUsage): Job {
       records_billed: usage.recordsBilled,
       credits: usage.credits,
       cache_hits: row.cacheHits,
+      // In the job's waterfall order.
+      providers: [...usage.providers]
+        .sort((a, b) => rank(row, a.provider) - rank(row, b.provider))
+        .map((p) => ({
+          provider: p.provider as ProviderName,
+          provider_calls: p.calls,
+          records_billed: p.records,
+          credits: p.credits,
+        })),
     },
     created_at: row.createdAt.toISOString(),
     started_at: iso(row.startedAt),
@@ -56,6 +87,7 @@ export function toCompanyResource(row: CompanyRow): Company {
     row_number: row.rowNumber,
     status: row.status,
     business_id: row.businessId,
+    match_confidence: row.matchConfidence,
     name: row.name,
     industry: row.industry,
     company_size: row.companySize,
@@ -76,6 +108,7 @@ export function toCompanyResource(row: CompanyRow): Company {
           social_profiles: row.signals.socialProfiles,
         }
       : null,
+    provenance: row.provenance ?? {},
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     attempts: row.attempts,
     source: row.source,

@@ -12,10 +12,10 @@ import { personalEmailDomainSet } from '../ingest/normalize-domain';
 import { createUploadReader } from '../intake/read-upload';
 import { traceUploadReader } from '../observability/instrument-uploads';
 import type { Tracing } from '../observability/tracing';
-import type { ProviderTraits } from '../providers/provider';
+import type { ProviderName, ProviderTraits } from '../providers/provider';
 import type { ProviderRateLimit } from '../providers/provider-stack';
 import type { TaskQueue } from '../queue/task-queue';
-import { createJobsService, type JobsService, type JobsServiceDeps } from './jobs.service';
+import { createJobsService, type JobsService } from './jobs.service';
 
 export function jobsServiceFromSettings(
   config: Config,
@@ -24,14 +24,13 @@ export function jobsServiceFromSettings(
     dispatcher: Dispatcher;
     queue: TaskQueue;
     tracing: Tracing;
-    provider: ProviderTraits & {
-      name: JobsServiceDeps['provider'];
-      rateLimit: ProviderRateLimit | null;
-    };
+    /** Each provider this installation can ask, with its rate limit. */
+    providers: ReadonlyArray<ProviderTraits & { rateLimit: ProviderRateLimit | null }>;
+    /** The default waterfall. */
+    waterfall: readonly ProviderName[];
     cache: CachePolicy;
   },
 ): JobsService {
-  const { provider } = parts;
   const reader = createUploadReader({
     maxRows: config.MAX_ROWS,
     blockedEmailDomains: personalEmailDomainSet(config.BLOCKED_EMAIL_DOMAINS),
@@ -44,12 +43,21 @@ export function jobsServiceFromSettings(
     queue: parts.queue,
     reader: traceUploadReader(reader, parts.tracing),
     inlineMaxRows: config.UPLOAD_INLINE_MAX_ROWS,
-    provider: provider.name,
+    providers: {
+      available: new Map(
+        parts.providers.map((provider) => [
+          provider.name,
+          {
+            rateLimit: provider.rateLimit,
+            batchSize: provider.maxBatchSize,
+            callsPerBatch: provider.matching === 'local' ? 1 : 2,
+            creditsPerRecord: provider.creditsPerRecord,
+            parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
+          },
+        ]),
+      ),
+      defaults: parts.waterfall,
+    },
     cache: parts.cache,
-    rateLimit: provider.rateLimit,
-    batchSize: provider.maxBatchSize,
-    callsPerBatch: provider.matching === 'local' ? 1 : 2,
-    creditsPerRecord: provider.creditsPerRecord,
-    parallelBatches: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / provider.maxBatchSize)),
   });
 }

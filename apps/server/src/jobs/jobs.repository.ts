@@ -14,6 +14,8 @@ import {
   isFreshCacheEntry,
   isVisibleCacheEntry,
 } from '../enrichment/enrichment-cache.sql';
+import type { JobUsage, ProviderUsage } from '../enrichment/ledger.repository';
+import type { JobEstimate, ProviderEstimate } from './estimate';
 
 export async function ensureOrganization(db: Db, orgId: string): Promise<void> {
   await db.insert(organizations).values({ id: orgId, name: orgId }).onConflictDoNothing();
@@ -23,7 +25,7 @@ export async function insertJob(
   db: Db,
   job: {
     orgId: string;
-    provider: JobRow['provider'];
+    providers: JobRow['providers'];
     filename: string | null;
     total: number;
     inputRows: number;
@@ -34,7 +36,12 @@ export async function insertJob(
 ): Promise<JobRow> {
   const [row] = await db
     .insert(jobs)
-    .values({ ...job, queuedCount: job.total, status: job.total === 0 ? 'completed' : 'queued' })
+    .values({
+      ...job,
+      provider: job.providers[0]!,
+      queuedCount: job.total,
+      status: job.total === 0 ? 'completed' : 'queued',
+    })
     .returning();
   return row!;
 }
@@ -47,7 +54,7 @@ export async function findJob(db: Db, orgId: string, jobId: string): Promise<Job
   return row ?? null;
 }
 
-export type JobUsageRow = { providerCalls: number; recordsBilled: number; credits: number };
+export type JobUsageRow = JobUsage;
 
 function jobWithUsageQuery(db: Db) {
   return db
@@ -56,14 +63,20 @@ function jobWithUsageQuery(db: Db) {
       providerCalls: sql<number>`coalesce(u.calls, 0)`.mapWith(Number),
       recordsBilled: sql<number>`coalesce(u.records, 0)`.mapWith(Number),
       credits: sql<number>`coalesce(u.credits, 0)`.mapWith(Number),
+      providers: sql<ProviderUsage[]>`coalesce(u.providers, '[]'::jsonb)`,
     })
     .from(jobs)
     .leftJoin(
       sql`lateral (
-        select count(*)::int as calls,
-               coalesce(sum(pc.items) filter (where pc.status between 200 and 299), 0)::int as records,
-               coalesce(sum(pc.credits), 0)::int as credits
-        from provider_calls pc where pc.job_id = ${jobs.id}
+        select sum(p.calls)::int as calls, sum(p.records)::int as records, sum(p.credits)::int as credits,
+               jsonb_agg(to_jsonb(p)) as providers
+        from (
+          select pc.provider, count(*)::int as calls,
+                 coalesce(sum(pc.items) filter (where pc.status between 200 and 299), 0)::int as records,
+                 coalesce(sum(pc.credits), 0)::int as credits
+          from provider_calls pc where pc.job_id = ${jobs.id}
+          group by pc.provider
+        ) p
       ) u`,
       sql`true`,
     )
@@ -195,6 +208,7 @@ export type CompanyPageQuery = {
   updatedSince?: Date;
   minRow?: number;
   maxRow?: number;
+  minConfidence?: number;
 };
 
 /**
@@ -208,6 +222,7 @@ function companyPage(orgId: string, jobId: string, page: CompanyPageQuery) {
   if (page.updatedSince) where.push(gte(companies.updatedAt, page.updatedSince));
   if (page.minRow !== undefined) where.push(gte(companies.rowNumber, page.minRow));
   if (page.maxRow !== undefined) where.push(lte(companies.rowNumber, page.maxRow));
+  if (page.minConfidence !== undefined) where.push(gte(companies.matchConfidence, page.minConfidence));
   const { key, desc: descending } = page.sort;
   if (key === 'row_number') {
     if (page.after) {
@@ -265,6 +280,7 @@ function fileOrderShape(db: Db, page: CompanyPageQuery): string | null {
     page.updatedSince ? 'since' : '',
     page.minRow !== undefined ? 'min' : '',
     page.maxRow !== undefined ? 'max' : '',
+    page.minConfidence !== undefined ? 'conf' : '',
   ]
     .filter(Boolean)
     .join('_');
@@ -278,6 +294,7 @@ function fileOrderPage(shape: string) {
   if (parts.has('since')) where.push(sql`${companies.updatedAt} >= ${p('updatedSince')}::timestamptz`);
   if (parts.has('min')) where.push(gte(companies.rowNumber, p('minRow')));
   if (parts.has('max')) where.push(lte(companies.rowNumber, p('maxRow')));
+  if (parts.has('conf')) where.push(sql`${companies.matchConfidence} >= ${p('minConfidence')}::real`);
   const descending = parts.has('desc');
   if (parts.has('after')) {
     where.push(descending ? lt(companies.rowNumber, p('afterRow')) : gt(companies.rowNumber, p('afterRow')));
@@ -332,6 +349,7 @@ const params = (orgId: string, jobId: string, page: CompanyPageQuery) => ({
   updatedSince: page.updatedSince?.toISOString(),
   minRow: page.minRow,
   maxRow: page.maxRow,
+  minConfidence: page.minConfidence,
   afterRow: page.after?.row,
   limit: page.limit,
 });
@@ -472,7 +490,7 @@ export async function countFreshCacheHits(
 export async function setJobEstimate(
   db: Db,
   jobId: string,
-  e: { cacheHits: number; providerCalls: number; credits: number; seconds: number },
+  e: JobEstimate & { providers: ProviderEstimate[] },
 ): Promise<JobRow> {
   const [row] = await db
     .update(jobs)
@@ -481,6 +499,7 @@ export async function setJobEstimate(
       estimateProviderCalls: e.providerCalls,
       estimateCredits: e.credits,
       estimateSeconds: e.seconds,
+      estimateProviders: e.providers,
     })
     .where(eq(jobs.id, jobId))
     .returning();
@@ -692,8 +711,12 @@ export async function requeueFinishedCompanies(
     ), requeued as (
       -- RETURNING sees the new row, so the old status comes from the locked target rows.
       update companies c
+      -- From the top of the waterfall: nothing was found, so nothing found is lost. A match is kept
+      -- only when it is the first provider's (the step the company starts again at).
       set status = 'queued', attempts = 0, error_code = null, error_message = null, source = null,
-          fetched_at = null, updated_at = now()
+          fetched_at = null, updated_at = now(), provider_step = 0, failed_step_error = null,
+          step_business_id = case when c.provider_step = 0 then c.step_business_id end,
+          provenance = null, match_confidence = null
       from target t where c.id = t.id
       returning t.old_status
     ), moved as (

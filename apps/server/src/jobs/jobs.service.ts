@@ -6,6 +6,7 @@ import type {
   CompanySortKey,
   Job,
   JobList,
+  ProviderName,
 } from '@gtm-enrich/contracts';
 import type { z } from 'zod';
 import type { CopyTransaction } from '../db/copy';
@@ -49,7 +50,7 @@ import {
 } from '../intake/stored-upload.repository';
 import type { TaskQueue } from '../queue/task-queue';
 import { companyCursorFor } from './company-cursor';
-import { estimateJob, type RateLimitSetting } from './estimate';
+import { estimateWaterfall, type RateLimitSetting } from './estimate';
 import { type CsvFormat, DEFAULT_CSV_FORMAT, type FileRow } from './export-csv';
 import { toCompanyResource, toJobResource } from './job-resources';
 import {
@@ -84,9 +85,18 @@ export type JobsServiceDeps = {
   reader: UploadReader;
   /** Uploads of at most this many rows are read before the answer; larger ones in the background. */
   inlineMaxRows: number;
-  provider: JobRow['provider'];
+  providers: {
+    /** Every provider this installation can ask, with what its estimate needs. */
+    available: ReadonlyMap<ProviderName, ProviderEstimateSettings>;
+    /** The waterfall of an upload that names none (ENRICHMENT_PROVIDERS). */
+    defaults: readonly ProviderName[];
+  };
   /** Freshness and scope of the enrichment cache (estimates count only entries the job's organization may read). */
   cache: { ttlMs: number; noMatchTtlMs: number; scope: CacheScope };
+};
+
+/** What a job's estimate needs to know of one provider. */
+export type ProviderEstimateSettings = {
   rateLimit: RateLimitSetting;
   batchSize: number;
   /** Calls a batch costs at the provider (2: match and enrich; 1 where matching is local). */
@@ -102,6 +112,8 @@ export type UploadOptions = {
   domainColumn?: string | undefined;
   /** false: the job waits with its estimate (paused, AWAITING_START) until resumed. */
   start?: boolean | undefined;
+  /** The form's waterfall (checked against the available providers with `checkProviders`). */
+  providers?: ProviderName[] | undefined;
 };
 
 /** An upload sent with an Idempotency-Key, and the request's fingerprint (its file and every field). */
@@ -172,6 +184,7 @@ function companyPageQuery(query: z.infer<typeof CompanyListQuery>): {
       updatedSince: query.updated_since ? new Date(query.updated_since) : undefined,
       minRow: query.min_row,
       maxRow: query.max_row,
+      minConfidence: query.min_confidence,
     },
   };
 }
@@ -184,7 +197,8 @@ function pageVersion(rows: readonly { id: string; version: string }[]): string {
 }
 
 export function createJobsService(deps: JobsServiceDeps) {
-  const { db, dispatcher, provider } = deps;
+  const { db, dispatcher } = deps;
+  const defaultProviders = deps.providers.defaults;
 
   async function present(rows: JobRow[]): Promise<Job[]> {
     const usage = await jobUsages(
@@ -291,18 +305,17 @@ export function createJobsService(deps: JobsServiceDeps) {
           rejectedRows,
           inputHeader: [...upload.header, ...Array<string>(maxColumns - upload.header.length).fill('')],
         });
-        const cacheHits = row.forceRefresh
-          ? 0
-          : await countFreshCacheHits(tx, row.id, { provider, ...deps.cache });
-        const estimate = estimateJob({
-          uniqueDomains: total,
-          cacheHits,
-          batchSize: deps.batchSize,
-          callsPerBatch: deps.callsPerBatch,
-          creditsPerRecord: deps.creditsPerRecord,
-          rateLimit: deps.rateLimit,
-          parallelBatches: deps.parallelBatches,
-        });
+        const steps = [];
+        for (const name of row.providers) {
+          const settings = deps.providers.available.get(name);
+          // A provider this API cannot ask any more (its key was removed) is estimated as free.
+          if (!settings) continue;
+          const cacheHits = row.forceRefresh
+            ? 0
+            : await countFreshCacheHits(tx, row.id, { provider: name, ...deps.cache });
+          steps.push({ provider: name, cacheHits, ...settings });
+        }
+        const estimate = estimateWaterfall(steps, total);
         await deleteUploadChunks(tx, jobId);
         return { job: await setJobEstimate(tx, row.id, estimate), total };
       } finally {
@@ -348,7 +361,8 @@ export function createJobsService(deps: JobsServiceDeps) {
           await ensureOrganization(tx, orgId);
           const created = await insertIngestingJob(tx, {
             orgId,
-            provider,
+            provider: defaultProviders[0]!,
+            providers: [...defaultProviders],
             filename: file.filename,
             domainColumn: file.domainColumn?.trim() ? file.domainColumn : null,
             headerRow: file.headerRow ?? null,
@@ -368,6 +382,7 @@ export function createJobsService(deps: JobsServiceDeps) {
             forceRefresh: opts.forceRefresh ?? false,
             maxCredits: opts.maxCredits ?? null,
             domainColumn: domainColumn?.trim() ? domainColumn : null,
+            providers: opts.providers,
             awaitingStart: opts.start === false,
           });
           if (ended.idempotency) {
@@ -430,8 +445,34 @@ export function createJobsService(deps: JobsServiceDeps) {
       return unread.length;
     },
 
-    /** The provider this installation enriches with: an upload that asks for another one is refused. */
-    provider: deps.provider,
+    /**
+     * Refuses a waterfall that names a provider this installation cannot ask, in words that name
+     * those it can (rather than run the job without it).
+     */
+    checkProviders(requested: readonly string[] | undefined): ProviderName[] | undefined {
+      if (!requested) return undefined;
+      const available = [...deps.providers.available.keys()];
+      const missing = requested.filter((p) => !available.includes(p as ProviderName));
+      const repeated = requested.filter((p, i) => requested.indexOf(p) !== i);
+      if (missing.length > 0) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `providers: ${missing.map((p) => `"${p}"`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not available on this ` +
+            `server, which can ask ${available.map((p) => `"${p}"`).join(', ')}` +
+            `${available.includes('sandbox') ? ' (sandbox: synthetic data; set EXPLORIUM_API_KEY or PDL_API_KEY for a paid provider)' : ''}. ` +
+            `Leave providers out (default: ${deps.providers.defaults.join(',')}), or name only those.`,
+          { requested, available },
+        );
+      }
+      if (repeated.length > 0) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `providers: ${repeated.map((p) => `"${p}"`).join(', ')} named twice; name each provider once, in the order to ask them.`,
+          { requested },
+        );
+      }
+      return requested as ProviderName[];
+    },
 
     async get(orgId: string, jobId: string): Promise<Job> {
       const found = await findJobWithUsage(db, orgId, jobId);

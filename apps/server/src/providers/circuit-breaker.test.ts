@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCircuitBreakingProvider } from './circuit-breaker';
-import { type EnrichmentProvider, ProviderError } from './provider';
+import { type EnrichmentProvider, FIRMOGRAPHIC_FIELDS, ProviderError } from './provider';
 
 function flakyProvider() {
   const state = { failing: true, calls: 0 };
@@ -9,6 +9,7 @@ function flakyProvider() {
     maxBatchSize: 50,
     matching: 'call',
     creditsPerRecord: 1,
+    fills: FIRMOGRAPHIC_FIELDS,
     async matchBusinesses(domains) {
       state.calls++;
       if (state.failing) throw new ProviderError('transient', 'Explorium answered 503', { status: 503 });
@@ -70,6 +71,7 @@ describe('circuit breaker', () => {
       maxBatchSize: 50,
       matching: 'call',
       creditsPerRecord: 1,
+      fills: FIRMOGRAPHIC_FIELDS,
       async matchBusinesses() {
         n++;
         throw new ProviderError(n % 2 ? 'permanent' : 'rate_limited', 'no', { status: n % 2 ? 422 : 429 });

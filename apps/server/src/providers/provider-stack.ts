@@ -1,6 +1,6 @@
 /**
- * Which provider this installation calls (ENRICHMENT_PROVIDER), and the stack every call goes
- * through, built in one place, innermost first:
+ * Which providers this installation can ask (ENRICHMENT_PROVIDERS, and the keys it has), and the
+ * stack every call to each goes through, built in one place, innermost first:
  *
  *   client → claim guard → rate limit → circuit breaker
  *
@@ -86,53 +86,98 @@ export async function resolvesPublicNames(config: Pick<Config, 'DNS_SERVERS'>): 
   }
 }
 
+/** The providers an installation can ask, and the waterfall a job gets when its upload names none. */
+export type ProviderSet = {
+  /** Each provider it can ask (one endpoint per name). */
+  available: ProviderEndpoint[];
+  /** ENRICHMENT_PROVIDERS: the default waterfall, in order. */
+  waterfall: ProviderName[];
+  /** Stops what was started for them (the in-process sandbox). */
+  stop(): Promise<void>;
+};
+
 /**
- * The provider ENRICHMENT_PROVIDER names; with `auto`, the first that can serve: Explorium with
- * EXPLORIUM_API_KEY, People Data Labs with PDL_API_KEY, the keyless web provider when this
- * machine resolves public names, else the sandbox on loopback (synthetic data, said loudly), so
- * that the real client code path always runs.
+ * What an installation can ask, and its default waterfall (ENRICHMENT_PROVIDERS). With `auto`:
+ * Explorium with EXPLORIUM_API_KEY, People Data Labs with PDL_API_KEY, then the keyless web
+ * provider when this machine resolves public names (paid fields first, free signals added);
+ * without any of them, the sandbox on loopback (synthetic data, said loudly), so that the real
+ * client code path always runs. A provider with a key is available to uploads that name it even
+ * when the default waterfall leaves it out.
  */
-export async function resolveProvider(
+export async function resolveProviders(
   config: Config,
   logger: Logger,
   probe: (config: Config) => Promise<boolean> = resolvesPublicNames,
-): Promise<ProviderEndpoint> {
-  const choice = config.ENRICHMENT_PROVIDER;
+): Promise<ProviderSet> {
   const none = { apiKey: '', stop: async () => {} };
-  if (choice === 'explorium' || (choice === 'auto' && config.EXPLORIUM_API_KEY)) {
-    if (!config.EXPLORIUM_API_KEY)
-      throw new ConfigError(['ENRICHMENT_PROVIDER=explorium needs EXPLORIUM_API_KEY.']);
-    return {
+  const keyed: ProviderEndpoint[] = [];
+  if (config.EXPLORIUM_API_KEY) {
+    keyed.push({
       ...none,
       name: 'explorium',
       baseUrl: config.EXPLORIUM_BASE_URL,
       apiKey: config.EXPLORIUM_API_KEY,
-    };
+    });
   }
-  if (choice === 'pdl' || (choice === 'auto' && config.PDL_API_KEY)) {
-    if (!config.PDL_API_KEY) throw new ConfigError(['ENRICHMENT_PROVIDER=pdl needs PDL_API_KEY.']);
-    return { ...none, name: 'pdl', baseUrl: config.PDL_BASE_URL, apiKey: config.PDL_API_KEY };
+  if (config.PDL_API_KEY) {
+    keyed.push({ ...none, name: 'pdl', baseUrl: config.PDL_BASE_URL, apiKey: config.PDL_API_KEY });
   }
-  if (choice === 'web') return { ...none, name: 'web', baseUrl: '' };
-  if (choice === 'auto') {
-    if (await probe(config)) {
+  const web: ProviderEndpoint = { ...none, name: 'web', baseUrl: '' };
+  const chosen = config.ENRICHMENT_PROVIDERS;
+
+  if (chosen !== 'auto') {
+    const missing = chosen.filter(
+      (name) => (name === 'explorium' || name === 'pdl') && !keyed.some((e) => e.name === name),
+    );
+    if (missing.length > 0) {
+      throw new ConfigError(
+        missing.map(
+          (name) =>
+            `ENRICHMENT_PROVIDERS names ${name}, which needs ${name === 'pdl' ? 'PDL_API_KEY' : 'EXPLORIUM_API_KEY'}.`,
+        ),
+      );
+    }
+    const available = [...keyed];
+    if (chosen.includes('web')) available.push(web);
+    if (chosen.includes('sandbox')) {
+      logger.warn('ENRICHMENT_PROVIDERS names sandbox: it answers with SYNTHETIC data.');
+      const sandbox = await sandboxEndpoint(config);
+      available.push(sandbox);
+      return { available, waterfall: [...chosen], stop: sandbox.stop };
+    }
+    return { available, waterfall: [...chosen], stop: async () => {} };
+  }
+
+  const resolves = await probe(config);
+  if (resolves) {
+    const available = [...keyed, web];
+    if (keyed.length === 0) {
       logger.info(
         'No provider key is set: companies are enriched by the keyless WEB provider (DNS records and each ' +
           "company's homepage). Set EXPLORIUM_API_KEY or PDL_API_KEY for paid firmographics.",
       );
-      return { ...none, name: 'web', baseUrl: '' };
     }
-    logger.warn(
-      `No provider key is set and this machine cannot resolve public names (${PUBLIC_NAME_PROBE} did not ` +
-        `resolve within ${PUBLIC_NAME_PROBE_TIMEOUT_MS / 1000} s${config.DNS_SERVERS.length > 0 ? ' through DNS_SERVERS' : ''}), ` +
-        'so the keyless web provider would find nothing: companies are enriched by the built-in SANDBOX with ' +
-        'SYNTHETIC data. Set EXPLORIUM_API_KEY or PDL_API_KEY, or give the machine DNS (DNS_SERVERS).',
-    );
-  } else {
-    logger.warn(
-      'ENRICHMENT_PROVIDER=sandbox: companies are enriched by the built-in SANDBOX with SYNTHETIC data.',
-    );
+    return { available, waterfall: available.map((e) => e.name), stop: async () => {} };
   }
+  if (keyed.length > 0) {
+    logger.warn(
+      `This machine cannot resolve public names (${PUBLIC_NAME_PROBE} did not resolve within ` +
+        `${PUBLIC_NAME_PROBE_TIMEOUT_MS / 1000} s): the keyless web provider is left out of the waterfall.`,
+    );
+    return { available: keyed, waterfall: keyed.map((e) => e.name), stop: async () => {} };
+  }
+  logger.warn(
+    `No provider key is set and this machine cannot resolve public names (${PUBLIC_NAME_PROBE} did not ` +
+      `resolve within ${PUBLIC_NAME_PROBE_TIMEOUT_MS / 1000} s${config.DNS_SERVERS.length > 0 ? ' through DNS_SERVERS' : ''}), ` +
+      'so the keyless web provider would find nothing: companies are enriched by the built-in SANDBOX with ' +
+      'SYNTHETIC data. Set EXPLORIUM_API_KEY or PDL_API_KEY, or give the machine DNS (DNS_SERVERS).',
+  );
+  const sandbox = await sandboxEndpoint(config);
+  return { available: [sandbox], waterfall: ['sandbox'], stop: sandbox.stop };
+}
+
+/** The sandbox at SANDBOX_URL, or one started in this process on loopback. */
+async function sandboxEndpoint(config: Config): Promise<ProviderEndpoint> {
   const apiKey = config.SANDBOX_API_KEY ?? SANDBOX_API_KEY_DEFAULT;
   if (config.SANDBOX_URL)
     return { name: 'sandbox', baseUrl: config.SANDBOX_URL, apiKey, stop: async () => {} };

@@ -2,6 +2,7 @@
  * The port every enrichment provider implements, and the one error type it raises.
  * Callers decide what to do from `kind` alone, never from HTTP statuses.
  */
+import type { EnrichedField, ProviderName } from '@gtm-enrich/contracts';
 
 /** Firmographics mapped to our own field names. Every field is optional: providers know little about some companies. */
 export type Firmographics = {
@@ -18,6 +19,8 @@ export type Firmographics = {
   description: string | null;
   /** What a provider knows beyond firmographics (the web provider: DNS and homepage signals). */
   signals?: CompanySignals | null;
+  /** The provider's confidence that this is the company asked for, 0–1 (PDL: likelihood / 10); absent when it gives none. */
+  matchConfidence?: number | null;
 };
 
 /** Signals about how a company works, each as the provider found it. */
@@ -56,8 +59,8 @@ export type CallOptions = {
   beforeSend?: (keys: readonly string[]) => Promise<void>;
 };
 
-/** Every provider this server knows (providers/registry.ts says what each needs). */
-export type ProviderName = 'explorium' | 'pdl' | 'web' | 'sandbox';
+/** Every provider this server knows (provider-stack.ts says what each needs). */
+export type { EnrichedField, ProviderName };
 
 /** What the batcher and the ledger need to know about a provider besides its calls. */
 export type ProviderTraits = {
@@ -75,7 +78,26 @@ export type ProviderTraits = {
   readonly matching: 'call' | 'local';
   /** Credits a record returned with data costs (0: a free provider, whose calls reserve nothing). */
   readonly creditsPerRecord: number;
+  /**
+   * The fields it can fill. In a waterfall it is asked only for companies with one of these still
+   * empty, so nothing is paid for what is already known.
+   */
+  readonly fills: readonly EnrichedField[];
 };
+
+/** The firmographic columns a paid provider fills. */
+export const FIRMOGRAPHIC_FIELDS: readonly EnrichedField[] = [
+  'name',
+  'industry',
+  'company_size',
+  'revenue_range',
+  'country',
+  'region',
+  'city',
+  'website',
+  'linkedin_url',
+  'description',
+];
 
 /** A wrapper's traits are those of the provider it wraps. */
 export function traitsOf(provider: ProviderTraits): ProviderTraits {
@@ -84,6 +106,7 @@ export function traitsOf(provider: ProviderTraits): ProviderTraits {
     maxBatchSize: provider.maxBatchSize,
     matching: provider.matching,
     creditsPerRecord: provider.creditsPerRecord,
+    fills: provider.fills,
   };
 }
 

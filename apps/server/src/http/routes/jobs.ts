@@ -143,14 +143,14 @@ export const jobRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; answers?: Ans
         return reply
           .header('content-type', `text/csv; charset=${format.encoding}`)
           .header('content-disposition', `attachment; filename="${csvName(job.filename, 'rows-enriched')}"`)
-          .send(rowsCsvStream(header, rows, format));
+          .send(rowsCsvStream(header, rows, format, { provenance: req.query.provenance }));
       }
       const { job, source, companies } = await jobs.exportCompanies(req.auth.orgId, req.params.jobId);
       const format = pick(source);
       return reply
         .header('content-type', `text/csv; charset=${format.encoding}`)
         .header('content-disposition', `attachment; filename="${csvName(job.filename, 'enriched')}"`)
-        .send(companiesCsvStream(companies, format));
+        .send(companiesCsvStream(companies, format, { provenance: req.query.provenance }));
     },
   );
 };

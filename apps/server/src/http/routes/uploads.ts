@@ -48,14 +48,20 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
         const { org_id, force_refresh, max_credits, domain_column, header_row, providers, start } =
           parseFields(fields);
         assertSameOrganization(req.auth, org_id);
-        assertProviders(providers, jobs.provider);
+        const waterfall = jobs.checkProviders(providers);
         if (header_row !== headerRow) {
           throw new AppError(
             'VALIDATION_FAILED',
             'header_row: send it before the file, so the file is read from that line on.',
           );
         }
-        return { forceRefresh: force_refresh, maxCredits: max_credits, domainColumn: domain_column, start };
+        return {
+          forceRefresh: force_refresh,
+          maxCredits: max_credits,
+          domainColumn: domain_column,
+          start,
+          providers: waterfall,
+        };
       };
       let headerRow: number | undefined;
       for (let next = await parts.next(); !next.done; next = await parts.next()) {
@@ -72,7 +78,7 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
         // Checked before reading the file when the form sends them first, so a bad field costs nothing.
         const before = parseFields(fields);
         assertSameOrganization(req.auth, before.org_id);
-        assertProviders(before.providers, jobs.provider);
+        jobs.checkProviders(before.providers);
         headerRow = before.header_row;
         const key = idempotencyKey(req.headers['idempotency-key']);
         // The request's fingerprint for its Idempotency-Key: the file's bytes, then the form fields.
@@ -113,22 +119,6 @@ export const uploadRoutes: FastifyPluginAsyncZod<{ jobs: JobsService; maxUploadB
     },
   );
 };
-
-/**
- * `providers`, as a script sends it: this server enriches with one provider, so asking for another
- * is refused in words that name the one it has (rather than run the job with it).
- */
-function assertProviders(requested: string[] | undefined, configured: string): void {
-  const missing = requested?.filter((p) => p !== configured) ?? [];
-  if (missing.length === 0) return;
-  throw new AppError(
-    'VALIDATION_FAILED',
-    `providers: ${missing.map((p) => `"${p}"`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not available on this ` +
-      `server, which enriches with "${configured}" only${configured === 'sandbox' ? ' (synthetic data; set EXPLORIUM_API_KEY for explorium)' : ''}. ` +
-      `Leave providers out, or send providers=${configured}.`,
-    { requested, available: [configured] },
-  );
-}
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 

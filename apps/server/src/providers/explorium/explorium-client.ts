@@ -6,7 +6,7 @@
  */
 import { bodySnippet, noAnswerError, parseJson, parseRetryAfterHeader } from '../call-failure';
 import type { CallOptions, EnrichmentProvider, MatchResult } from '../provider';
-import { ProviderError } from '../provider';
+import { FIRMOGRAPHIC_FIELDS, ProviderError } from '../provider';
 import {
   type Parsed,
   parseBulkEnrichResponse,
@@ -267,6 +267,7 @@ export function createExploriumClient(opts: ExploriumClientOptions): ExploriumCl
     matching: 'call',
     // One credit a record returned with data; matching is not billed as a record.
     creditsPerRecord: 1,
+    fills: FIRMOGRAPHIC_FIELDS,
 
     async matchBusinesses(domains, call) {
       assertBatch('matchBusinesses', domains.length);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { type EnrichmentProvider, ProviderError } from '../provider';
+import { type EnrichmentProvider, FIRMOGRAPHIC_FIELDS, ProviderError } from '../provider';
 import { createRateLimitedProvider } from './rate-limited-provider';
 import {
   createInProcessRateLimiter,
@@ -113,6 +113,7 @@ describe('rate-limited provider', () => {
       maxBatchSize: 50,
       matching: 'call' as const,
       creditsPerRecord: 1,
+      fills: FIRMOGRAPHIC_FIELDS,
       calls: 0,
       async matchBusinesses(domains: readonly string[]) {
         p.calls++;
@@ -167,6 +168,7 @@ describe('rate-limited provider', () => {
         maxBatchSize: 50,
         matching: 'call',
         creditsPerRecord: 1,
+        fills: FIRMOGRAPHIC_FIELDS,
         async matchBusinesses(domains) {
           const now = Date.now();
           const used = counted.filter((c) => c.at > now - 60_000).reduce((n, c) => n + c.units, 0);

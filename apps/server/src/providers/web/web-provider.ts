@@ -7,6 +7,7 @@
 import type {
   CallOptions,
   CompanySignals,
+  EnrichedField,
   EnrichmentProvider,
   Firmographics,
   ItemError,
@@ -90,6 +91,24 @@ export function toFirmographics(company: WebCompany): Firmographics | null {
   return Object.values(rest).some((v) => v !== null) ? f : null;
 }
 
+/** What toFirmographics can fill: no industry or revenue (a homepage rarely states them). */
+const WEB_FIELDS: readonly EnrichedField[] = [
+  'name',
+  'company_size',
+  'country',
+  'region',
+  'city',
+  'website',
+  'linkedin_url',
+  'description',
+  'email_provider',
+  'technologies',
+  'logo_url',
+  'founded_year',
+  'employee_count',
+  'social_profiles',
+];
+
 export type WebProvider = EnrichmentProvider & {
   /** The whole record of one domain (every field with its method), for callers that keep more than Firmographics. */
   lookup(domain: string, signal?: AbortSignal): Promise<WebCompany>;
@@ -123,6 +142,7 @@ export function createWebProvider(opts: WebProviderOptions): WebProvider {
     // Matching is a DNS lookup and nothing is billed: neither is paced nor kept in the ledger.
     matching: 'local',
     creditsPerRecord: 0,
+    fills: WEB_FIELDS,
     lookup: (domain, signal) => web.lookup(domain, signal),
 
     matchBusinesses(domains, call): Promise<MatchResult[]> {
