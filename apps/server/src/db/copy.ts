@@ -22,10 +22,156 @@ export type CopyRows = (
 ) => Promise<number>;
 
 /**
- * COPYs rows already encoded in COPY's text format (`CopyLines`) into `table`. For a writer that
- * encodes each row as it reads it, so that the row's values do not outlive it.
+ * COPYs rows already encoded in COPY's text format (`CopyLines`) or binary format
+ * (`CopyBinaryLines`) into `table`. For a writer that encodes each row as it reads it, so that the
+ * row's values do not outlive it.
  */
-export type CopyText = (table: string, columns: readonly string[], lines: CopyLines) => Promise<void>;
+export type CopyText = (
+  table: string,
+  columns: readonly string[],
+  lines: CopyLines | CopyBinaryLines,
+) => Promise<void>;
+
+/** The OID of `text`: the element type a binary `text[]` names. */
+const TEXT_OID = 25;
+/** Texts up to this long are encoded by `CopyBinaryLines` itself when they are ASCII. */
+const SHORT_TEXT_CHARS = 64;
+/** Signature, flags (none) and header extension length (none) of a binary COPY. */
+const BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+
+/**
+ * Rows in COPY's binary format, written field by field into a buffer that grows. Nothing is
+ * escaped in Node and nothing is parsed in PostgreSQL: for the companies of a 1,000,000-row file
+ * PostgreSQL spent 4.5 s of CPU on binary rows against 5.5 s on the same rows as text, and 2.0 s
+ * against 2.7 s for their `job_rows` (whose `text[]` it otherwise parses element by element).
+ * Each row is `row(fields)` followed by exactly that many field writes, in the table's column order.
+ */
+export class CopyBinaryLines {
+  private buffer: Buffer;
+  private length = BINARY_HEADER.length;
+  private ended = false;
+  rows = 0;
+
+  /** `capacityBytes`: the starting size of the buffer (a chunk like the one before needs no growth). */
+  constructor(capacityBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafe(Math.max(capacityBytes, 1024));
+    BINARY_HEADER.copy(this.buffer, 0);
+  }
+
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.buffer = bigger;
+  }
+
+  /** Writes a big-endian 32-bit integer at `at` (a call of Buffer's own costs more, a row needs a dozen). */
+  private int32At(at: number, value: number): void {
+    const b = this.buffer;
+    b[at] = value >>> 24;
+    b[at + 1] = (value >>> 16) & 0xff;
+    b[at + 2] = (value >>> 8) & 0xff;
+    b[at + 3] = value & 0xff;
+  }
+
+  row(fields: number): this {
+    this.room(2);
+    this.buffer[this.length] = fields >>> 8;
+    this.buffer[this.length + 1] = fields & 0xff;
+    this.length += 2;
+    this.rows++;
+    return this;
+  }
+
+  null(): this {
+    this.room(4);
+    this.int32At(this.length, -1);
+    this.length += 4;
+    return this;
+  }
+
+  int4(value: number): this {
+    this.room(8);
+    this.int32At(this.length, 4);
+    this.int32At(this.length + 4, value);
+    this.length += 8;
+    return this;
+  }
+
+  /** A `uuid` from its 16 bytes. */
+  uuid(bytes: Uint8Array): this {
+    this.room(20);
+    this.int32At(this.length, 16);
+    this.buffer.set(bytes, this.length + 4);
+    this.length += 20;
+    return this;
+  }
+
+  text(value: string): this {
+    const n = value.length;
+    // At most 3 bytes per UTF-16 unit.
+    this.room(4 + n * 3);
+    const start = this.length + 4;
+    // Most cells are short and ASCII: copied here a character at a byte, they skip a call into
+    // the encoder, which for 1,000,000 rows (some ten million cells) cost more than the copying.
+    if (n <= SHORT_TEXT_CHARS) {
+      const b = this.buffer;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[start + i] = c;
+      }
+      if (i === n) {
+        this.int32At(this.length, n);
+        this.length = start + n;
+        return this;
+      }
+    }
+    const bytes = this.buffer.write(value, start, 'utf8');
+    this.int32At(this.length, bytes);
+    this.length = start + bytes;
+    return this;
+  }
+
+  /** A text that may be null. */
+  textOrNull(value: string | null): this {
+    return value === null ? this.null() : this.text(value);
+  }
+
+  /** A one-dimensional `text[]` without nulls. */
+  textArray(values: readonly string[]): this {
+    this.room(24);
+    const start = this.length;
+    // Its length, then dimensions, has-nulls, element type, then the one dimension's size and lower bound.
+    this.int32At(start + 4, 1);
+    this.int32At(start + 8, 0);
+    this.int32At(start + 12, TEXT_OID);
+    this.int32At(start + 16, values.length);
+    this.int32At(start + 20, 1);
+    this.length = start + 24;
+    for (let i = 0; i < values.length; i++) this.text(values[i]!);
+    this.int32At(start, this.length - start - 4);
+    return this;
+  }
+
+  /** The whole COPY payload, trailer included; no row can be added after. */
+  bytes(): Buffer {
+    if (!this.ended) {
+      this.room(2);
+      this.buffer[this.length] = 0xff;
+      this.buffer[this.length + 1] = 0xff;
+      this.length += 2;
+      this.ended = true;
+    }
+    return this.buffer.subarray(0, this.length);
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.length;
+  }
+}
 
 /**
  * Rows in COPY's text format, UTF-8 in a buffer that grows: a chunk of thousands of rows held as
@@ -160,16 +306,15 @@ async function copyTextInto(
   client: pg.PoolClient,
   table: string,
   columns: readonly string[],
-  lines: CopyLines,
+  lines: CopyLines | CopyBinaryLines,
 ): Promise<void> {
   async function* chunks(): AsyncGenerator<Buffer> {
     yield lines.bytes();
   }
   const names = columns.map(quoteIdentifier).join(', ');
-  await streamCopy(client, `copy ${quoteIdentifier(table)} (${names}) from stdin`, chunks());
+  const format = lines instanceof CopyBinaryLines ? ' (format binary)' : '';
+  await streamCopy(client, `copy ${quoteIdentifier(table)} (${names}) from stdin${format}`, chunks());
 }
-
-const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 function int32(value: number): Buffer {
   const b = Buffer.alloc(4);
@@ -196,8 +341,7 @@ async function copyBinaryInto(
   const fieldCount = Buffer.alloc(2);
   fieldCount.writeInt16BE(columns.length);
   async function* chunks(): AsyncGenerator<Buffer> {
-    // Signature, flags (none) and header extension length (none).
-    yield Buffer.concat([BINARY_SIGNATURE, Buffer.alloc(8)]);
+    yield BINARY_HEADER;
     let parts: Buffer[] = [];
     let size = 0;
     for await (const row of rows) {

@@ -11,8 +11,11 @@ import { randomFillSync } from 'node:crypto';
 const RANDOM_POOL_BYTES = 64 * 1024;
 const RANDOM_BYTES_PER_ID = 5;
 
-/** Returns a function giving the next id (32 hex digits, as PostgreSQL's uuid input reads them). */
-export function createCompanyIds(nowMs: number = Date.now()): () => string {
+/**
+ * Returns a function giving the next id's 16 bytes, in one buffer that the next call overwrites:
+ * copy them (a binary COPY does) before asking for another.
+ */
+export function createCompanyIdBytes(nowMs: number = Date.now()): () => Buffer {
   const id = Buffer.alloc(16);
   id.writeUIntBE(nowMs, 0, 6);
   const pool = Buffer.allocUnsafe(RANDOM_POOL_BYTES);
@@ -32,6 +35,12 @@ export function createCompanyIds(nowMs: number = Date.now()): () => string {
     id[10] = n & 0xff;
     pool.copy(id, 11, used, used + RANDOM_BYTES_PER_ID);
     used += RANDOM_BYTES_PER_ID;
-    return id.toString('hex');
+    return id;
   };
+}
+
+/** Returns a function giving the next id (32 hex digits, as PostgreSQL's uuid input reads them). */
+export function createCompanyIds(nowMs: number = Date.now()): () => string {
+  const next = createCompanyIdBytes(nowMs);
+  return () => next().toString('hex');
 }
