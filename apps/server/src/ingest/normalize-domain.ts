@@ -242,6 +242,7 @@ const PLACEHOLDERS: ReadonlySet<string> = new Set([
 ]);
 const SCHEME = /^[a-z][a-z0-9+.-]*:[/\\]{2}/;
 const PORT_SUFFIX = /:\d*$/;
+const AUTHORITY_END = /[/?#\\]/;
 const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const MULTI_VALUE_SEPARATOR = /[\s,;|]/;
 
@@ -260,7 +261,16 @@ function trimJunk(value: string): string {
   return value.slice(start, end);
 }
 
+/** A letter or a digit: neither junk around a value nor half of a wrapping pair. */
+function isAsciiAlphanumeric(code: number): boolean {
+  return (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || (code >= 0x30 && code <= 0x39);
+}
+
 function stripWrapping(value: string): string {
+  // Most cells start and end with a letter or digit: nothing to trim or unwrap.
+  if (isAsciiAlphanumeric(value.charCodeAt(0)) && isAsciiAlphanumeric(value.charCodeAt(value.length - 1))) {
+    return value;
+  }
   let current = trimJunk(value);
   for (let layer = 0; layer < MAX_WRAPPING_LAYERS; layer++) {
     // A bracketed IPv6 literal keeps its brackets so it is recognised as an IP address.
@@ -289,7 +299,7 @@ function extractHost(value: string): Extracted {
     const address = rest.slice('mailto:'.length).split(/[?#/\\]/, 1)[0] ?? '';
     return { host: address.slice(address.lastIndexOf('@') + 1), fromEmail: true };
   }
-  const scheme = SCHEME.exec(rest);
+  const scheme = rest.includes(':') ? SCHEME.exec(rest) : null;
   let hasScheme = false;
   if (scheme !== null) {
     rest = rest.slice(scheme[0].length);
@@ -299,7 +309,8 @@ function extractHost(value: string): Extracted {
     hasScheme = true;
   }
   // Backslashes count as slashes, as browsers do for http(s) URLs.
-  const authority = rest.split(/[/?#\\]/, 1)[0] ?? '';
+  const end = rest.search(AUTHORITY_END);
+  const authority = end === -1 ? rest : rest.slice(0, end);
   const at = authority.lastIndexOf('@');
   if (at === -1) return { host: authority, fromEmail: false };
   // After a scheme, `user:pw@` is credentials; without one, `bob@stripe.com` is an email address.
@@ -308,9 +319,10 @@ function extractHost(value: string): Extracted {
 
 function stripPort(host: string): string {
   if (host.startsWith('[')) return host;
-  const colons = host.split(':').length - 1;
+  const colon = host.indexOf(':');
   // More than one colon is a bare IPv6 address, not a port.
-  return colons === 1 ? host.replace(PORT_SUFFIX, '') : host;
+  if (colon === -1 || host.indexOf(':', colon + 1) !== -1) return host;
+  return host.replace(PORT_SUFFIX, '');
 }
 
 function describeInvalid(host: string): string {
@@ -426,18 +438,28 @@ function isReservedSpecialUse(ascii: string): boolean {
   return parseHostname(ascii, { extractHostname: false, detectSpecialUse: true }).isSpecialUse === true;
 }
 
-/** The registrable domain, or null when `ascii` is itself a public suffix. */
-function registrableDomain(ascii: string): { domain: string | null; known: boolean } {
+/**
+ * The registrable domain, or null when `ascii` is itself a public suffix. `maybeSpecialUse` is
+ * false when `ascii` is no special-use name: then neither is its registrable domain, which ends
+ * `ascii` on a label boundary (so isReservedSpecialUse, a second parse, is needed only when true).
+ */
+function registrableDomain(ascii: string): {
+  domain: string | null;
+  known: boolean;
+  maybeSpecialUse: boolean;
+} {
   const withPrivate = parseHostname(ascii, {
     allowPrivateDomains: true,
     extractHostname: false,
     validateHostname: false,
     detectIp: false,
+    detectSpecialUse: true,
   });
+  const maybeSpecialUse = withPrivate.isSpecialUse !== false;
   // tldts falls back to a `*` rule for unknown TLDs, flagged as neither ICANN nor private.
   const known = withPrivate.isIcann === true || withPrivate.isPrivate === true;
   if (!known || withPrivate.domain !== null || withPrivate.isPrivate !== true) {
-    return { domain: withPrivate.domain, known };
+    return { domain: withPrivate.domain, known, maybeSpecialUse };
   }
   const icannOnly = parseHostname(ascii, {
     allowPrivateDomains: false,
@@ -445,7 +467,43 @@ function registrableDomain(ascii: string): { domain: string | null; known: boole
     validateHostname: false,
     detectIp: false,
   });
-  return { domain: icannOnly.domain, known: true };
+  return { domain: icannOnly.domain, known: true, maybeSpecialUse };
+}
+
+/** Labels of 1 to 63 characters, none starting or ending with a hyphen, in a host of [a-z0-9.-]. */
+function plainLabelsValid(host: string): boolean {
+  let start = 0;
+  for (let i = 0; i <= host.length; i++) {
+    if (i < host.length && host.charCodeAt(i) !== 0x2e) continue;
+    const length = i - start;
+    if (length === 0 || length > MAX_LABEL_LENGTH_CHARS) return false;
+    if (host.charCodeAt(start) === 0x2d || host.charCodeAt(i - 1) === 0x2d) return false;
+    start = i + 1;
+  }
+  return true;
+}
+
+/** Why the labels of `ascii` are not a domain's, or null. */
+function labelProblem(labels: readonly string[], ascii: string): DomainResult | null {
+  if (labels.some((label) => label.length > MAX_LABEL_LENGTH_CHARS)) {
+    return reject(
+      'too_long',
+      `a part of the domain between dots is longer than ${MAX_LABEL_LENGTH_CHARS} characters`,
+    );
+  }
+  if (labels.some((label) => label === '')) {
+    return reject('invalid_characters', 'the domain has an empty part between dots');
+  }
+  if (!labels.every((label) => LDH_LABEL.test(label))) {
+    const hyphenEdge = labels.some((label) => label.startsWith('-') || label.endsWith('-'));
+    return reject(
+      'invalid_characters',
+      hyphenEdge
+        ? 'a part of the domain starts or ends with a hyphen'
+        : `the domain ${describeInvalid(ascii)}`,
+    );
+  }
+  return null;
 }
 
 /**
@@ -490,28 +548,15 @@ export function normalizeDomain(raw: string, opts: NormalizeDomainOptions): Doma
   if (ascii.length > MAX_HOSTNAME_LENGTH_CHARS) {
     return reject('too_long', `the domain is longer than ${MAX_HOSTNAME_LENGTH_CHARS} characters`);
   }
-  const labels = ascii.split('.');
-  if (labels.some((label) => label.length > MAX_LABEL_LENGTH_CHARS)) {
-    return reject(
-      'too_long',
-      `a part of the domain between dots is longer than ${MAX_LABEL_LENGTH_CHARS} characters`,
-    );
+  // A plain host has only [a-z0-9.-]: one pass tells whether its labels are valid.
+  if (!plain || !plainLabelsValid(ascii)) {
+    const labels = ascii.split('.');
+    const problem = labelProblem(labels, ascii);
+    if (problem !== null) return problem;
+    // Mapping can make a punycode label (full-width `ｘｎ--`); it is checked as the user's would be.
+    if (!plain && hasBrokenPunycode(labels)) return brokenPunycode();
   }
-  if (labels.some((label) => label === '')) {
-    return reject('invalid_characters', 'the domain has an empty part between dots');
-  }
-  if (!labels.every((label) => LDH_LABEL.test(label))) {
-    const hyphenEdge = labels.some((label) => label.startsWith('-') || label.endsWith('-'));
-    return reject(
-      'invalid_characters',
-      hyphenEdge
-        ? 'a part of the domain starts or ends with a hyphen'
-        : `the domain ${describeInvalid(ascii)}`,
-    );
-  }
-  // Mapping can make a punycode label (full-width `ｘｎ--`); it is checked as the user's would be.
-  if (!plain && hasBrokenPunycode(labels)) return brokenPunycode();
-  const { domain, known } = registrableDomain(ascii);
+  const { domain, known, maybeSpecialUse } = registrableDomain(ascii);
   if (!known) {
     return reject(
       'no_public_suffix',
@@ -521,7 +566,7 @@ export function normalizeDomain(raw: string, opts: NormalizeDomainOptions): Doma
   if (domain === null) {
     return reject('no_public_suffix', `'${ascii}' is a public suffix itself, not a company domain`);
   }
-  if (isReservedSpecialUse(domain)) {
+  if (maybeSpecialUse && isReservedSpecialUse(domain)) {
     return reject('no_public_suffix', `'${domain}' is a reserved name that no company can own`);
   }
   if (opts.blockedEmailDomains.has(domain) || opts.blockedEmailDomains.has(ascii)) {
