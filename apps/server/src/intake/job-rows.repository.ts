@@ -5,10 +5,10 @@
  */
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { and, asc, between, eq, type SQL, sql } from 'drizzle-orm';
-import { CopyLines, type CopyText } from '../db/copy';
+import { CopyBinaryLines, type CopyText } from '../db/copy';
 import type { Db } from '../db/database';
 import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
-import { createCompanyIds } from './company-ids';
+import { createCompanyIdBytes } from './company-ids';
 import type { UploadRow } from './read-upload';
 import { createSeenDomains, type SeenDomains } from './seen-domains';
 
@@ -58,53 +58,52 @@ export function inputCellOf(record: readonly string[], columns: readonly number[
 
 /**
  * Rows written per round. The cells of a chunk are held until PostgreSQL has them, so a chunk is
- * bounded by characters as well as rows (a row can be 1 MiB).
+ * bounded by bytes as well as rows (a row can be 1 MiB).
  */
 const CHUNK_MAX_ROWS = 5_000;
-const CHUNK_MAX_CHARS = 1024 * 1024;
-/** Rows read between two turns of the event loop while a chunk is being written. */
-const YIELD_EVERY_ROWS = 200;
+const CHUNK_MAX_BYTES = 1024 * 1024;
 const COMPANY_COLUMNS = ['id', 'org_id', 'job_id', 'domain', 'input', 'row_number'] as const;
 
-/** A chunk's rows, encoded for COPY as they are read: a row's values die young, its line lives on. */
+/** A chunk's rows, encoded for COPY as they are read: a row's values die young, its bytes live on. */
 type Chunk = {
-  rows: CopyLines;
+  rows: CopyBinaryLines;
   /** The first row of each domain not seen before. */
-  companies: CopyLines;
+  companies: CopyBinaryLines;
   /** Rows whose domain may have been seen: a company only if the job has none with that domain. */
   repeats: { ids: string[]; domains: string[]; inputs: string[]; rowNumbers: number[] };
-  rejected: CopyLines;
-  chars: number;
+  rejected: CopyBinaryLines;
 };
 
-const emptyChunk = (): Chunk => ({
-  rows: new CopyLines(),
-  companies: new CopyLines(),
+/** A chunk sized like the one before it, so that its buffers need not grow. */
+const emptyChunk = (before?: Chunk): Chunk => ({
+  rows: new CopyBinaryLines(before?.rows.size),
+  companies: new CopyBinaryLines(before?.companies.size),
   repeats: { ids: [], domains: [], inputs: [], rowNumbers: [] },
-  rejected: new CopyLines(),
-  chars: 0,
+  rejected: new CopyBinaryLines(before?.rejected.size),
 });
 
 /**
- * Writes an upload's rows, companies and rejected rows in chunks, each chunk as COPYs (and one
- * insert), while Node reads and normalizes the next chunk (docs/adr/0008). A company is the first
- * row of its domain, in file order: a domain surely not seen before is COPYed into companies; a
- * row whose domain may have been seen (seen-domains.ts) is inserted with `on conflict do nothing`
- * on companies_job_domain_uq, which skips it when it is a repeat, as nearly all are. Company ids
- * increase (company-ids.ts), so the primary key grows at its right edge.
+ * Writes an upload's rows, companies and rejected rows in chunks, each chunk as binary COPYs,
+ * while Node reads and normalizes the next chunk (docs/adr/0008, 0009). A company is the first row
+ * of its domain, in file order: a domain not seen before (seen-domains.ts) is COPYed into
+ * companies and a repeat is not written at all; a row whose domain may have been seen (seen-domains
+ * could not keep its characters) is inserted with `on conflict do nothing` on
+ * companies_job_domain_uq, which skips it when it is a repeat. Company ids increase
+ * (company-ids.ts), so the primary key grows at its right edge.
  * `inputColumns`: the domain column, then its fallbacks. Returns how many companies were made.
  */
 export async function writeUploadRows(
   db: Db,
   copyText: CopyText,
   job: { orgId: string; jobId: string; inputColumns: readonly number[] },
-  rows: AsyncIterable<UploadRow>,
+  rows: AsyncIterable<readonly UploadRow[]>,
   /** `seen`: for tests, a set that answers otherwise (a collision on every domain). */
   opts: { seen?: SeenDomains } = {},
 ): Promise<number> {
   const { orgId, jobId, inputColumns } = job;
+  const jobIdBytes = Buffer.from(jobId.replace(/-/g, ''), 'hex');
   const seen = opts.seen ?? createSeenDomains();
-  const nextId = createCompanyIds();
+  const nextId = createCompanyIdBytes();
   let companiesMade = 0;
   const write = async (chunk: Chunk) => {
     await copyText('job_rows', JOB_ROW_COLUMNS, chunk.rows);
@@ -138,28 +137,54 @@ export async function writeUploadRows(
   };
   let chunk = emptyChunk();
   try {
-    for await (const r of rows) {
+    for await (const batch of rows) {
       // Rows read from a buffer resolve without I/O, and a loop of microtasks keeps PostgreSQL's
       // answers (and so the chunk's next statement) waiting until the reader needs more bytes:
       // without this pause PostgreSQL sat idle for most of the read.
-      if (!writingDone && chunk.rows.rows % YIELD_EVERY_ROWS === 0) await yieldToIo();
-      chunk.rows.add([jobId, r.rowNumber, r.record, r.domain, r.reason, r.message]);
-      for (const cell of r.record) chunk.chars += cell.length;
-      const input = inputCellOf(r.record, inputColumns);
-      if (r.domain === null) {
-        chunk.rejected.add([orgId, jobId, r.rowNumber, input, r.reason, r.message]);
-      } else if (seen.addIfNew(r.domain)) {
-        chunk.companies.add([nextId(), orgId, jobId, r.domain, input, r.rowNumber]);
-        companiesMade++;
-      } else {
-        chunk.repeats.ids.push(nextId());
-        chunk.repeats.domains.push(r.domain);
-        chunk.repeats.inputs.push(input);
-        chunk.repeats.rowNumbers.push(r.rowNumber);
-      }
-      if (chunk.rows.rows >= CHUNK_MAX_ROWS || chunk.chars >= CHUNK_MAX_CHARS) {
-        await send(chunk);
-        chunk = emptyChunk();
+      if (!writingDone) await yieldToIo();
+      for (const r of batch) {
+        chunk.rows
+          .row(JOB_ROW_COLUMNS.length)
+          .uuid(jobIdBytes)
+          .int4(r.rowNumber)
+          .textArray(r.record)
+          .textOrNull(r.domain)
+          .textOrNull(r.reason)
+          .textOrNull(r.message);
+        const input = inputCellOf(r.record, inputColumns);
+        const { domain } = r;
+        if (domain === null) {
+          chunk.rejected
+            .row(REJECTED_COLUMNS.length)
+            .text(orgId)
+            .uuid(jobIdBytes)
+            .int4(r.rowNumber)
+            .text(input)
+            .text(r.reason ?? '')
+            .text(r.message ?? '');
+        } else {
+          const answer = seen.add(domain);
+          if (answer === 'new') {
+            chunk.companies
+              .row(COMPANY_COLUMNS.length)
+              .uuid(nextId())
+              .text(orgId)
+              .uuid(jobIdBytes)
+              .text(domain)
+              .text(input)
+              .int4(r.rowNumber);
+            companiesMade++;
+          } else if (answer === 'maybe') {
+            chunk.repeats.ids.push(nextId().toString('hex'));
+            chunk.repeats.domains.push(domain);
+            chunk.repeats.inputs.push(input);
+            chunk.repeats.rowNumbers.push(r.rowNumber);
+          }
+        }
+        if (chunk.rows.rows >= CHUNK_MAX_ROWS || chunk.rows.size >= CHUNK_MAX_BYTES) {
+          await send(chunk);
+          chunk = emptyChunk(chunk);
+        }
       }
     }
     if (chunk.rows.rows > 0) await send(chunk);

@@ -43,8 +43,8 @@ export type OpenedUpload = {
   domainColumnIndex: number;
   /** The domain column, then the columns a row falls back to when its domain cell is blank. */
   inputColumnIndexes: number[];
-  /** Read once, as pulled; iterating it reads the request body. */
-  rows: AsyncIterable<UploadRow>;
+  /** In arrays of a few hundred, in file order. Read once, as pulled; iterating it reads the file. */
+  rows: AsyncIterable<UploadRow[]>;
   /** Counts of what `rows` has yielded so far: final once it has been read to the end. */
   stats: Readonly<UploadStats>;
   /** Stops reading and releases the request body (also when `rows` was never started). */
@@ -228,34 +228,39 @@ export async function openUpload(
   const stats: UploadStats = { inputRows: 0, rejectedRows: 0, maxColumns: csv.header.length };
   const normalizeOptions = { blockedEmailDomains: opts.blockedEmailDomains };
   const fallbacks = csv.fallbackColumnIndexes;
-  async function* rows(): AsyncGenerator<UploadRow> {
-    for await (const row of csv.rows) {
-      stats.inputRows++;
-      if (row.record.length > stats.maxColumns) stats.maxColumns = row.record.length;
-      let value = row.value;
-      // A blank domain cell (HubSpot's Company Domain Name) falls back to the next recognized
-      // column that is not (Website URL): the same order job-rows.repository.ts takes the input in.
-      for (let i = 0; i < fallbacks.length && value.trim() === ''; i++)
-        value = row.record[fallbacks[i]!] ?? '';
-      const result = normalizeDomain(value, normalizeOptions);
-      if (result.ok) {
-        yield {
-          rowNumber: row.rowNumber,
-          record: row.record,
-          domain: result.domain,
-          reason: null,
-          message: null,
-        };
-      } else {
-        stats.rejectedRows++;
-        yield {
-          rowNumber: row.rowNumber,
-          record: row.record,
-          domain: null,
-          reason: result.reason,
-          message: result.message,
-        };
+  async function* rows(): AsyncGenerator<UploadRow[]> {
+    for await (const batch of csv.rowBatches) {
+      const out: UploadRow[] = new Array(batch.length);
+      for (let b = 0; b < batch.length; b++) {
+        const row = batch[b]!;
+        stats.inputRows++;
+        if (row.record.length > stats.maxColumns) stats.maxColumns = row.record.length;
+        let value = row.value;
+        // A blank domain cell (HubSpot's Company Domain Name) falls back to the next recognized
+        // column that is not (Website URL): the same order job-rows.repository.ts takes the input in.
+        for (let i = 0; i < fallbacks.length && value.trim() === ''; i++)
+          value = row.record[fallbacks[i]!] ?? '';
+        const result = normalizeDomain(value, normalizeOptions);
+        if (result.ok) {
+          out[b] = {
+            rowNumber: row.rowNumber,
+            record: row.record,
+            domain: result.domain,
+            reason: null,
+            message: null,
+          };
+        } else {
+          stats.rejectedRows++;
+          out[b] = {
+            rowNumber: row.rowNumber,
+            record: row.record,
+            domain: null,
+            reason: result.reason,
+            message: result.message,
+          };
+        }
       }
+      yield out;
     }
   }
   return {
@@ -266,7 +271,7 @@ export async function openUpload(
     rows: rows(),
     stats,
     close: async () => {
-      await csv.rows[Symbol.asyncIterator]().return?.();
+      await csv.rowBatches[Symbol.asyncIterator]().return?.();
     },
   };
 }

@@ -1,20 +1,30 @@
 /**
- * Which domains of an upload have been seen, answering "surely not" or "maybe": a set of 52-bit
- * hashes, 16 bytes per domain whatever its length, where a set of the strings could hold hundreds
- * of megabytes for a million long domains. "Surely not" is exact (the domain's company can be
- * written as new); "maybe" is almost always a repeat, and is wrong only for two domains whose
- * hashes collide, so its rows go where a repeat is harmless (an insert that skips a domain the
- * job already has: job-rows.repository.ts).
+ * Which domains of an upload have been seen. Each domain is kept as a 52-bit hash in an open
+ * addressing table (12 bytes a slot) and, while they fit in MAX_KEPT_BYTES, its characters in one
+ * buffer (a byte of length, a byte per character), where a set of the strings would hold hundreds
+ * of megabytes for a million long domains and give the garbage collector a million objects to
+ * walk. A domain whose hash matches one kept with its characters is compared with them, so the
+ * answer is exact: "new" (its company can be written as new) or "seen" (its row is a repeat and
+ * needs no statement at all). Only a domain whose hash matches one whose characters were not kept
+ * (past the limit, or not one byte a character) is "maybe": its rows go where a repeat is
+ * harmless, an insert that skips a domain the job already has (job-rows.repository.ts).
  */
+export type SeenAnswer = 'new' | 'seen' | 'maybe';
+
 export type SeenDomains = {
-  /** True when `domain` was surely not added before; it is added either way. */
-  addIfNew(domain: string): boolean;
+  /** Whether `domain` was added before; it is added either way. */
+  add(domain: string): SeenAnswer;
 };
 
 const INITIAL_SLOTS = 1 << 16;
+/** Characters kept for exact comparison: 750,000 domains of a CRM export take about 12 MB. */
+const MAX_KEPT_BYTES = 32 * 1024 * 1024;
+const INITIAL_KEPT_BYTES = 1024 * 1024;
+/** A slot whose domain's characters are not kept. */
+const NOT_KEPT = -1;
 
 /** Two 32-bit FNV-1a style hashes of the string's UTF-16 units (different seeds and multipliers). */
-function hash52(s: string): { slot: number; key: number } {
+function hash52(s: string): number {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
   for (let i = 0; i < s.length; i++) {
@@ -27,43 +37,88 @@ function hash52(s: string): { slot: number; key: number } {
   a = Math.imul(a, 0x85ebca6b);
   a ^= a >>> 13;
   // 32 bits of `a` and 20 of `b`: exact as a double; +1 keeps 0 free to mean an empty slot.
-  const key = (a >>> 0) + (b >>> 12) * 0x1_0000_0000 + 1;
-  return { slot: a >>> 0, key };
+  return (a >>> 0) + (b >>> 12) * 0x1_0000_0000 + 1;
 }
 
-export function createSeenDomains(): SeenDomains {
-  let slots = new Float64Array(INITIAL_SLOTS);
+/** The slot a key starts its search at: the low 32 bits, which the key holds (+1). */
+const slotOf = (key: number): number => (key - 1) % 0x1_0000_0000;
+
+export function createSeenDomains(
+  /** For tests: a smaller limit, and a hash that collides at will (a whole number from 1 to 2^52). */
+  opts: { maxKeptBytes?: number; hash?: (domain: string) => number } = {},
+): SeenDomains {
+  const maxKeptBytes = opts.maxKeptBytes ?? MAX_KEPT_BYTES;
+  const hash = opts.hash ?? hash52;
+  let keys = new Float64Array(INITIAL_SLOTS);
+  let kept = new Int32Array(INITIAL_SLOTS);
   let mask = INITIAL_SLOTS - 1;
   let size = 0;
+  let chars = Buffer.allocUnsafe(Math.min(INITIAL_KEPT_BYTES, maxKeptBytes));
+  let charsUsed = 0;
 
-  function insert(table: Float64Array, tableMask: number, slot: number, key: number): boolean {
-    for (let i = slot & tableMask; ; i = (i + 1) & tableMask) {
-      const held = table[i]!;
-      if (held === 0) {
-        table[i] = key;
-        return true;
-      }
-      if (held === key) return false;
-    }
-  }
+  const sameAsKept = (s: string, at: number): boolean => {
+    if (chars[at] !== s.length) return false;
+    for (let i = 0; i < s.length; i++) if (chars[at + 1 + i] !== s.charCodeAt(i)) return false;
+    return true;
+  };
 
-  function grow() {
-    const bigger = new Float64Array(slots.length * 2);
-    const biggerMask = bigger.length - 1;
-    for (const key of slots) {
-      // The slot is taken from the low 32 bits, which the key holds (+1) below 2^32 steps.
-      if (key !== 0) insert(bigger, biggerMask, (key - 1) % 0x1_0000_0000, key);
+  /**
+   * Where `s` is kept from now on, or NOT_KEPT. Domains are ASCII (punycode) and at most 253
+   * characters; anything else is not kept.
+   */
+  const keep = (s: string): number => {
+    if (s.length > 255 || charsUsed + 1 + s.length > maxKeptBytes) return NOT_KEPT;
+    if (charsUsed + 1 + s.length > chars.length) {
+      const bigger = Buffer.allocUnsafe(Math.min(maxKeptBytes, Math.max(chars.length * 2, charsUsed + 256)));
+      chars.copy(bigger, 0, 0, charsUsed);
+      chars = bigger;
     }
-    slots = bigger;
+    const at = charsUsed;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) return NOT_KEPT;
+      chars[at + 1 + i] = c;
+    }
+    chars[at] = s.length;
+    charsUsed += 1 + s.length;
+    return at;
+  };
+
+  const grow = () => {
+    const biggerKeys = new Float64Array(keys.length * 2);
+    const biggerKept = new Int32Array(keys.length * 2);
+    const biggerMask = biggerKeys.length - 1;
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j]!;
+      if (key === 0) continue;
+      let i = slotOf(key) & biggerMask;
+      while (biggerKeys[i] !== 0) i = (i + 1) & biggerMask;
+      biggerKeys[i] = key;
+      biggerKept[i] = kept[j]!;
+    }
+    keys = biggerKeys;
+    kept = biggerKept;
     mask = biggerMask;
-  }
+  };
 
   return {
-    addIfNew(domain) {
-      const { slot, key } = hash52(domain);
-      const added = insert(slots, mask, slot, key);
-      if (added && ++size * 2 > slots.length) grow();
-      return added;
+    add(domain) {
+      const key = hash(domain);
+      let unknown = false;
+      let i = slotOf(key) & mask;
+      for (; keys[i] !== 0; i = (i + 1) & mask) {
+        if (keys[i] !== key) continue;
+        const at = kept[i]!;
+        if (at === NOT_KEPT) unknown = true;
+        else if (sameAsKept(domain, at)) return 'seen';
+      }
+      // Not found among the domains kept; a "maybe" is added too, so that its next rows are "seen".
+      const at = keep(domain);
+      if (unknown && at === NOT_KEPT) return 'maybe';
+      keys[i] = key;
+      kept[i] = at;
+      if (++size * 2 > keys.length) grow();
+      return unknown ? 'maybe' : 'new';
     },
   };
 }
