@@ -69,6 +69,11 @@ export function createWorkerRole(deps: {
         logger,
         metrics: observability.metrics,
         readJob: (orgId, jobId) => jobs.get(orgId, jobId),
+        handOn: (tasks) =>
+          deps.queue.enqueue(
+            'enrich-company',
+            tasks.map(({ id, ...payload }) => ({ id, payload })),
+          ),
       });
       deps.held.start();
       // Every worker sends due webhook deliveries; each is claimed by one of them at a time.

@@ -53,6 +53,7 @@ describe('credits', () => {
       provider_calls: 40,
       credits: 1000,
       duration_seconds: expect.any(Number),
+      providers: [{ provider: 'sandbox', provider_calls: 40, credits: 1000 }],
     });
 
     const spent = calls(t) - before;

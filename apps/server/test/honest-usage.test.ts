@@ -182,7 +182,7 @@ describe('the ledger equals the sandbox under faults (whole system)', () => {
     const { id } = (await res.json()) as { id: string };
     type JobView = {
       status: string;
-      usage: { provider_calls: number; records_billed: number; credits: number };
+      usage: { provider_calls: number; records_billed: number; credits: number; providers: unknown[] };
     };
     const get = async () =>
       (await (await apiFetch(`${t.baseUrl}/api/v1/jobs/${id}?org_id=${ORG}`)).json()) as JobView;
@@ -196,6 +196,14 @@ describe('the ledger equals the sandbox under faults (whole system)', () => {
       records_billed: sandboxRecords(t.sandbox),
       credits: t.sandbox.stats().creditsUsed,
       cache_hits: 0,
+      providers: [
+        {
+          provider: 'sandbox',
+          provider_calls: sandboxCalls(t.sandbox),
+          records_billed: sandboxRecords(t.sandbox),
+          credits: t.sandbox.stats().creditsUsed,
+        },
+      ],
     });
   });
 });

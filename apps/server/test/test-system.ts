@@ -56,7 +56,7 @@ export async function startTestSystem(
     provider?: ProviderEndpoint;
     /**
      * Several providers: the installation can ask each, and its default waterfall is their order
-     * (or `waterfall`). Instead of `provider`.
+     * (or `waterfall`). Instead of `provider`; a sandbox without a baseUrl is the test's own.
      */
     providers?: ProviderEndpoint[];
     waterfall?: ProviderName[];
@@ -91,7 +91,10 @@ export async function startTestSystem(
     databaseUrl: database.url,
     roles: opts.roles ?? { api: true, worker: true },
     providers: providerSet(
-      opts.providers ?? [
+      // A sandbox named without an address is this test system's own.
+      opts.providers?.map((e) =>
+        e.name === 'sandbox' && !e.baseUrl ? { ...e, baseUrl: sandbox.url } : e,
+      ) ?? [
         opts.provider ?? {
           name: 'sandbox',
           baseUrl: opts.providerUrl ?? sandbox.url,

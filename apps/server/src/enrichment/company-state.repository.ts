@@ -272,7 +272,7 @@ export type CompanyOutcome = CompanyProgress & {
   error: { code: string; message: string } | null;
 };
 
-/** A company moving on to the next provider of its waterfall, still held by this worker. */
+/** A company handed on to the next provider of its waterfall. */
 export type CompanyCheckpoint = CompanyProgress & { nextStep: number };
 
 export type FinishResult = { completedJobs: { orgId: string; jobId: string }[] };
@@ -403,14 +403,15 @@ export async function finishCompanies(db: Db, outcomes: readonly CompanyOutcome[
 }
 
 /**
- * Saves what a company gathered from one provider before the next is asked, so that a worker
- * that dies between them leaves it at the next step with nothing paid for twice. Written only
- * while this worker still holds the claim (`token`); its lease is renewed and the next step gets
- * its first attempt. Returns the ids written: a company missing was taken over.
+ * Saves what a company gathered from one provider and hands it on to the next: its claim is let
+ * go (no token, a lease already over), so the next step's task, from any worker, claims it again
+ * with what it gathered and pays for nothing twice; a task lost on the way is found again as any
+ * abandoned claim is (the dispatcher's sweep). It stays `processing`, so no counter moves.
+ * Written only while this worker still holds the claim (`token`); returns the ids written.
  */
 export async function checkpointCompanies(
   db: Db,
-  opts: { token: string; leaseMs: number },
+  opts: { token: string },
   checkpoints: readonly CompanyCheckpoint[],
 ): Promise<Set<string>> {
   if (checkpoints.length === 0) return new Set();
@@ -423,9 +424,10 @@ export async function checkpointCompanies(
     with input as (${progressRows(input)}), moved as (
       update companies c
       set ${RESULT_COLUMNS}, failed_step_error = i.failed_step_error,
-          provider_step = i.next_step, step_business_id = null, attempts = 1,
+          -- The next step's claim counts its first attempt.
+          provider_step = i.next_step, step_business_id = null, attempts = 0,
           error_code = null, error_message = null, updated_at = now(),
-          lease_expires_at = now() + make_interval(secs => ${opts.leaseMs / 1000})
+          claim_token = null, lease_expires_at = now()
       from input i
       ${FIRMOGRAPHICS_RECORD}
       where c.id = i.id and c.org_id = i.org_id and c.status = 'processing'

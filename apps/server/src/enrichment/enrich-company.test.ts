@@ -62,6 +62,10 @@ function wireHandler(
     claim,
     held,
     gate,
+    // One provider: nothing is ever handed on to a next one.
+    handOn: async (tasks) => {
+      throw new Error(`handed on ${tasks.length} companies in a one-provider waterfall`);
+    },
     onJobCompleted,
   });
   return { handler, gate, held };

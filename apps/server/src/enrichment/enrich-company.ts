@@ -46,6 +46,12 @@ export type EnrichCompanyDeps = {
   writeWindowMs: number;
   /** Tells the provider batches how many tasks are in flight (see batch-flow.ts). */
   flow?: BatchFlow;
+  /**
+   * Delivers the next step of companies handed on to the next provider of their waterfall (a task
+   * each, `id` unique to the step). A step is a task of its own, so a company waiting for a slow
+   * later provider does not hold a slot the earlier providers' batches are filled from.
+   */
+  handOn: (tasks: { id: string; orgId: string; jobId: string; companyId: string }[]) => Promise<void>;
   /** Called once when a company's outcome completes its job. */
   onJobCompleted?: (orgId: string, jobId: string) => void;
   /** Called for every company outcome written (metrics). */
@@ -128,8 +134,22 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       const batch = metas.map((m) => m[0]!);
       // Paid for like an outcome: waited out, never dropped; conditional on this worker's claim.
       const kept = await gate.retryUntilWritten(() =>
-        checkpointCompanies(db, { token: deps.claim.token, leaseMs: deps.claim.leaseMs }, batch),
+        checkpointCompanies(db, { token: deps.claim.token }, batch),
       );
+      const next = batch.filter((c) => kept.has(c.companyId));
+      // Not delivered (the queue is away): the sweep finds them, as any claim let go.
+      await deps
+        .handOn(
+          next.map((c) => ({
+            id: `${c.companyId}-step${c.nextStep}`,
+            orgId: c.orgId,
+            jobId: c.jobId,
+            companyId: c.companyId,
+          })),
+        )
+        .catch((err: unknown) =>
+          deps.logger.warn({ err, companies: next.length }, 'could not hand companies on; the sweep will'),
+        );
       return new Map(ids.map((id) => [id, kept.has(id)]));
     },
   });
@@ -324,49 +344,44 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     };
   }
 
+  /** One step of the company's waterfall; then the outcome, or the company handed on to the next. */
   async function enrich(company: ClaimedCompany, claim: HeldClaim): Promise<void> {
-    let state = company.state;
-    let step = nextStep(company, company.step, state);
-    let cache: CacheEntry | null = null;
-    while (step !== null) {
-      const provider = company.providers[step]!;
-      let asked: Awaited<ReturnType<typeof ask>>;
-      try {
-        asked = await ask(company, provider, claim);
-      } catch (err) {
-        if (!givesUp(err, company.attempts)) throw err;
-        deps.logger.warn(
-          { err, org_id: company.orgId, job_id: company.jobId, company_id: company.id, provider },
-          `${provider} gave up on the company (${company.attempts} attempts)`,
-        );
-        const code = isProviderError(err) ? err.code : 'INTERNAL';
-        asked = {
-          answer: { kind: 'failed', provider, error: { code, message: errorMessage(err) } },
-          cache: null,
-        };
-      }
-      if (!asked || claim.lost) return;
-      state = applyAnswer(state, asked.answer);
-      cache = asked.cache;
-      const next = nextStep(company, step + 1, state);
-      if (next === null) break;
-      // Saved before the next provider is asked: a worker that dies now leaves it at `next`.
-      const kept = await checkpoints.load(company.id, {
-        ...progressOf(company, state, cache),
-        nextStep: next,
-      });
-      if (!kept) {
-        claim.lost = true;
-        return;
-      }
-      cache = null;
-      company.step = next;
-      company.attempts = 1;
-      company.stepBusinessId = null;
-      claim.businessId = null;
-      step = next;
+    const step = nextStep(company, company.step, company.state);
+    if (step === null) {
+      // Nothing left to ask (a waterfall whose later providers have nothing to fill).
+      await finish(company, company.state, null);
+      return;
     }
-    await finish(company, state, cache);
+    const provider = company.providers[step]!;
+    let asked: Awaited<ReturnType<typeof ask>>;
+    try {
+      asked = await ask(company, provider, claim);
+    } catch (err) {
+      if (!givesUp(err, company.attempts)) throw err;
+      deps.logger.warn(
+        { err, org_id: company.orgId, job_id: company.jobId, company_id: company.id, provider },
+        `${provider} gave up on the company (${company.attempts} attempts)`,
+      );
+      const code = isProviderError(err) ? err.code : 'INTERNAL';
+      asked = {
+        answer: { kind: 'failed', provider, error: { code, message: errorMessage(err) } },
+        cache: null,
+      };
+    }
+    if (!asked || claim.lost) return;
+    const state = applyAnswer(company.state, asked.answer);
+    const next = nextStep(company, step + 1, state);
+    if (next === null) {
+      await finish(company, state, asked.cache);
+      return;
+    }
+    // Saved before the next provider is asked: whoever asks it finds what this one gave.
+    claim.settling = true;
+    const kept = await checkpoints.load(company.id, {
+      ...progressOf(company, state, asked.cache),
+      nextStep: next,
+    });
+    if (!kept) claim.lost = true;
   }
 
   // Companies a task of this process is claiming or holding: another delivery of one of them is

@@ -14,7 +14,7 @@ import { createBatchFlow } from './batch-flow';
 import type { ClaimOptions } from './company-state.repository';
 import { createCreditBudget } from './credit-budget';
 import type { DatabaseGate } from './database-gate';
-import { createEnrichCompany, type EnrichCompanyHandler } from './enrich-company';
+import { createEnrichCompany, type EnrichCompanyDeps, type EnrichCompanyHandler } from './enrich-company';
 import type { HeldClaims } from './held-claims';
 import {
   forgetProviderCall,
@@ -66,6 +66,8 @@ export function createEnrichmentWorker(opts: {
   claim: ClaimOptions;
   logger: Logger;
   metrics: Metrics;
+  /** Delivers the next waterfall step of companies handed on (enrich-company.ts). */
+  handOn: EnrichCompanyDeps['handOn'];
   /** Reads a job the way the API answers it (for the completed-job metrics). */
   readJob: (orgId: string, jobId: string) => Promise<Parameters<Metrics['jobCompleted']>[0]>;
 }): EnrichCompanyHandler {
@@ -102,6 +104,7 @@ export function createEnrichmentWorker(opts: {
     held: opts.held,
     gate: opts.gate,
     claim: opts.claim,
+    handOn: opts.handOn,
     onCompanyFinished: (outcome, source) => metrics.companyFinished(outcome, source),
     onJobCompleted: (orgId, jobId) => {
       opts.readJob(orgId, jobId).then(
