@@ -379,6 +379,24 @@ describe('a results table worth working in', () => {
       }
       expect(text).toContain('Sandbox (synthetic)');
       expect(text).toMatch(/financial services/i);
+      // Each filled field says which provider filled it and when (the time as the API gave it).
+      const stripe = (
+        (await (
+          await apiFetch(`${fast.baseUrl}/api/v1/jobs/${job.id}/companies?org_id=${orgId}&q=stripe.com`)
+        ).json()) as CompanyList
+      ).data[0]!;
+      const industry = dialog.locator('.details__field', {
+        has: page.locator('dt', { hasText: /^Industry$/ }),
+      });
+      expect(await industry.locator('.details__provenance').textContent()).toMatch(
+        /^From Sandbox \(synthetic\)/,
+      );
+      expect(await industry.locator('.details__provenance time').getAttribute('datetime')).toBe(
+        stripe.provenance.industry?.fetched_at,
+      );
+      expect(await dialog.locator('.details__provenance').count()).toBe(
+        Object.keys(stripe.provenance).length,
+      );
       await shot(page, 'company-details-1280');
       await dialog.getByRole('button', { name: 'Copy all' }).click();
       await expect.poll(() => dialog.getByRole('status').textContent()).toBe('Every field copied');

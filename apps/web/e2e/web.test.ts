@@ -207,9 +207,16 @@ describe('web page', () => {
       await screenshot(page, 'job-ready-1280');
       await start.getByRole('button', { name: 'Start enrichment' }).click();
 
+      // The banner says why the data is synthetic and what gives real data.
+      const sandboxNote = page.getByRole('note', { name: 'Sandbox data' });
       await expect
-        .poll(() => page.getByRole('note', { name: 'Sandbox data' }).textContent())
-        .toContain('Sandbox: synthetic data — set EXPLORIUM_API_KEY for real firmographics');
+        .poll(() => sandboxNote.textContent())
+        .toContain(
+          'Sandbox: synthetic data — no provider key is set and this machine could not resolve public names.',
+        );
+      expect(await sandboxNote.textContent()).toContain(
+        'Set EXPLORIUM_API_KEY or PDL_API_KEY, or give the machine DNS (DNS_SERVERS) for the keyless web provider.',
+      );
       await expect.poll(() => page.locator('h1').textContent()).toBe('prospects.csv');
       await waitForProgress100(page);
       await expect.poll(() => page.getByText('Finished in').count()).toBe(1);
@@ -485,7 +492,7 @@ describe('web page', () => {
       const rows = page.getByRole('region', { name: 'Jobs table' }).locator('tbody tr');
       await expect
         .poll(() => rows.getByRole('rowheader').allTextContents())
-        .toEqual(['second.csv · sandbox', 'first.csv · sandbox']);
+        .toEqual(['second.csv · Sandbox', 'first.csv · Sandbox']);
       const text = await rows.first().textContent();
       expect(text).toContain('Completed');
       expect(text).toContain('100 %');

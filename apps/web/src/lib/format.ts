@@ -87,3 +87,20 @@ export const PROVIDER_LABELS: Record<ProviderName, string> = {
   web: 'Web (DNS and homepage)',
   sandbox: 'Sandbox (synthetic)',
 };
+
+/** The same, where a row has little room (the list of jobs). */
+export const PROVIDER_SHORT_LABELS: Record<ProviderName, string> = {
+  explorium: 'Explorium',
+  pdl: 'PDL',
+  web: 'Web',
+  sandbox: 'Sandbox',
+};
+
+/**
+ * A 0–1 confidence as a whole percent, rounded down so that what is shown passes the filter it
+ * seems to ("79 %" for 0.795 is left out by "at least 80 %"): "80 %".
+ */
+export function formatConfidence(confidence: number): string {
+  // The epsilon absorbs binary fractions: 0.29 * 100 is 28.999999999999996.
+  return `${Math.floor(confidence * 100 + 1e-9)} %`;
+}

@@ -8,7 +8,7 @@ import { LoadMoreButton } from '@/components/load-more-button';
 import { ScrollRegion } from '@/components/scroll-region';
 import { CompanyStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
-import { COMPANY_STATUS_LABELS, formatCount } from '@/lib/format';
+import { COMPANY_STATUS_LABELS, formatConfidence, formatCount } from '@/lib/format';
 import { CompanyDetails } from './company-details';
 import { displayHost, headquarters, safeHttpUrl, titleCase } from './company-fields';
 import { type CompanyFilter, companiesChangesQuery, companiesQuery, isJobSettled, jobKeys } from './queries';
@@ -21,6 +21,9 @@ const OVERSCAN_ROWS = 12;
 /** The next page is read when the last loaded row is this close to coming into view. */
 const PREFETCH_ROWS = 40;
 const COLUMNS_STORAGE_KEY = 'gtm-enrich.columns.v1';
+
+/** The minimum match confidences offered, in whole percent (a provider's likelihood is in tenths). */
+const CONFIDENCE_STEPS_PCT = [50, 70, 80, 90] as const;
 
 const FILTERS: ReadonlyArray<CompanyStatus | null> = [
   null,
@@ -37,6 +40,7 @@ type ColumnKey =
   | 'domain'
   | 'status'
   | 'name'
+  | 'confidence'
   | 'industry'
   | 'size'
   | 'revenue'
@@ -48,7 +52,8 @@ type ColumnKey =
 type Column = {
   key: ColumnKey;
   label: string;
-  sort: CompanySortKey;
+  /** Absent: the API cannot sort by it. */
+  sort?: CompanySortKey;
   /** Width in px; the row number and domain columns take theirs from globals.css (narrower on phones). */
   width: number;
   /** Always shown: what identifies a row. */
@@ -65,6 +70,8 @@ const COLUMNS: readonly Column[] = [
   { key: 'domain', label: 'Domain', sort: 'domain', width: 184, fixed: true },
   { key: 'status', label: 'Status', sort: 'status', width: 160 },
   { key: 'name', label: 'Name', sort: 'name', width: 170 },
+  // Next to the name: how sure the provider is that this is the company asked for.
+  { key: 'confidence', label: 'Confidence', width: 104 },
   { key: 'industry', label: 'Industry', sort: 'industry', width: 180 },
   { key: 'size', label: 'Company size', sort: 'company_size', width: 120 },
   { key: 'revenue', label: 'Revenue range', sort: 'revenue_range', width: 130 },
@@ -117,9 +124,14 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim(), SEARCH_DEBOUNCE_MS);
   const [sort, setSort] = useState<CompanySort>('row_number');
-  const filter: CompanyFilter = useMemo(() => ({ status, q, sort }), [status, q, sort]);
+  const [minConfidencePct, setMinConfidencePct] = useState<number | null>(null);
+  const filter: CompanyFilter = useMemo(
+    () => ({ status, q, sort, minConfidence: minConfidencePct === null ? null : minConfidencePct / 100 }),
+    [status, q, sort, minConfidencePct],
+  );
   const settled = isJobSettled(job);
   const searchId = useId();
+  const confidenceId = useId();
   const [hidden, toggleColumn] = useHiddenColumns();
   const columns = COLUMNS.filter((c) => !hidden.has(c.key));
   const [selected, setSelected] = useState<Company | null>(null);
@@ -160,7 +172,8 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
   }, [settled, queryClient, orgId, job.id]);
 
   const rows = useMemo(() => query.data?.pages.flatMap((page) => page.data) ?? [], [query.data]);
-  const matching = q ? null : status ? job.counts[status] : job.total;
+  // The job's counters say how many match a status, not a search or a confidence.
+  const matching = q || minConfidencePct !== null ? null : status ? job.counts[status] : job.total;
   const sortKey = sort.replace(/^-/, '') as CompanySortKey;
   const descending = sort.startsWith('-');
   const sortLabel = COLUMNS.find((c) => c.sort === sortKey)?.label ?? '#';
@@ -168,7 +181,8 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
     (sort === 'row_number'
       ? 'Companies in the order of the file'
       : `Companies by ${sortLabel.toLowerCase()}, ${descending ? 'descending' : 'ascending'}`) +
-    `${status ? `, ${COMPANY_STATUS_LABELS[status].toLowerCase()} only` : ''}${q ? `, matching “${q}”` : ''}. ` +
+    `${status ? `, ${COMPANY_STATUS_LABELS[status].toLowerCase()} only` : ''}${q ? `, matching “${q}”` : ''}` +
+    `${minConfidencePct !== null ? `, match confidence at least ${minConfidencePct} %` : ''}. ` +
     'Sorted on the server: every row of the job is in order. Select a domain for all of its fields.';
 
   const scrollRef = useRef<HTMLElement>(null);
@@ -204,15 +218,24 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
   }, [scrolled, hasNextPage, isFetchingNextPage, fetchNextPage, lastIndex, rows.length]);
 
   function toggleSort(column: Column) {
+    const key = column.sort;
+    if (!key) return;
     setSort((current) => {
-      if (column.sort === 'row_number') return current === 'row_number' ? '-row_number' : 'row_number';
-      if (current === column.sort) return `-${column.sort}` as CompanySort;
-      if (current === `-${column.sort}`) return 'row_number';
-      return column.sort;
+      if (key === 'row_number') return current === 'row_number' ? '-row_number' : 'row_number';
+      if (current === key) return `-${key}` as CompanySort;
+      if (current === `-${key}`) return 'row_number';
+      return key;
     });
   }
 
   const header = (column: Column) => {
+    if (!column.sort) {
+      return (
+        <th key={column.key} scope="col" className="col-num" title="Match confidence">
+          {column.label}
+        </th>
+      );
+    }
     const active = sortKey === column.sort;
     const next =
       column.sort === 'row_number'
@@ -251,6 +274,22 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
         <h2 id="results-heading">Results</h2>
         <div className="results-tools">
           <ColumnChooser hidden={hidden} onToggle={toggleColumn} />
+          <div className="confidence-filter">
+            <label htmlFor={confidenceId}>Match confidence</label>
+            <select
+              id={confidenceId}
+              className="select"
+              value={minConfidencePct ?? ''}
+              onChange={(e) => setMinConfidencePct(e.target.value === '' ? null : Number(e.target.value))}
+            >
+              <option value="">Any</option>
+              {CONFIDENCE_STEPS_PCT.map((pct) => (
+                <option key={pct} value={pct}>
+                  ≥ {pct} %
+                </option>
+              ))}
+            </select>
+          </div>
           <div className="search">
             <label htmlFor={searchId} className="visually-hidden">
               Search by domain or name
@@ -358,7 +397,11 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
               </tbody>
             </table>
             {!query.isPending && rows.length === 0 ? (
-              <EmptyResults filtered={status !== null || q !== ''} finished={settled} />
+              <EmptyResults
+                filtered={status !== null || q !== '' || minConfidencePct !== null}
+                byConfidence={minConfidencePct !== null}
+                finished={settled}
+              />
             ) : null}
           </ScrollRegion>
           <div className="table-footer">
@@ -373,7 +416,7 @@ export function CompaniesTable({ job, orgId }: { job: Job; orgId: string }) {
       )}
       <CompanyDetails
         company={selected ? (rows.find((c) => c.id === selected.id) ?? selected) : null}
-        provider={job.provider}
+        providers={job.providers}
         onClose={() => setSelected(null)}
       />
     </section>
@@ -466,6 +509,11 @@ const CompanyRow = memo(function CompanyRow({
         ) : null}
       </td>
     ),
+    confidence: (
+      <td key="confidence" className="col-num">
+        {c.match_confidence === null ? <Missing /> : formatConfidence(c.match_confidence)}
+      </td>
+    ),
     name: (
       <td key="name" className="truncate" title={c.name ?? undefined}>
         {c.name ?? <Missing />}
@@ -550,16 +598,26 @@ function SkeletonRows({ span }: { span: number }) {
   );
 }
 
-function EmptyResults({ filtered, finished }: { filtered: boolean; finished: boolean }) {
+function EmptyResults({
+  filtered,
+  byConfidence,
+  finished,
+}: {
+  filtered: boolean;
+  byConfidence: boolean;
+  finished: boolean;
+}) {
   return (
     <div className="empty">
       <p className="empty__title">{filtered ? 'No companies match' : 'No companies yet'}</p>
       <p>
-        {filtered
-          ? 'Try another status or search term.'
-          : finished
-            ? 'This job has no companies.'
-            : 'Companies appear here as soon as the file has been read.'}
+        {byConfidence
+          ? 'Companies without a match confidence (not every provider gives one) are left out. Try a lower confidence, another status or search term.'
+          : filtered
+            ? 'Try another status or search term.'
+            : finished
+              ? 'This job has no companies.'
+              : 'Companies appear here as soon as the file has been read.'}
       </p>
     </div>
   );

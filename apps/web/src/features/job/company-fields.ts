@@ -3,6 +3,9 @@
  * ("software development", "south san francisco"); the table shows them as people write them.
  */
 
+import type { Company, FieldProvenance, ProviderName } from '@gtm-enrich/contracts';
+import { formatConfidence, formatDateTime, PROVIDER_LABELS } from '@/lib/format';
+
 const SMALL_WORDS = new Set(['and', 'or', 'of', 'the', 'in', 'for', 'on', 'de', 'la']);
 const ACRONYMS = new Map([
   ['it', 'IT'],
@@ -66,4 +69,48 @@ export function bandLowerBound(value: string | null): number | null {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMBT])?/i.exec(value.replace(/[$,]/g, ''));
   if (!m?.[1]) return null;
   return Number(m[1]) * (m[2] ? (MAGNITUDE[m[2].toUpperCase()] ?? 1) : 1);
+}
+
+/**
+ * "Explorium · Dec 5, 2026, 3:04 PM · confidence 80 % · cache": where one field came from, as
+ * plain text (the detail panel's copy, a title).
+ */
+export function provenanceText(p: FieldProvenance): string {
+  return [
+    PROVIDER_LABELS[p.provider],
+    formatDateTime(p.fetched_at),
+    p.confidence === null ? null : `confidence ${formatConfidence(p.confidence)}`,
+    p.source === 'cache' ? 'cache' : null,
+  ]
+    .filter((part): part is string => part !== null)
+    .join(' · ');
+}
+
+/**
+ * The providers that filled a company's fields, in the job's order, each marked "cache" when all
+ * it gave was reused; null when nothing was filled. A company enriched before fields carried
+ * their provenance has none: its source is the job's first provider.
+ */
+export function companySources(
+  c: Pick<Company, 'provenance' | 'source'>,
+  providers: readonly ProviderName[],
+): string | null {
+  const byProvider = new Map<ProviderName, boolean>();
+  for (const p of Object.values(c.provenance)) {
+    if (!p) continue;
+    byProvider.set(p.provider, (byProvider.get(p.provider) ?? true) && p.source === 'cache');
+  }
+  if (byProvider.size === 0) {
+    const first = providers[0];
+    if (c.source === null || !first) return null;
+    return c.source === 'cache' ? `${PROVIDER_LABELS[first]}, cache` : PROVIDER_LABELS[first];
+  }
+  const rank = (p: ProviderName) => {
+    const i = providers.indexOf(p);
+    return i === -1 ? providers.length : i;
+  };
+  return [...byProvider]
+    .sort(([a], [b]) => rank(a) - rank(b))
+    .map(([p, cached]) => (cached ? `${PROVIDER_LABELS[p]} (cache)` : PROVIDER_LABELS[p]))
+    .join(', ');
 }

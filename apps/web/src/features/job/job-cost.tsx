@@ -2,6 +2,7 @@
 
 import type { Job } from '@gtm-enrich/contracts';
 import { formatCount, formatDuration } from '@/lib/format';
+import { ProviderWaterfall } from './provider-waterfall';
 
 /**
  * What the job costs in provider calls and credits: the estimate made before it ran next to what
@@ -67,6 +68,7 @@ export function CostCard({ job }: { job: Job }) {
           <dd>{estimate.duration_seconds > 0 ? formatDuration(estimate.duration_seconds * 1000) : '—'}</dd>
         </div>
       </dl>
+      <ProviderWaterfall job={job} before={false} />
     </section>
   );
 }

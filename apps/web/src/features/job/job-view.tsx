@@ -4,10 +4,11 @@ import { isFileRead, type Job } from '@gtm-enrich/contracts';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
-import { useState } from 'react';
+import { useId, useState } from 'react';
+import { ProviderSequence } from '@/components/provider-sequence';
 import { AWAITING_START, JobStatusBadge } from '@/components/status-badge';
 import { errorMessage } from '@/lib/api';
-import { formatCount, formatDateTime, formatDuration, PROVIDER_LABELS } from '@/lib/format';
+import { formatCount, formatDateTime, formatDuration } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { CompaniesTable } from './companies-table';
 import { CreditLimitForm } from './credit-limit-form';
@@ -15,6 +16,7 @@ import { resumeJob } from './job-action-requests';
 import { JobActions } from './job-actions';
 import { CostCard } from './job-cost';
 import { ProgressCard } from './job-progress';
+import { ProviderWaterfall } from './provider-waterfall';
 import { downloadExport, type ExportLayout, jobKeys, jobQuery } from './queries';
 import { RejectedRows } from './rejected-rows';
 
@@ -67,7 +69,7 @@ function LoadedJobView({ orgId, jobId }: { orgId: string; jobId: string }) {
     <div className="page">
       {query.isError ? <ReconnectingNotice updatedAt={query.dataUpdatedAt} /> : null}
       <JobHeader job={job} orgId={orgId} />
-      {job.provider === 'sandbox' ? <SandboxBanner /> : null}
+      {job.providers.includes('sandbox') ? <SandboxBanner /> : null}
       {job.error?.code === AWAITING_START ? (
         // Asked once the file is read (its estimate comes with it); while reading, nothing to ask.
         job.status === 'paused' ? (
@@ -103,8 +105,10 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
         </div>
         <dl className="job-facts">
           <div>
-            <dt>Provider</dt>
-            <dd>{PROVIDER_LABELS[job.provider]}</dd>
+            <dt>{job.providers.length > 1 ? 'Providers, in order' : 'Provider'}</dt>
+            <dd>
+              <ProviderSequence providers={job.providers} />
+            </dd>
           </div>
           <div>
             <dt>Organization</dt>
@@ -128,12 +132,7 @@ function JobHeader({ job, orgId }: { job: Job; orgId: string }) {
       </div>
       <div className="page-header__actions">
         <JobActions job={job} orgId={orgId} />
-        {isFileRead(job) ? (
-          <>
-            <ExportButton job={job} layout="rows" />
-            <ExportButton job={job} layout="companies" />
-          </>
-        ) : null}
+        {isFileRead(job) ? <Exports job={job} /> : null}
       </div>
     </div>
   );
@@ -149,16 +148,45 @@ const EXPORTS: Record<ExportLayout, { label: string; title: string; primary: boo
   },
 };
 
-/** Members and admins only: a viewer's key may read the results but not export them. */
-function ExportButton({ job, layout }: { job: Job; layout: ExportLayout }) {
-  const { label, title, primary } = EXPORTS[layout];
+/**
+ * Members and admins only: a viewer's key may read the results but not export them. "With
+ * provenance" applies to both layouts: a column per field saying which provider filled it and when.
+ */
+function Exports({ job }: { job: Job }) {
   const canExport = useCan('member');
-  const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
+  const [provenance, setProvenance] = useState(false);
+  const hintId = useId();
   if (!canExport) return null;
+  return (
+    <>
+      <label
+        className="checkbox export-provenance"
+        title="Adds, per enriched field, the provider that filled it and when"
+      >
+        <input
+          type="checkbox"
+          checked={provenance}
+          onChange={(e) => setProvenance(e.target.checked)}
+          aria-describedby={hintId}
+        />
+        With provenance
+      </label>
+      <span id={hintId} className="visually-hidden">
+        The exports add, per enriched field, the provider that filled it and when
+      </span>
+      <ExportButton job={job} layout="rows" provenance={provenance} />
+      <ExportButton job={job} layout="companies" provenance={provenance} />
+    </>
+  );
+}
+
+function ExportButton({ job, layout, provenance }: { job: Job; layout: ExportLayout; provenance: boolean }) {
+  const { label, title, primary } = EXPORTS[layout];
+  const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
   const onClick = async () => {
     setState({ busy: true, error: null });
     try {
-      await downloadExport(job, layout);
+      await downloadExport(job, layout, provenance);
       setState({ busy: false, error: null });
     } catch (err) {
       setState({ busy: false, error: errorMessage(err) });
@@ -210,12 +238,15 @@ function ReconnectingNotice({ updatedAt }: { updatedAt: number }) {
   );
 }
 
+/** Why the job's data is made up, and what the operator sets for real data. */
 function SandboxBanner() {
   return (
     <div className="banner-sandbox" role="note" aria-label="Sandbox data">
       <span className="banner-sandbox__tag">Sandbox</span>
       <p>
-        <strong>Sandbox: synthetic data</strong> — set <code>EXPLORIUM_API_KEY</code> for real firmographics
+        <strong>Sandbox: synthetic data</strong> — no provider key is set and this machine could not resolve
+        public names. Set <code>EXPLORIUM_API_KEY</code> or <code>PDL_API_KEY</code>, or give the machine DNS
+        (<code>DNS_SERVERS</code>) for the keyless web provider.
       </p>
     </div>
   );
@@ -283,6 +314,7 @@ function StartCard({ job, orgId }: { job: Job; orgId: string }) {
           </div>
         </dl>
       ) : null}
+      {e ? <ProviderWaterfall job={job} before /> : null}
       <p className="muted">
         {job.max_credits !== null ? `Credit limit: ${formatCount(job.max_credits)}. ` : 'No credit limit. '}
         {overLimit

@@ -32,7 +32,13 @@ export const COMPANIES_PAGE_SIZE = 50;
 export const COMPANIES_NEXT_PAGE_SIZE = 500;
 const REJECTED_PAGE_SIZE = 100;
 
-export type CompanyFilter = { status: CompanyStatus | null; q: string; sort: CompanySort };
+export type CompanyFilter = {
+  status: CompanyStatus | null;
+  q: string;
+  sort: CompanySort;
+  /** 0–1: only companies whose match confidence is at least this (those without one are left out). */
+  minConfidence: number | null;
+};
 
 export const jobKeys = {
   job: (orgId: string, jobId: string) => ['job', orgId, jobId] as const,
@@ -83,6 +89,7 @@ export function companiesQuery(orgId: string, jobId: string, filter: CompanyFilt
             query: {
               status: filter.status ?? undefined,
               q: filter.q || undefined,
+              min_confidence: filter.minConfidence ?? undefined,
               sort: filter.sort,
               limit: pageParam ? COMPANIES_NEXT_PAGE_SIZE : COMPANIES_PAGE_SIZE,
               cursor: pageParam ?? undefined,
@@ -227,12 +234,14 @@ export type ExportLayout = 'companies' | 'rows';
 
 /**
  * The job as CSV, saved by the browser (fetched with the key: a link cannot send it): one row per
- * company, or the uploaded file row for row with the enrichment columns appended.
+ * company, or the uploaded file row for row with the enrichment columns appended; with
+ * `provenance`, a provider and a fetched-at column per enriched field too.
  */
-export function downloadExport(job: Job, layout: ExportLayout): Promise<void> {
+export function downloadExport(job: Job, layout: ExportLayout, provenance = false): Promise<void> {
   const base = (job.filename ?? 'companies').replace(/\.csv$/i, '');
+  const query = new URLSearchParams({ layout, ...(provenance ? { provenance: '1' } : {}) });
   return apiDownload(
-    `/api/v1/jobs/${encodeURIComponent(job.id)}/export.csv?layout=${layout}`,
-    layout === 'rows' ? `${base}-rows-enriched.csv` : `${base}-enriched.csv`,
+    `/api/v1/jobs/${encodeURIComponent(job.id)}/export.csv?${query.toString()}`,
+    `${base}${layout === 'rows' ? '-rows' : ''}-enriched${provenance ? '-provenance' : ''}.csv`,
   );
 }

@@ -5,11 +5,12 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { JobProgressBar } from '@/components/job-progress-bar';
 import { LoadMoreButton } from '@/components/load-more-button';
+import { ProviderSequence } from '@/components/provider-sequence';
 import { ScrollRegion } from '@/components/scroll-region';
 import { JobStatusBadge } from '@/components/status-badge';
 import { jobHref } from '@/features/job/routes';
 import { errorMessage } from '@/lib/api';
-import { formatCount, formatDateTime, formatRelative, percentDone } from '@/lib/format';
+import { formatCount, formatDateTime, formatRelative, PROVIDER_LABELS, percentDone } from '@/lib/format';
 import { useCan, useOrgId } from '@/lib/org';
 import { jobsListQuery } from './queries';
 
@@ -112,7 +113,13 @@ function JobRow({ job, now }: { job: Job; now: number }) {
     <tr>
       <th scope="row" className="nowrap">
         <Link href={jobHref(job.id)}>{name}</Link>
-        {job.provider === 'sandbox' ? <span className="faint"> · sandbox</span> : null}
+        <span
+          className="faint"
+          title={`Providers, in order: ${job.providers.map((p) => PROVIDER_LABELS[p]).join(', ')}`}
+        >
+          {' · '}
+          <ProviderSequence providers={job.providers} short />
+        </span>
       </th>
       <td>
         <JobStatusBadge job={job} />
