@@ -127,6 +127,8 @@ export type PdlEmulatorCounts = {
   creditsSpent: number;
   /** Website (as sent, trimmed and lowercased) → items of answered calls that asked for it. */
   websites: Record<string, number>;
+  /** Website → credits billed for it: more than 1 means a company was paid for twice. */
+  billedWebsites: Record<string, number>;
 };
 
 /** What `update()` may change while the emulator runs. */
@@ -136,7 +138,10 @@ export type PdlEmulator = {
   url: string;
   port: number;
   counts(): PdlEmulatorCounts;
-  /** Changes settings for the calls that follow (e.g. a higher `creditLimit`: credits bought). */
+  /**
+   * Changes settings for the calls that follow (e.g. a higher `creditLimit`: credits bought); a
+   * change to the rate limit starts new windows.
+   */
   update(settings: PdlEmulatorSettings): void;
   /** Zeroes the counts (not the credits spent, not the rate-limit windows). */
   reset(): void;
@@ -156,6 +161,7 @@ function emptyCounts(): PdlEmulatorCounts {
     items: { sent: 0, matched: 0, notFound: 0, errors: 0 },
     creditsSpent: 0,
     websites: {},
+    billedWebsites: {},
   };
 }
 
@@ -363,6 +369,9 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
   function countItem(status: number, params: Params): void {
     const website = websiteKey(params);
     if (website !== null) counts.websites[website] = (counts.websites[website] ?? 0) + 1;
+    if (website !== null && status === 200) {
+      counts.billedWebsites[website] = (counts.billedWebsites[website] ?? 0) + 1;
+    }
     counts.items.sent += 1;
     if (status === 200) counts.items.matched += 1;
     else if (status === 404) counts.items.notFound += 1;
@@ -559,6 +568,9 @@ export function createPdlEmulator(opts: PdlEmulatorOptions = {}): {
     update: (changes) => {
       validateSettings({ ...settings, ...changes });
       Object.assign(settings, changes);
+      // A new limit starts new windows, so what an earlier setting counted does not carry over.
+      if ('rateLimitPerMin' in changes || 'rateWindowMs' in changes || 'rateLimitUnit' in changes)
+        windows.clear();
     },
     abort: () => closing.abort(),
   };
