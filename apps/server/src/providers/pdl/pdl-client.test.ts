@@ -484,10 +484,8 @@ describe('items PDL could not answer inside an answered call', () => {
       expect(retry.length).toBeLessThan(35);
       expect(retry.every((r) => r.status === 'retry' && r.itemStatus === itemFaultStatus)).toBe(true);
       expect(first.some((r) => r.status === 'error')).toBe(false);
-      // A 429 item waits for the window the call's headers give.
-      if (itemFaultStatus === 429) {
-        for (const r of retry) if (r.status === 'retry') expect(r.retryAfterMs).toBeGreaterThan(55_000);
-      }
+      // The window has room: no item waits for its reset; the retry policy's backoff decides.
+      for (const r of retry) if (r.status === 'retry') expect(r.retryAfterMs).toBeNull();
       expect(calls[0]?.creditsBilled).toBe(matched(first));
       expect(server.counts().creditsSpent).toBe(matched(first));
 
@@ -496,6 +494,18 @@ describe('items PDL could not answer inside an answered call', () => {
       expect(server.counts().creditsSpent).toBe(matched(first) + matched(second));
     },
   );
+
+  it('an item answered 429 once the window is spent waits for its reset', async () => {
+    const server = await emulator({ itemFaultShare: 1, itemFaultStatus: 429, rateLimitPerMin: 1 });
+    const { pdl } = client(server.url);
+
+    const [stripe] = await pdl.enrichCompanies(['stripe.com']);
+
+    expect(stripe).toMatchObject({ status: 'retry', itemStatus: 429 });
+    if (stripe?.status !== 'retry') throw new Error('stripe.com should be asked again');
+    expect(stripe.retryAfterMs).toBeGreaterThan(55_000);
+    expect(stripe.retryAfterMs).toBeLessThanOrEqual(61_000);
+  });
 });
 
 describe('answers in another order or shape', () => {

@@ -40,7 +40,7 @@ export type PdlResult =
   | { domain: string; status: 'not_found' }
   /** Credits ran out during the call before this item: the account's problem, not the company's. */
   | { domain: string; status: 'out_of_credits'; error: ItemErrorDetail }
-  /** PDL answered this item 429 or 5xx: ask again later (`retryAfterMs` from the call's headers, if any). */
+  /** PDL answered this item 429 or 5xx: ask again later (`retryAfterMs` for a 429 item, from the call's headers, if any). */
   | {
       domain: string;
       status: 'retry';
@@ -51,7 +51,18 @@ export type PdlResult =
   /** A per-item failure inside an answered call (an ItemError): only this company fails. */
   | { domain: string; status: 'error'; error: ItemErrorDetail };
 
-/** The wait a 429 (of the call or of an item) asks for: Retry-After, else the window's reset. */
+/**
+ * The wait for items answered 429 inside an answered call: Retry-After when sent, the window's
+ * reset only when the window is spent (with room left, waiting for the reset would idle the job
+ * for up to a minute for nothing), else none: the retry policy's backoff decides.
+ */
+function itemRetryAfterMs(headers: Headers, now: number): number | null {
+  const fromRetryAfter = parseRetryAfterHeader(headers.get('retry-after'), now);
+  if (fromRetryAfter !== null) return fromRetryAfter;
+  return parseRateLimitHeaders(headers, now)?.remaining === 0 ? retryAfterFromHeaders(headers, now) : null;
+}
+
+/** The wait a 429 call asks for: Retry-After, else the window's reset. */
 function retryAfterFromHeaders(headers: Headers, now: number): number | null {
   const fromRetryAfter = parseRetryAfterHeader(headers.get('retry-after'), now);
   const resetAtMs = parseRateLimitHeaders(headers, now)?.resetAtMs ?? null;
@@ -259,7 +270,7 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
           ? `${label} ran out of credits during a bulk call: ${outOfCredits} of its items were not enriched`
           : `${label} could not answer ${unanswered.length} items of a bulk call now; they will be asked again`,
       );
-      return { outcomes: parsed.value, retryAfterMs: retryAfterFromHeaders(response.headers, Date.now()) };
+      return { outcomes: parsed.value, retryAfterMs: itemRetryAfterMs(response.headers, Date.now()) };
     } catch (err) {
       if (err instanceof ProviderError) {
         opts.logger.warn(
@@ -303,10 +314,12 @@ export function createPdlClient(opts: PdlClientOptions): PdlClient {
         for (const [index, domain] of batch.entries()) {
           const outcome = outcomes[index];
           if (!outcome) continue;
-          byDomain.set(
-            domain,
-            outcome.status === 'retry' ? { domain, ...outcome, retryAfterMs } : { domain, ...outcome },
-          );
+          if (outcome.status !== 'retry') byDomain.set(domain, { domain, ...outcome });
+          else {
+            // A 5xx item asks for no wait; only a 429 speaks of the rate limit.
+            const wait = outcome.itemStatus === 429 ? retryAfterMs : null;
+            byDomain.set(domain, { domain, ...outcome, retryAfterMs: wait });
+          }
         }
       }
       return domains.map((domain) => byDomain.get(domain)!);
