@@ -293,7 +293,8 @@ describe('the providers of a job and where every value came from', () => {
     } finally {
       await context.close();
     }
-  });
+    // A second job and three panels read field by field: on two busy cores, longer than the default.
+  }, 60_000);
 
   it('filters by minimum match confidence on the server, and says why companies without one are left out', async () => {
     const all = await companiesOf(job.id);
