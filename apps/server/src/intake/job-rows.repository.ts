@@ -58,10 +58,13 @@ export function inputCellOf(record: readonly string[], columns: readonly number[
 
 /**
  * Rows written per round. The cells of a chunk are held until PostgreSQL has them, so a chunk is
- * bounded by bytes as well as rows (a row can be 1 MiB).
+ * bounded by bytes as well as rows (a row can be 1 MiB). Each COPY has a cost of its own in
+ * PostgreSQL (its executor state, a slot for each of up to 1,000 buffered rows): for 1,000,000
+ * rows, chunks of 20,000 took 15-20 % less CPU on both sides than chunks of 5,000; 50,000 and
+ * 100,000 gained nothing more and held 40-80 MB more.
  */
-const CHUNK_MAX_ROWS = 5_000;
-const CHUNK_MAX_BYTES = 1024 * 1024;
+const CHUNK_MAX_ROWS = 20_000;
+const CHUNK_MAX_BYTES = 4 * 1024 * 1024;
 const COMPANY_COLUMNS = ['id', 'org_id', 'job_id', 'domain', 'input', 'row_number'] as const;
 
 /** A chunk's rows, encoded for COPY as they are read: a row's values die young, its bytes live on. */

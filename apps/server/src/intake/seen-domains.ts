@@ -23,7 +23,14 @@ const INITIAL_KEPT_BYTES = 1024 * 1024;
 /** A slot whose domain's characters are not kept. */
 const NOT_KEPT = -1;
 
-/** Two 32-bit FNV-1a style hashes of the string's UTF-16 units (different seeds and multipliers). */
+/** The low 32 bits of the last key `hash52` made (where its search starts), as an integer. */
+let lastLow = 0;
+
+/**
+ * Two 32-bit FNV-1a style hashes of the string's UTF-16 units (different seeds and multipliers),
+ * as one key: 32 bits of the first and 20 of the second, exact as a double; +1 keeps 0 free to
+ * mean an empty slot.
+ */
 function hash52(s: string): number {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
@@ -36,12 +43,12 @@ function hash52(s: string): number {
   a ^= a >>> 16;
   a = Math.imul(a, 0x85ebca6b);
   a ^= a >>> 13;
-  // 32 bits of `a` and 20 of `b`: exact as a double; +1 keeps 0 free to mean an empty slot.
+  lastLow = a;
   return (a >>> 0) + (b >>> 12) * 0x1_0000_0000 + 1;
 }
 
-/** The slot a key starts its search at: the low 32 bits, which the key holds (+1). */
-const slotOf = (key: number): number => (key - 1) % 0x1_0000_0000;
+/** The low 32 bits of a key, which it holds (+1), to place it again when the table grows. */
+const lowOf = (key: number): number => (key - 1) % 0x1_0000_0000;
 
 export function createSeenDomains(
   /** For tests: a smaller limit, and a hash that collides at will (a whole number from 1 to 2^52). */
@@ -53,7 +60,7 @@ export function createSeenDomains(
   let kept = new Int32Array(INITIAL_SLOTS);
   let mask = INITIAL_SLOTS - 1;
   let size = 0;
-  let chars = Buffer.allocUnsafe(Math.min(INITIAL_KEPT_BYTES, maxKeptBytes));
+  let chars = new Uint8Array(Math.min(INITIAL_KEPT_BYTES, maxKeptBytes));
   let charsUsed = 0;
 
   const sameAsKept = (s: string, at: number): boolean => {
@@ -69,8 +76,8 @@ export function createSeenDomains(
   const keep = (s: string): number => {
     if (s.length > 255 || charsUsed + 1 + s.length > maxKeptBytes) return NOT_KEPT;
     if (charsUsed + 1 + s.length > chars.length) {
-      const bigger = Buffer.allocUnsafe(Math.min(maxKeptBytes, Math.max(chars.length * 2, charsUsed + 256)));
-      chars.copy(bigger, 0, 0, charsUsed);
+      const bigger = new Uint8Array(Math.min(maxKeptBytes, Math.max(chars.length * 2, charsUsed + 256)));
+      bigger.set(chars.subarray(0, charsUsed));
       chars = bigger;
     }
     const at = charsUsed;
@@ -91,7 +98,7 @@ export function createSeenDomains(
     for (let j = 0; j < keys.length; j++) {
       const key = keys[j]!;
       if (key === 0) continue;
-      let i = slotOf(key) & biggerMask;
+      let i = lowOf(key) & biggerMask;
       while (biggerKeys[i] !== 0) i = (i + 1) & biggerMask;
       biggerKeys[i] = key;
       biggerKept[i] = kept[j]!;
@@ -105,7 +112,7 @@ export function createSeenDomains(
     add(domain) {
       const key = hash(domain);
       let unknown = false;
-      let i = slotOf(key) & mask;
+      let i = (hash === hash52 ? lastLow : lowOf(key)) & mask;
       for (; keys[i] !== 0; i = (i + 1) & mask) {
         if (keys[i] !== key) continue;
         const at = kept[i]!;
