@@ -11,6 +11,7 @@ import {
   ENRICHED_FIELDS,
   type EnrichedField,
   type Job,
+  provenanceOf,
 } from '@gtm-enrich/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRMOGRAPHIC_FIELDS } from '../src/providers/provider';
@@ -124,7 +125,7 @@ describe('a provider waterfall: explorium (sandbox), then pdl, then web', () => 
 
     // PDL was asked exactly for the companies the sandbox left a firmographic field empty on.
     const afterSandbox = companies.filter((c) =>
-      FIRMOGRAPHIC_FIELDS.some((f) => c.provenance[f]?.provider !== 'sandbox'),
+      FIRMOGRAPHIC_FIELDS.some((f) => provenanceOf(c.provenance, f)?.provider !== 'sandbox'),
     );
     expect(afterSandbox.length).toBeGreaterThan(0);
     expect(afterSandbox.length).toBeLessThan(1000);
@@ -140,29 +141,34 @@ describe('a provider waterfall: explorium (sandbox), then pdl, then web', () => 
       for (const field of ENRICHED_FIELDS) {
         const value = fieldValue(c, field);
         // A value has a provider; an empty field has none.
-        expect(c.provenance[field] !== undefined, `${c.domain} ${field}`).toBe(value !== null);
+        expect(provenanceOf(c.provenance, field) !== undefined, `${c.domain} ${field}`).toBe(value !== null);
       }
       // The sandbox's fields are its own; PDL filled only what it left empty; the web its signals.
-      expect(c.provenance.email_provider).toMatchObject({ provider: 'web', source: 'provider' });
+      expect(provenanceOf(c.provenance, 'email_provider')).toMatchObject({
+        provider: 'web',
+        source: 'provider',
+      });
       expect(c.signals?.email_provider).toBe('Google Workspace');
-      for (const [field, p] of Object.entries(c.provenance)) {
-        if (p?.provider === 'pdl') {
+      for (const p of c.provenance) {
+        if (p.provider === 'pdl') {
           expect(p.confidence).toBeGreaterThanOrEqual(0.5);
-          expect(FIRMOGRAPHIC_FIELDS).toContain(field);
+          for (const field of p.fields) expect(FIRMOGRAPHIC_FIELDS).toContain(field);
         }
       }
-      const firstFinder = c.provenance.name?.provider;
-      if (firstFinder === 'pdl') expect(c.match_confidence).toBeGreaterThanOrEqual(0.5);
+      // The confidence is the first data provider's: PDL's likelihood, the sandbox's none.
+      const first = c.provenance.filter((p) => p.provider !== 'web').map((p) => p.provider);
+      if (first.includes('sandbox')) expect(c.match_confidence).toBeNull();
+      else if (first.includes('pdl')) expect(c.match_confidence).toBeGreaterThanOrEqual(0.5);
     }
     // Some company had a field filled by PDL after the sandbox: the waterfall did something.
-    expect(companies.some((c) => Object.values(c.provenance).some((p) => p?.provider === 'pdl'))).toBe(true);
+    expect(companies.some((c) => c.provenance.some((p) => p.provider === 'pdl'))).toBe(true);
 
     // The ledger per provider equals each emulator's own count.
     const usage = new Map(job.usage.providers.map((p) => [p.provider, p]));
     expect(usage.get('pdl')).toMatchObject({ provider_calls: asked.calls.bulk, credits: asked.creditsSpent });
     expect(usage.get('sandbox')?.provider_calls).toBe(sandboxCalls);
-    // The web provider is free: nothing in the ledger, nothing in the credits.
-    expect(usage.get('web')).toBeUndefined();
+    // The web provider is free: its calls are in the ledger, its credits are none.
+    expect(usage.get('web')).toMatchObject({ credits: 0 });
     expect(job.usage.credits).toBe((usage.get('sandbox')?.credits ?? 0) + asked.creditsSpent);
 
     // A confidence filter keeps only companies a provider vouched for that much.
@@ -189,8 +195,8 @@ describe('a provider waterfall: explorium (sandbox), then pdl, then web', () => 
     expect(job.providers).toEqual(['pdl', 'sandbox']);
     const companies = await allCompanies(t, job.id);
     const byDomain = new Map(companies.map((c) => [c.domain, c]));
-    expect(byDomain.get('nomatch-nowhere.com')).toMatchObject({ status: 'not_found', provenance: {} });
-    expect(byDomain.get('stripe.com')?.provenance.name?.provider).toBe('pdl');
+    expect(byDomain.get('nomatch-nowhere.com')).toMatchObject({ status: 'not_found', provenance: [] });
+    expect(provenanceOf(byDomain.get('stripe.com')!.provenance, 'name')?.provider).toBe('pdl');
     // Asked first, PDL filled what it knew; the web provider, not named, was not asked.
     expect(byDomain.get('stripe.com')?.signals).toBeNull();
   });

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CompanyList, Job } from '@gtm-enrich/contracts';
+import { type CompanyList, type Job, provenanceOf } from '@gtm-enrich/contracts';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isAppError } from '../../server/src/errors';
@@ -392,10 +392,10 @@ describe('a results table worth working in', () => {
         /^From Sandbox \(synthetic\)/,
       );
       expect(await industry.locator('.details__provenance time').getAttribute('datetime')).toBe(
-        stripe.provenance.industry?.fetched_at,
+        provenanceOf(stripe.provenance, 'industry')?.fetched_at,
       );
       expect(await dialog.locator('.details__provenance').count()).toBe(
-        Object.keys(stripe.provenance).length,
+        stripe.provenance.flatMap((p) => p.fields).length,
       );
       await shot(page, 'company-details-1280');
       await dialog.getByRole('button', { name: 'Copy all' }).click();

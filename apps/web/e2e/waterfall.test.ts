@@ -14,7 +14,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Company, CompanyList, EnrichedField, Job, ProviderName } from '@gtm-enrich/contracts';
+import {
+  type Company,
+  type CompanyList,
+  type EnrichedField,
+  type Job,
+  type ProviderName,
+  provenanceOf,
+} from '@gtm-enrich/contracts';
 import { parse } from 'csv-parse/sync';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -242,10 +249,10 @@ describe('the providers of a job and where every value came from', () => {
     const strong = companies.find((c) => c.domain === 'stripe.com')!;
     expect(strong.status).toBe('enriched');
     expect(strong.match_confidence).not.toBeNull();
-    expect(strong.provenance.name?.provider).toBe('pdl');
+    expect(provenanceOf(strong.provenance, 'name')?.provider).toBe('pdl');
     // One People Data Labs did not answer: the sandbox filled it, and gave no confidence.
     const second = companies.find(
-      (c) => c.status === 'enriched' && Object.values(c.provenance).every((p) => p?.provider === 'sandbox'),
+      (c) => c.status === 'enriched' && c.provenance.every((p) => p.provider === 'sandbox'),
     )!;
     expect(second).toBeDefined();
     expect(second.match_confidence).toBeNull();
@@ -265,7 +272,7 @@ describe('the providers of a job and where every value came from', () => {
       );
       await expectProvenanceShown(page, strong);
       expect(await fieldRow(page, 'Name').locator('.details__provenance').textContent()).toContain(
-        `confidence ${percent(strong.provenance.name!.confidence!)}`,
+        `confidence ${percent(provenanceOf(strong.provenance, 'name')!.confidence!)}`,
       );
       expect(await fieldRow(page, 'Source').textContent()).toContain('People Data Labs');
       await shot(page, 'company-provenance-1280');
@@ -283,7 +290,7 @@ describe('the providers of a job and where every value came from', () => {
       const again = await completed((await uploadFile('waterfall-again.csv')).id);
       expect(again.usage.cache_hits).toBeGreaterThan(0);
       const cachedStrong = (await companiesOf(again.id, '&q=stripe.com'))[0]!;
-      expect(cachedStrong.provenance.name?.source).toBe('cache');
+      expect(provenanceOf(cachedStrong.provenance, 'name')?.source).toBe('cache');
       await page.goto(`/job/?id=${again.id}`);
       await expect.poll(() => loaded(page)).toBe(`${DOMAINS.length} of ${DOMAINS.length} loaded`);
       await openDetails(page, 'stripe.com');
@@ -354,7 +361,7 @@ describe('the providers of a job and where every value came from', () => {
       for (const r of records) {
         const c = companies.get(r.domain!)!;
         for (const field of ['name', 'industry', 'revenue_range'] as const) {
-          const p = c.provenance[field];
+          const p = provenanceOf(c.provenance, field);
           expect(r[`${field}_provider`], `${c.domain} ${field}`).toBe(p?.provider ?? '');
           const at = r[`${field}_fetched_at`];
           expect(at ? new Date(at).toISOString() : null).toBe(
@@ -392,10 +399,7 @@ const fieldRow = (page: Page, label: string) =>
  * gave it), its confidence when given and "cache" when reused; no other row shows a source.
  */
 async function expectProvenanceShown(page: Page, c: Company): Promise<void> {
-  const entries = Object.entries(c.provenance) as [
-    EnrichedField,
-    NonNullable<Company['provenance'][EnrichedField]>,
-  ][];
+  const entries = c.provenance.flatMap((p) => p.fields.map((field) => [field, p] as const));
   expect(entries.length).toBeGreaterThan(3);
   for (const [field, p] of entries) {
     const line = fieldRow(page, FIELD_LABELS[field]).locator('.details__provenance');

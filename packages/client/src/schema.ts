@@ -455,6 +455,28 @@ export interface components {
         CompanyStatus: "queued" | "processing" | "enriched" | "not_found" | "failed" | "cancelled";
         /** @enum {string} */
         ProviderName: "explorium" | "pdl" | "web" | "sandbox";
+        /** @enum {string} */
+        EnrichedField: "name" | "industry" | "company_size" | "revenue_range" | "country" | "region" | "city" | "website" | "linkedin_url" | "description" | "email_provider" | "technologies" | "logo_url" | "founded_year" | "employee_count" | "social_profiles";
+        /** @description One provider answer and the fields it filled */
+        ProvenanceEntry: {
+            provider: components["schemas"]["ProviderName"];
+            /**
+             * Format: date-time
+             * @description When that provider produced the values
+             */
+            fetched_at: string;
+            /** @description The provider's confidence in its match (0–1; People Data Labs' likelihood / 10), when it gives one */
+            confidence: number | null;
+            /**
+             * @description "cache": reused from an earlier enrichment by that provider
+             * @enum {string}
+             */
+            source: "provider" | "cache";
+            /** @description The fields this answer filled */
+            fields: components["schemas"]["EnrichedField"][];
+        };
+        /** @description Where every filled field came from: one entry per provider answer that filled some, oldest first (a field nobody filled is in none). Grouped by answer, so a page of companies stays small. */
+        CompanyProvenance: components["schemas"]["ProvenanceEntry"][];
         /** @description Every error the API returns has this shape */
         ErrorBody: {
             error: {
@@ -482,8 +504,10 @@ export interface components {
             id: string;
             org_id: string;
             status: components["schemas"]["JobStatus"];
-            /** @description "sandbox" means synthetic data from the built-in emulator */
+            /** @description The first provider of `providers`; "sandbox" means synthetic data */
             provider: components["schemas"]["ProviderName"];
+            /** @description The waterfall: providers asked in this order, each only for fields the ones before it left empty */
+            providers: components["schemas"]["ProviderName"][];
             filename: string | null;
             /** @description Unique companies in the job */
             total: number;
@@ -511,6 +535,14 @@ export interface components {
                 credits: number;
                 /** @description Time the provider rate limit allows for those calls */
                 duration_seconds: number;
+                /** @description Per provider of the waterfall. Upper bounds: a later provider is assumed asked for every company, though it is asked only for those whose fields are still empty */
+                providers: {
+                    provider: components["schemas"]["ProviderName"];
+                    /** @description Calls at most to this provider */
+                    provider_calls: number;
+                    /** @description Credits at most at this provider (0: a free provider) */
+                    credits: number;
+                }[];
             } | null;
             /** @description What the job has cost so far */
             usage: {
@@ -522,6 +554,13 @@ export interface components {
                 credits: number;
                 /** @description Companies answered from the enrichment cache */
                 cache_hits: number;
+                /** @description The same, per provider the job has called (its ledger rows) */
+                providers: {
+                    provider: components["schemas"]["ProviderName"];
+                    provider_calls: number;
+                    records_billed: number;
+                    credits: number;
+                }[];
             };
             /** Format: date-time */
             created_at: string;
@@ -562,7 +601,10 @@ export interface components {
             /** @description 1-based data row of the first occurrence */
             row_number: number;
             status: components["schemas"]["CompanyStatus"];
+            /** @description The id of the company at the first provider that matched it (People Data Labs' is the domain) */
             business_id: string | null;
+            /** @description The confidence of the first provider that returned data for it, when that provider gives one (0–1; People Data Labs' likelihood / 10) */
+            match_confidence: number | null;
             name: string | null;
             industry: string | null;
             company_size: string | null;
@@ -575,6 +617,7 @@ export interface components {
             linkedin_url: string | null;
             description: string | null;
             signals: components["schemas"]["CompanySignals"] | null;
+            provenance: components["schemas"]["CompanyProvenance"];
             error: {
                 code: string;
                 message: string;
@@ -582,7 +625,7 @@ export interface components {
             attempts: number;
             /** @description "cache": reused from an earlier enrichment */
             source: ("provider" | "cache") | null;
-            /** @description When the provider produced this result */
+            /** @description When the provider produced this result (the latest of its providers; per field: `provenance`) */
             fetched_at: string | null;
             enriched_at: string | null;
             /**
@@ -1232,6 +1275,8 @@ export interface operations {
                 status?: components["schemas"]["CompanyStatusInput"];
                 /** @description Search by domain or name (substring) */
                 q?: string;
+                /** @description Only companies whose match_confidence is at least this (companies without one are left out) */
+                min_confidence?: number;
                 sort?: components["schemas"]["CompanySortInput"];
                 /** @description Only rows whose `updated_at` is at or after this. A change is visible once its transaction commits, which can be a moment after its `updated_at`: poll with the newest `updated_at` seen minus a few seconds, and merge rows by `id` (a row may come again). */
                 updated_since?: string;
@@ -1414,6 +1459,8 @@ export interface operations {
                 format?: "csv" | "source";
                 /** @description `companies`: one row per company with every field. `rows`: the uploaded file itself, every row and column in order under its own header, with the enrichment columns appended (a rejected row has status `rejected` and its reason). */
                 layout?: "companies" | "rows";
+                /** @description Also a `<field>_provider` and a `<field>_fetched_at` column per enriched field */
+                provenance?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {

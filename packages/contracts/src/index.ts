@@ -79,7 +79,7 @@ export type EnrichedField = z.infer<typeof EnrichedField>;
 export const FieldProvenance = z
   .object({
     provider: ProviderName,
-    fetched_at: z.iso.datetime().describe('When that provider produced the value'),
+    fetched_at: z.iso.datetime().describe('When that provider produced the values'),
     confidence: z
       .number()
       .min(0)
@@ -92,15 +92,33 @@ export const FieldProvenance = z
       .enum(['provider', 'cache'])
       .describe('"cache": reused from an earlier enrichment by that provider'),
   })
-  .describe('Where one field of a company came from')
+  .describe('Where a value came from')
   .meta({ id: 'FieldProvenance' });
 export type FieldProvenance = z.infer<typeof FieldProvenance>;
 
+export const ProvenanceEntry = FieldProvenance.extend({
+  fields: z.array(EnrichedField).min(1).describe('The fields this answer filled'),
+})
+  .describe('One provider answer and the fields it filled')
+  .meta({ id: 'ProvenanceEntry' });
+export type ProvenanceEntry = z.infer<typeof ProvenanceEntry>;
+
 export const CompanyProvenance = z
-  .partialRecord(EnrichedField, FieldProvenance)
-  .describe('Per filled field, the provider that filled it (fields nobody filled are absent)')
+  .array(ProvenanceEntry)
+  .describe(
+    'Where every filled field came from: one entry per provider answer that filled some, oldest first ' +
+      '(a field nobody filled is in none). Grouped by answer, so a page of companies stays small.',
+  )
   .meta({ id: 'CompanyProvenance' });
 export type CompanyProvenance = z.infer<typeof CompanyProvenance>;
+
+/** Where one field of a company came from, if anyone filled it. */
+export function provenanceOf(
+  provenance: CompanyProvenance,
+  field: EnrichedField,
+): FieldProvenance | undefined {
+  return provenance.find((entry) => entry.fields.includes(field));
+}
 
 /**
  * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides.

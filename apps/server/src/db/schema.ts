@@ -4,7 +4,7 @@
  * file with `npm run db:generate` and never edited once committed.
  */
 
-import { type CompanyProvenance, PROVIDER_NAMES } from '@gtm-enrich/contracts';
+import { PROVIDER_NAMES } from '@gtm-enrich/contracts';
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
@@ -23,6 +23,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { FieldProvenances } from '../enrichment/waterfall';
 import type { ProviderEstimate } from '../jobs/estimate';
 import type { CompanySignals } from '../providers/provider';
 
@@ -140,7 +141,7 @@ export const companies = pgTable(
      */
     stepBusinessId: text('step_business_id'),
     /** Per filled field: the provider, when, its confidence and whether from the cache. */
-    provenance: jsonb('provenance').$type<CompanyProvenance>(),
+    provenance: jsonb('provenance').$type<FieldProvenances>(),
     /** The confidence of the first provider that returned data, when it gives one (0–1). */
     matchConfidence: real('match_confidence'),
     /**

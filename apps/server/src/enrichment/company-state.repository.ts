@@ -8,13 +8,13 @@
  * other instead of deadlocking.
  */
 
-import type { CompanyProvenance, CompanyStatus } from '@gtm-enrich/contracts';
+import type { CompanyStatus } from '@gtm-enrich/contracts';
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, executePrepared, inTransaction, type PooledConnection } from '../db/database';
 import type { CompanyRow } from '../db/schema';
 import type { CompanySignals, Firmographics, ProviderName } from '../providers/provider';
 import { type CacheScope, isFreshCacheEntry, isVisibleCacheEntry } from './enrichment-cache.sql';
-import { stateFromStored, type WaterfallState } from './waterfall';
+import { type FieldProvenances, stateFromStored, type WaterfallState } from './waterfall';
 
 const COUNTER: Record<CompanyStatus, string> = {
   queued: 'queued_count',
@@ -102,7 +102,7 @@ type ClaimedRow = StoredFields & {
   step_business_id: string | null;
   business_id: string | null;
   match_confidence: number | null;
-  provenance: CompanyProvenance | null;
+  provenance: FieldProvenances | null;
   source: 'provider' | 'cache' | null;
   fetched_at: string | Date | null;
   failed_step_error: { code: string; message: string } | null;

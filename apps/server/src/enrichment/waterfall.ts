@@ -3,7 +3,7 @@
  * fills it, a later provider is asked only while a field it can fill is still empty, and every
  * filled field keeps where it came from. Pure: enrich-company.ts applies it step by step.
  */
-import type { CompanyProvenance, EnrichedField, ProviderName } from '@gtm-enrich/contracts';
+import type { EnrichedField, FieldProvenance, ProviderName } from '@gtm-enrich/contracts';
 import type { CompanySignals, Firmographics } from '../providers/provider';
 
 /** A field of Firmographics under its API name, and when it counts as empty. */
@@ -81,12 +81,16 @@ export function emptyFirmographics(): Firmographics {
   };
 }
 
+/** Per filled field, where it came from: how a company keeps it (the API groups it by answer). */
+export type FieldProvenances = Partial<Record<EnrichedField, FieldProvenance>>;
+
 /** What a company has gathered so far from the providers of its waterfall. */
 export type WaterfallState = {
   firmographics: Firmographics;
-  provenance: CompanyProvenance;
+  provenance: FieldProvenances;
   /** The id at the first provider that matched it. */
   businessId: string | null;
+  /** The confidence of the first provider whose data it shows, when that provider gives one. */
   matchConfidence: number | null;
   /** Some provider found the company (matched it or returned data for it). */
   found: boolean;
@@ -144,9 +148,10 @@ export function applyAnswer(state: WaterfallState, answer: StepAnswer): Waterfal
   if (!next.found) {
     next.found = true;
     next.businessId = answer.businessId;
-    next.matchConfidence = confidence;
   }
   if (!given) return next;
+  // The confidence is that of the first provider whose data the company shows.
+  const firstData = Object.keys(next.provenance).length === 0;
   for (const [field, access] of Object.entries(FIELDS) as [EnrichedField, FieldAccess][]) {
     if (next.provenance[field] !== undefined) continue;
     const value = access.get(given);
@@ -159,13 +164,14 @@ export function applyAnswer(state: WaterfallState, answer: StepAnswer): Waterfal
       source: answer.source,
     };
   }
+  if (firstData && Object.keys(next.provenance).length > 0) next.matchConfidence = confidence;
   return next;
 }
 
 /** The state a company's stored columns describe (a company resumed at a later step). */
 export function stateFromStored(stored: {
   firmographics: Firmographics;
-  provenance: CompanyProvenance | null;
+  provenance: FieldProvenances | null;
   businessId: string | null;
   matchConfidence: number | null;
   source: 'provider' | 'cache' | null;

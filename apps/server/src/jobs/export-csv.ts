@@ -4,7 +4,7 @@
  */
 import { pipeline, Readable, Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { type Company, ENRICHED_FIELDS } from '@gtm-enrich/contracts';
+import { type Company, ENRICHED_FIELDS, provenanceOf } from '@gtm-enrich/contracts';
 import { stringify } from 'csv-stringify';
 
 export const EXPORT_COLUMNS = [
@@ -81,7 +81,7 @@ export const PROVENANCE_COLUMNS = ENRICHED_FIELDS.flatMap((f) => [`${f}_provider
 
 function provenanceCells(c: Company | null): (string | null)[] {
   return ENRICHED_FIELDS.flatMap((f) => {
-    const p = c?.provenance[f];
+    const p = c ? provenanceOf(c.provenance, f) : undefined;
     return [p?.provider ?? null, p?.fetched_at ?? null];
   });
 }

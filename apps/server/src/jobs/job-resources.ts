@@ -1,7 +1,16 @@
 /** Database rows as the API's resources (packages/contracts). */
-import { type Company, isFileRead, type Job, type ProviderName } from '@gtm-enrich/contracts';
+import {
+  type Company,
+  type CompanyProvenance,
+  type EnrichedField,
+  isFileRead,
+  type Job,
+  type ProvenanceEntry,
+  type ProviderName,
+} from '@gtm-enrich/contracts';
 import type { CompanyRow, JobRow } from '../db/schema';
 import type { JobUsage } from '../enrichment/ledger.repository';
+import type { FieldProvenances } from '../enrichment/waterfall';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -108,7 +117,7 @@ export function toCompanyResource(row: CompanyRow): Company {
           social_profiles: row.signals.socialProfiles,
         }
       : null,
-    provenance: row.provenance ?? {},
+    provenance: groupedProvenance(row.provenance),
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
     attempts: row.attempts,
     source: row.source,
@@ -116,4 +125,17 @@ export function toCompanyResource(row: CompanyRow): Company {
     enriched_at: iso(row.enrichedAt),
     updated_at: row.updatedAt.toISOString(),
   };
+}
+
+/** The stored per-field provenance as the API shows it: one entry per provider answer, oldest first. */
+function groupedProvenance(stored: FieldProvenances | null): CompanyProvenance {
+  const entries = new Map<string, ProvenanceEntry>();
+  for (const [field, p] of Object.entries(stored ?? {})) {
+    if (!p) continue;
+    const key = `${p.provider} ${p.fetched_at} ${p.source}`;
+    const entry = entries.get(key) ?? { ...p, fields: [] };
+    entry.fields.push(field as EnrichedField);
+    entries.set(key, entry);
+  }
+  return [...entries.values()].sort((a, b) => a.fetched_at.localeCompare(b.fetched_at));
 }

@@ -1,6 +1,12 @@
 'use client';
 
-import type { Company, EnrichedField, FieldProvenance, Job } from '@gtm-enrich/contracts';
+import {
+  type Company,
+  type EnrichedField,
+  type FieldProvenance,
+  type Job,
+  provenanceOf,
+} from '@gtm-enrich/contracts';
 import { useEffect, useId, useRef, useState } from 'react';
 import { CompanyStatusBadge } from '@/components/status-badge';
 import { COMPANY_STATUS_LABELS, formatConfidence, formatDateTime, PROVIDER_LABELS } from '@/lib/format';
@@ -20,7 +26,7 @@ export function companyFields(c: Company, providers: Job['providers']): Field[] 
   const when = (iso: string | null) => (iso ? formatDateTime(iso) : null);
   // A value without provenance (filled before fields carried it) is shown without a source line.
   const filled = (label: string, field: EnrichedField, value: string | null, href?: string | null): Field => {
-    const provenance = value === null ? undefined : c.provenance[field];
+    const provenance = value === null ? undefined : provenanceOf(c.provenance, field);
     return { label, value, ...(href === undefined ? {} : { href }), ...(provenance ? { provenance } : {}) };
   };
   const profiles = Object.entries(c.signals?.social_profiles ?? {});

@@ -96,8 +96,7 @@ export function companySources(
   providers: readonly ProviderName[],
 ): string | null {
   const byProvider = new Map<ProviderName, boolean>();
-  for (const p of Object.values(c.provenance)) {
-    if (!p) continue;
+  for (const p of c.provenance) {
     byProvider.set(p.provider, (byProvider.get(p.provider) ?? true) && p.source === 'cache');
   }
   if (byProvider.size === 0) {
