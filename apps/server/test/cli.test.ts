@@ -245,7 +245,7 @@ describe('gtm-enrich', () => {
     const provider = await cli(['enrich', file, '--providers', 'explorium,sandbox']);
     expect(provider.code).toBe(EXIT.REFUSED);
     expect(provider.stderr).toMatch(
-      /"explorium" is not available on this server, which enriches with "sandbox" only/,
+      /"explorium" is not available on this server, which can ask "sandbox"/
     );
 
     const badKey = await cli(['jobs', 'list'], {
