@@ -316,18 +316,32 @@ describe('a whole job under each reading of PDL', () => {
       }
       expect(job.status).toBe('completed');
 
-      // No company lost: each ends as PDL knows it, enriched when it matches above the threshold.
-      const outcomes = await t.system.database.db.execute<{ domain: string; status: string }>(
-        sql`select domain, status from companies where job_id = ${created.id}`,
-      );
-      const byDomain = new Map(outcomes.rows.map((r) => [r.domain, r.status]));
+      // No company lost: each ends as PDL knows it, enriched when it matches above the threshold,
+      // with PDL's likelihood / 10 as its match confidence when it shows PDL's data (a billed
+      // empty record fills nothing, so it gives no confidence: enrichment/waterfall.ts).
+      const outcomes = await t.system.database.db.execute<{
+        domain: string;
+        status: string;
+        match_confidence: number | null;
+        filled: number;
+      }>(sql`select domain, status, match_confidence,
+                    (select count(*) from jsonb_object_keys(coalesce(provenance, '{}'::jsonb)))::int as filled
+             from companies where job_id = ${created.id}`);
+      const byDomain = new Map(outcomes.rows.map((r) => [r.domain, r]));
       const wrong = domains.filter((domain) => {
         const lookup = lookupPdlWebsite(domain);
-        const expected =
-          lookup.kind === 'match' && lookup.likelihood >= MIN_LIKELIHOOD ? 'enriched' : 'not_found';
-        return byDomain.get(domain) !== expected;
+        const found = byDomain.get(domain);
+        if (lookup.kind !== 'match' || lookup.likelihood < MIN_LIKELIHOOD)
+          return found?.status !== 'not_found';
+        if (found?.status !== 'enriched') return true;
+        if (found.filled === 0) return found.match_confidence !== null;
+        return !(Math.abs((found.match_confidence ?? Number.NaN) - lookup.likelihood / 10) <= 1e-6);
       });
-      expect(wrong.map((d) => `${d}: ${byDomain.get(d)}`)).toEqual([]);
+      expect(wrong.map((d) => `${d}: ${JSON.stringify(byDomain.get(d))}`)).toEqual([]);
+      // The synthetic records are full: only the empty-record setting leaves companies with nothing filled.
+      const empty = outcomes.rows.filter((r) => r.status === 'enriched' && r.filled === 0).length;
+      if (scenario.settings(0).emptyRecordShare) expect(empty).toBeGreaterThan(0);
+      else expect(empty).toBe(0);
 
       const after = pdl.counts();
       if (scenario.seen === 'item_errors') expect(after.items.errors).toBeGreaterThan(before.items.errors);
