@@ -1,6 +1,6 @@
 /**
  * Which domains of an upload have been seen. Each domain is kept as a 52-bit hash in an open
- * addressing table (12 bytes a slot) and, while they fit in MAX_KEPT_BYTES, its characters in one
+ * addressing table (16 bytes a slot) and, while they fit in MAX_KEPT_BYTES, its characters in one
  * buffer (a byte of length, a byte per character), where a set of the strings would hold hundreds
  * of megabytes for a million long domains and give the garbage collector a million objects to
  * walk. A domain whose hash matches one kept with its characters is compared with them, so the
@@ -56,8 +56,9 @@ export function createSeenDomains(
 ): SeenDomains {
   const maxKeptBytes = opts.maxKeptBytes ?? MAX_KEPT_BYTES;
   const hash = opts.hash ?? hash52;
-  let keys = new Float64Array(INITIAL_SLOTS);
-  let kept = new Int32Array(INITIAL_SLOTS);
+  // Slot i: its key at 2i, where its domain's characters are kept at 2i + 1 (or NOT_KEPT). Side
+  // by side, a search reads one cache line where two arrays cost two misses on a large table.
+  let slots = new Float64Array(2 * INITIAL_SLOTS);
   let mask = INITIAL_SLOTS - 1;
   let size = 0;
   let chars = new Uint8Array(Math.min(INITIAL_KEPT_BYTES, maxKeptBytes));
@@ -92,19 +93,17 @@ export function createSeenDomains(
   };
 
   const grow = () => {
-    const biggerKeys = new Float64Array(keys.length * 2);
-    const biggerKept = new Int32Array(keys.length * 2);
-    const biggerMask = biggerKeys.length - 1;
-    for (let j = 0; j < keys.length; j++) {
-      const key = keys[j]!;
+    const bigger = new Float64Array(slots.length * 2);
+    const biggerMask = bigger.length / 2 - 1;
+    for (let j = 0; j < slots.length; j += 2) {
+      const key = slots[j]!;
       if (key === 0) continue;
       let i = lowOf(key) & biggerMask;
-      while (biggerKeys[i] !== 0) i = (i + 1) & biggerMask;
-      biggerKeys[i] = key;
-      biggerKept[i] = kept[j]!;
+      while (bigger[2 * i] !== 0) i = (i + 1) & biggerMask;
+      bigger[2 * i] = key;
+      bigger[2 * i + 1] = slots[j + 1]!;
     }
-    keys = biggerKeys;
-    kept = biggerKept;
+    slots = bigger;
     mask = biggerMask;
   };
 
@@ -113,18 +112,18 @@ export function createSeenDomains(
       const key = hash(domain);
       let unknown = false;
       let i = (hash === hash52 ? lastLow : lowOf(key)) & mask;
-      for (; keys[i] !== 0; i = (i + 1) & mask) {
-        if (keys[i] !== key) continue;
-        const at = kept[i]!;
+      for (let held = slots[2 * i]!; held !== 0; i = (i + 1) & mask, held = slots[2 * i]!) {
+        if (held !== key) continue;
+        const at = slots[2 * i + 1]!;
         if (at === NOT_KEPT) unknown = true;
         else if (sameAsKept(domain, at)) return 'seen';
       }
       // Not found among the domains kept; a "maybe" is added too, so that its next rows are "seen".
       const at = keep(domain);
       if (unknown && at === NOT_KEPT) return 'maybe';
-      keys[i] = key;
-      kept[i] = at;
-      if (++size * 2 > keys.length) grow();
+      slots[2 * i] = key;
+      slots[2 * i + 1] = at;
+      if (++size * 2 > mask + 1) grow();
       return unknown ? 'maybe' : 'new';
     },
   };
