@@ -11,8 +11,10 @@
  *     database, uploads the file to the API (streamed from disk), and prints the time to the 202
  *     (the whole file checked and stored), its ratio to the raw COPY and the API's peak RSS, then
  *     the time until the worker has read the file into rows and companies (the job leaves
- *     `ingesting`), rows/s over that whole time, and the worker's peak RSS (VmHWM from /proc; fresh
- *     processes per size). The worker's provider is a closed port: enrichment is not measured here.
+ *     `ingesting`), rows/s over that whole time, the CPU seconds the worker and PostgreSQL's
+ *     backends spent on it with the machine's load average (times on shared cores move with the
+ *     load, CPU seconds far less), and the worker's peak RSS (VmHWM from /proc; fresh processes
+ *     per size). The worker's provider is a closed port: enrichment is not measured here.
  *   - then (unless BENCH_INGEST_EXPORT=0) downloads the row export of the job (`export.csv?layout=rows`,
  *     every row of the file with its enrichment columns) and prints its time and the API's peak RSS
  *     after it.
@@ -29,9 +31,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, openAsBlob, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +61,8 @@ const WIDE_MB = Number(process.env.BENCH_INGEST_WIDE_MB ?? '0');
 const MANY_COLUMNS = /^(\d+)x(\d+)$/.exec(process.env.BENCH_INGEST_MANY_COLUMNS ?? '');
 /** Characters in the one long cell of a row of the wide file: just under the 1 MiB record limit. */
 const WIDE_CELL_CHARS = 1024 * 1024 - 256;
+/** USER_HZ, in which /proc gives CPU times: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_S = 100;
 
 if (!DATABASE_URL || !REDIS_URL) {
   console.error('bench:ingest needs DATABASE_URL and REDIS_URL (a real PostgreSQL and Redis).');
@@ -242,6 +246,44 @@ async function peakRssMb(pid: number): Promise<number> {
   return kb / 1024;
 }
 
+/** User and system CPU seconds of a process so far (Linux /proc); NaN when it is gone. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * CPU seconds spent by the PostgreSQL backends of `database` between `start()` and `total()`, when
+ * PostgreSQL runs on this machine (else 0): each backend's CPU is sampled as it goes, so one that
+ * ends in between still counts up to its last sample. The machine's load moves wall-clock times;
+ * CPU seconds move far less.
+ */
+function postgresCpu(database: string) {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const sample = async () => {
+    for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(entry)) continue;
+      const pid = Number(entry);
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (!cmdline.startsWith('postgres: ') || !cmdline.includes(` ${database} `)) continue;
+      const cpu = await cpuSeconds(pid);
+      if (Number.isNaN(cpu)) continue;
+      if (!first.has(pid)) first.set(pid, cpu);
+      last.set(pid, cpu);
+    }
+  };
+  return {
+    sample,
+    total: () => [...last].reduce((sum, [pid, cpu]) => sum + cpu - (first.get(pid) ?? cpu), 0),
+  };
+}
+
 type Role = 'api' | 'worker';
 
 async function startProcess(
@@ -326,6 +368,11 @@ type Result = {
   exportS: number | null;
   exportMb: number | null;
   apiRssAfterExportMb: number | null;
+  /** CPU seconds of the worker and of PostgreSQL's backends from the 202 to the end of the read. */
+  workerCpuS: number;
+  postgresCpuS: number;
+  /** The machine's 1-minute load average at the 202 and at the end of the read. */
+  load: readonly [number, number];
   job: Job;
 };
 
@@ -353,14 +400,23 @@ async function measure(
       const uploadS = (performance.now() - started) / 1000;
       if (res.status !== 202) throw new Error(`upload failed: ${res.status} ${body}`);
       let job = JSON.parse(body) as Job;
-      while (job.status === 'ingesting') {
+      const loadAtStart = loadavg()[0]!;
+      const workerCpuAt202 = await cpuSeconds(worker.child.pid!);
+      const pgCpu = postgresCpu(new URL(databaseUrl).pathname.slice(1));
+      await pgCpu.sample();
+      for (let polls = 1; job.status === 'ingesting'; polls++) {
         await new Promise((r) => setTimeout(r, 50));
+        // Every half second: a sample reads every process's /proc entry.
+        if (polls % 10 === 0) await pgCpu.sample();
         const poll = await fetch(`${api.baseUrl}/api/v1/jobs/${job.id}`, {
           headers: { authorization: `Bearer ${API_KEY}` },
         });
         job = (await poll.json()) as Job;
       }
       const readS = (performance.now() - started) / 1000;
+      await pgCpu.sample();
+      const workerCpuS = (await cpuSeconds(worker.child.pid!)) - workerCpuAt202;
+      const load = [loadAtStart, loadavg()[0]!] as const;
       if (job.status === 'failed') throw new Error(`the file was not read: ${JSON.stringify(job.error)}`);
       const apiRssMb = await peakRssMb(api.child.pid!);
       let exportS: number | null = null;
@@ -390,6 +446,9 @@ async function measure(
         exportS,
         exportMb,
         apiRssAfterExportMb: EXPORT ? await peakRssMb(api.child.pid!) : null,
+        workerCpuS,
+        postgresCpuS: pgCpu.total(),
+        load,
         job,
       };
     } finally {
@@ -404,7 +463,7 @@ const dir = await mkdtemp(join(tmpdir(), 'bench-ingest-'));
 try {
   log(`bench:ingest — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}`);
   log(
-    'file           | rows      | file MB | COPY s (columns) | COPY s (1 column) | time to 202 s | 202 ÷ COPY | API peak RSS MB | read s (after 202) | read ÷ COPY (1 column) | rows/s (read) | worker peak RSS MB | companies | rejected | export s | export MB | API peak RSS after export MB',
+    'file           | rows      | file MB | COPY s (columns) | COPY s (1 column) | time to 202 s | 202 ÷ COPY | API peak RSS MB | read s (after 202) | read ÷ COPY (1 column) | rows/s (read) | worker CPU s (read) | PostgreSQL CPU s (read) | load (1 min) | worker peak RSS MB | companies | rejected | export s | export MB | API peak RSS after export MB',
   );
   const files: {
     label: string;
@@ -447,6 +506,9 @@ try {
         fmt(readAfterS, 1).padStart(18),
         `${fmt(readAfterS / r.copyLineS, 1)}×`.padStart(22),
         fmt(r.rows / readAfterS).padStart(13),
+        fmt(r.workerCpuS, 1).padStart(19),
+        fmt(r.postgresCpuS, 1).padStart(23),
+        `${fmt(r.load[0], 1)}–${fmt(r.load[1], 1)}`.padStart(12),
         fmt(r.workerRssMb).padStart(18),
         fmt(r.job.total).padStart(9),
         fmt(r.job.rejected_rows).padStart(8),
