@@ -244,9 +244,7 @@ describe('gtm-enrich', () => {
     const file = await leads('refused', 3);
     const provider = await cli(['enrich', file, '--providers', 'explorium,sandbox']);
     expect(provider.code).toBe(EXIT.REFUSED);
-    expect(provider.stderr).toMatch(
-      /"explorium" is not available on this server, which can ask "sandbox"/
-    );
+    expect(provider.stderr).toMatch(/"explorium" is not available on this server, which can ask "sandbox"/);
 
     const badKey = await cli(['jobs', 'list'], {
       GTM_API_KEY: 'gtm_not-a-real-key-0000000000000000000000000000',
