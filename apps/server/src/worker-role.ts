@@ -69,10 +69,11 @@ export function createWorkerRole(deps: {
         logger,
         metrics: observability.metrics,
         readJob: (orgId, jobId) => jobs.get(orgId, jobId),
+        // A later step waits in a later lane: the first step keeps the slots while it has companies.
         handOn: (tasks) =>
           deps.queue.enqueue(
             'enrich-company',
-            tasks.map(({ id, ...payload }) => ({ id, payload })),
+            tasks.map(({ id, step, ...payload }) => ({ id, payload, lane: step })),
           ),
       });
       deps.held.start();

@@ -48,10 +48,13 @@ export type EnrichCompanyDeps = {
   flow?: BatchFlow;
   /**
    * Delivers the next step of companies handed on to the next provider of their waterfall (a task
-   * each, `id` unique to the step). A step is a task of its own, so a company waiting for a slow
-   * later provider does not hold a slot the earlier providers' batches are filled from.
+   * each, `id` unique to the step). A step is a task of its own, run after the earlier steps'
+   * waiting tasks, so a company waiting for a slow later provider does not hold a slot the earlier
+   * providers' batches are filled from.
    */
-  handOn: (tasks: { id: string; orgId: string; jobId: string; companyId: string }[]) => Promise<void>;
+  handOn: (
+    tasks: { id: string; step: number; orgId: string; jobId: string; companyId: string }[],
+  ) => Promise<void>;
   /** Called once when a company's outcome completes its job. */
   onJobCompleted?: (orgId: string, jobId: string) => void;
   /** Called for every company outcome written (metrics). */
@@ -142,6 +145,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         .handOn(
           next.map((c) => ({
             id: `${c.companyId}-step${c.nextStep}`,
+            step: c.nextStep,
             orgId: c.orgId,
             jobId: c.jobId,
             companyId: c.companyId,

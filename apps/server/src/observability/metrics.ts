@@ -133,7 +133,9 @@ export function createMetrics(opts: {
       } catch {
         return;
       }
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      for (const [state, n] of Object.entries(counts)) {
+        this.set({ state: state === 'waitingLater' ? 'waiting_later' : state }, n);
+      }
     },
   });
 

@@ -34,6 +34,8 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
             opts: {
               // BullMQ ignores an add whose jobId already exists: the dedupe the port promises.
               jobId: `${name}.${t.id}`,
+              // BullMQ runs every job without a priority before any with one, lower numbers first.
+              ...(t.lane ? { priority: t.lane } : {}),
               attempts: TASKS[name].maxDeliveries,
               backoff: { type: 'task' },
               removeOnComplete: true,
@@ -79,9 +81,10 @@ export function createBullmqTaskQueue(opts: { redisUrl: string; prefix: string; 
     async counts(): Promise<QueueCounts> {
       const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       return {
-        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        waiting: c.waiting ?? 0,
         active: c.active ?? 0,
         delayed: c.delayed ?? 0,
+        waitingLater: c.prioritized ?? 0,
       };
     },
     async ping() {

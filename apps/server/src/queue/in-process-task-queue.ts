@@ -7,12 +7,15 @@ import type { Logger } from 'pino';
 import { type QueueCounts, RetryTaskLater, runTask, type TaskHandlers, type TaskQueue } from './task-queue';
 import { TASKS, type TaskName } from './tasks';
 
-type Entry = { name: TaskName; id: string; payload: unknown; delivery: number };
+type Entry = { name: TaskName; id: string; payload: unknown; delivery: number; lane: number };
+
+/** A FIFO of entries, consumed from `head` and compacted as it goes. */
+type Lane = { items: Entry[]; head: number };
 
 export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
   const log = opts.logger;
-  const ready: Entry[] = [];
-  let readyHead = 0;
+  // Lane n waits while any lane below it has an entry (task-queue.ts).
+  const lanes: Lane[] = [];
   // Every id waiting, delayed or running: the dedupe the port promises.
   const known = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
@@ -25,20 +28,37 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
 
   const key = (name: TaskName, id: string) => `${name}:${id}`;
 
+  const waitingIn = (lane: Lane | undefined) => (lane ? lane.items.length - lane.head : 0);
+
+  function push(entry: Entry): void {
+    for (let i = lanes.length; i <= entry.lane; i++) lanes.push({ items: [], head: 0 });
+    lanes[entry.lane]!.items.push(entry);
+  }
+
+  function next(): Entry | null {
+    for (const lane of lanes) {
+      if (lane.head >= lane.items.length) continue;
+      const entry = lane.items[lane.head]!;
+      lane.head++;
+      // Compact once the consumed prefix dominates, so a long run does not keep every payload.
+      if (lane.head > 1024 && lane.head * 2 > lane.items.length) {
+        lane.items.splice(0, lane.head);
+        lane.head = 0;
+      }
+      return entry;
+    }
+    return null;
+  }
+
   function pump(): void {
-    while (!closed && handlers && running.size < concurrency && readyHead < ready.length) {
-      const entry = ready[readyHead]!;
-      readyHead++;
+    while (!closed && handlers && running.size < concurrency) {
+      const entry = next();
+      if (!entry) break;
       const p = run(entry).finally(() => {
         running.delete(p);
         pump();
       });
       running.add(p);
-    }
-    // Compact once the consumed prefix dominates, so a long run does not keep every payload.
-    if (readyHead > 1024 && readyHead * 2 > ready.length) {
-      ready.splice(0, readyHead);
-      readyHead = 0;
     }
   }
 
@@ -71,7 +91,7 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
     const timer = setTimeout(() => {
       timers.delete(timer);
       delayed--;
-      ready.push(entry);
+      push(entry);
       pump();
     }, delayMs);
     timers.add(timer);
@@ -85,7 +105,7 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
         const k = key(name, t.id);
         if (known.has(k)) continue;
         known.add(k);
-        ready.push({ name, id: t.id, payload: t.payload, delivery: 1 });
+        push({ name, id: t.id, payload: t.payload, delivery: 1, lane: t.lane ?? 0 });
       }
       pump();
     },
@@ -96,7 +116,12 @@ export function createInProcessTaskQueue(opts: { logger: Logger }): TaskQueue {
       pump();
     },
     async counts(): Promise<QueueCounts> {
-      return { waiting: ready.length - readyHead, active: running.size, delayed };
+      return {
+        waiting: waitingIn(lanes[0]),
+        active: running.size,
+        delayed,
+        waitingLater: lanes.slice(1).reduce((n, lane) => n + waitingIn(lane), 0),
+      };
     },
     async ping() {
       if (closed) throw new Error('queue is closed');

@@ -233,6 +233,35 @@ for (const [name, factory] of adapters) {
       expect(finished).toBe(true);
     });
 
+    it('starts a task of a later lane only when no task of an earlier lane waits', async () => {
+      const queue = make();
+      const order: string[] = [];
+      const later = Array.from({ length: 3 }, () => payload());
+      const first = Array.from({ length: 3 }, () => payload());
+      // Enqueued first, in lanes 2 and 1; then lane 0, which still runs before them.
+      await queue.enqueue('enrich-company', [{ id: later[0]!.companyId, payload: later[0]!, lane: 2 }]);
+      await queue.enqueue(
+        'enrich-company',
+        later.slice(1).map((p) => ({ id: p.companyId, payload: p, lane: 1 })),
+      );
+      await queue.enqueue(
+        'enrich-company',
+        first.map((p) => ({ id: p.companyId, payload: p })),
+      );
+      expect(await queue.counts()).toMatchObject({ waiting: 3, waitingLater: 3 });
+      queue.startWorker(
+        {
+          ...noIngest,
+          'enrich-company': async (p) => {
+            order.push(p.companyId);
+          },
+        },
+        { concurrency: 1, fallbackRetryDelayMs: noDelay },
+      );
+      await expect.poll(() => order.length, { timeout: 10_000 }).toBe(6);
+      expect(order).toEqual([...first, later[1]!, later[2]!, later[0]!].map((p) => p.companyId));
+    });
+
     it('answers ping and counts', async () => {
       const queue = make();
       await expect(queue.ping()).resolves.toBeUndefined();

@@ -28,13 +28,25 @@ export class RetryTaskLater extends Error {
   }
 }
 
-export type QueueCounts = { waiting: number; active: number; delayed: number };
+export type QueueCounts = {
+  /** Waiting tasks of the first lane (what the dispatcher feeds). */
+  waiting: number;
+  active: number;
+  delayed: number;
+  /** Waiting tasks of later lanes (`lane` ≥ 1): run only while the first lane is empty. */
+  waitingLater: number;
+};
 
 export type TaskQueue = {
   readonly kind: 'in-process' | 'bullmq';
+  /**
+   * `lane` (default 0): a task of lane n starts only when no task of a lower lane waits, so the
+   * later steps of a provider waterfall (lane = step) leave the worker's slots to the first step
+   * while it has companies waiting, and its batches fill. A retried task keeps its lane.
+   */
   enqueue<N extends TaskName>(
     name: N,
-    tasks: ReadonlyArray<{ id: string; payload: TaskPayload<N> }>,
+    tasks: ReadonlyArray<{ id: string; payload: TaskPayload<N>; lane?: number }>,
   ): Promise<void>;
   /** Starts consuming with at most `concurrency` handlers running at once in this process. */
   startWorker(

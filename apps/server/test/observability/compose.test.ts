@@ -254,7 +254,7 @@ describe('Prometheus and the Grafana dashboard', () => {
   const known = async () => {
     const metrics = createMetrics({
       role: 'test',
-      queueCounts: async () => ({ waiting: 0, active: 0, delayed: 0 }),
+      queueCounts: async () => ({ waiting: 0, active: 0, delayed: 0, waitingLater: 0 }),
     });
     return new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
   };

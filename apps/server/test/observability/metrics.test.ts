@@ -173,7 +173,7 @@ describe('provider call metrics', () => {
   it('counts errors by endpoint and status, 429s and the rate-limit headroom', async () => {
     const metrics = createMetrics({
       role: 'worker',
-      queueCounts: async () => ({ waiting: 3, active: 1, delayed: 2 }),
+      queueCounts: async () => ({ waiting: 3, active: 1, delayed: 2, waitingLater: 4 }),
     });
     const call = { items: 10, correlationId: null, rateLimit: null, durationMs: 120 };
     metrics.providerCall('explorium', { ...call, endpoint: 'match', status: 200 });
