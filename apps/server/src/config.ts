@@ -363,7 +363,10 @@ export const ConfigSchema = z.object({
 
   WORKER_CONCURRENCY: int(100)
     .pipe(z.number().min(1))
-    .describe('Companies one worker process holds at once; enough to fill provider batches'),
+    .describe(
+      'Companies one worker process holds at once per provider it can ask (a waterfall of three: three times ' +
+        'this); enough to fill provider batches',
+    ),
   DISPATCH_QUEUE_DEPTH: int(2_000)
     .pipe(z.number().min(1))
     .describe('Most tasks waiting in the queue; the dispatcher tops it up fairly across jobs'),

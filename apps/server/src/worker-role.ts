@@ -25,6 +25,17 @@ import { createWebhookSender, type WebhookSender } from './webhooks/webhook-send
 // How often the feeder tops the queue up from the database.
 const DISPATCH_INTERVAL_MS = 250;
 
+/**
+ * Tasks a worker runs at once: WORKER_CONCURRENCY for each provider it can ask. In a waterfall a
+ * worker holds companies at several providers at once, and a slow later step (the web provider)
+ * holds slots the first provider's batches are filled from: with 100 slots for three providers,
+ * Explorium's batches left with 45 companies of 50 on average (42.9 calls per 1,000 domains);
+ * with 200, 49.5 (39.4). One provider: WORKER_CONCURRENCY, as before.
+ */
+export function taskSlots(config: Pick<Config, 'WORKER_CONCURRENCY'>, providers: number): number {
+  return config.WORKER_CONCURRENCY * Math.max(1, providers);
+}
+
 export type WorkerRole = {
   start(): Promise<void>;
   /** Stops feeding the queue (first, so that nothing new is offered while the rest stops). */
@@ -94,7 +105,10 @@ export function createWorkerRole(deps: {
           'enrich-company': enrichCompany,
           'ingest-upload': ({ orgId, jobId }) => jobs.ingestStoredUpload(orgId, jobId),
         },
-        { concurrency: config.WORKER_CONCURRENCY, fallbackRetryDelayMs: (n) => deps.retryPolicy.delayMs(n) },
+        {
+          concurrency: taskSlots(config, deps.providers.length),
+          fallbackRetryDelayMs: (n) => deps.retryPolicy.delayMs(n),
+        },
       );
       dispatchLoop = createDispatchLoop({
         work: {
