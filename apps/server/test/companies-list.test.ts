@@ -5,6 +5,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { COMPANY_SORT_KEYS, type Company, type CompanyList, type Job } from '@gtm-enrich/contracts';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPrincipalCache, PRINCIPAL_CACHE_TTL_MS } from '../src/http/auth';
 import { apiFetch, bearer, csvFile, startTestSystem, type TestSystem, upload } from './test-system';
@@ -33,9 +34,30 @@ describe('companies list', () => {
       },
       { timeout: 20_000, interval: 100 },
     );
+    // The sandbox gives no match confidence: some here, with ties, and every fifth row without one.
+    await t.system.database.db.execute(sql`
+      update companies set match_confidence = ((row_number * 7) % 11) / 10.0
+      where job_id = ${job.id} and row_number % 5 <> 0`);
   });
   afterAll(async () => {
     await t?.stop();
+  });
+
+  it('sorts and filters by match confidence, rows without one last', async () => {
+    for (const sort of ['match_confidence', '-match_confidence']) {
+      const rows = await walk(sort, 6);
+      expect(rows).toHaveLength(40);
+      const values = rows.map((c) => c.match_confidence);
+      const known = values.filter((v): v is number => v !== null);
+      expect(values.slice(known.length).every((v) => v === null)).toBe(true);
+      const ordered = [...known].sort((a, b) => (sort.startsWith('-') ? b - a : a - b));
+      expect(known, sort).toEqual(ordered);
+    }
+    const confident = await list('?min_confidence=0.5&limit=500');
+    expect(confident.data.length).toBeGreaterThan(0);
+    expect(confident.data.every((c) => (c.match_confidence ?? 0) >= 0.5)).toBe(true);
+    const all = (await list('?limit=500')).data;
+    expect(confident.data.length).toBe(all.filter((c) => (c.match_confidence ?? -1) >= 0.5).length);
   });
 
   async function walk(sort: string, limit: number): Promise<Company[]> {

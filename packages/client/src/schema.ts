@@ -421,7 +421,7 @@ export interface components {
          * @description Order of the rows: a column, `-column` for descending. Text case-insensitively, `company_size` and `revenue_range` by the lower bound of their band, `status` in the order queued, processing, enriched, not_found, failed, cancelled; rows without a value come last either way, ties in file order.
          * @enum {string}
          */
-        CompanySortInput: "row_number" | "domain" | "name" | "status" | "industry" | "company_size" | "revenue_range" | "headquarters" | "website" | "linkedin_url" | "description" | "fetched_at" | "-row_number" | "-domain" | "-name" | "-status" | "-industry" | "-company_size" | "-revenue_range" | "-headquarters" | "-website" | "-linkedin_url" | "-description" | "-fetched_at";
+        CompanySortInput: "row_number" | "domain" | "name" | "status" | "industry" | "company_size" | "revenue_range" | "headquarters" | "website" | "linkedin_url" | "description" | "fetched_at" | "match_confidence" | "-row_number" | "-domain" | "-name" | "-status" | "-industry" | "-company_size" | "-revenue_range" | "-headquarters" | "-website" | "-linkedin_url" | "-description" | "-fetched_at" | "-match_confidence";
         /**
          * @description admin: manage keys, read the audit log; member: upload, resume, cancel, retry, export; viewer: read
          * @enum {string}

@@ -434,6 +434,7 @@ export const COMPANY_SORT_KEYS = [
   'linkedin_url',
   'description',
   'fetched_at',
+  'match_confidence',
 ] as const;
 export type CompanySortKey = (typeof COMPANY_SORT_KEYS)[number];
 export const CompanySort = z

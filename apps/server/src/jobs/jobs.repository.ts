@@ -186,6 +186,8 @@ const SORT_COLUMNS: Record<Exclude<CompanySortKey, 'row_number'>, SortColumn> = 
   description: sortText(companies.description),
   // Microseconds, as stored: a millisecond Date in a cursor would skip or repeat rows.
   fetched_at: { expr: sql`extract(epoch from ${companies.fetchedAt})`, type: 'numeric' },
+  // As numeric, so a cursor's value compares exactly with what the row holds.
+  match_confidence: { expr: sql`${companies.matchConfidence}::numeric`, type: 'numeric' },
 };
 
 /** Where a sorted page starts: after this row (its sort value, null for a row without one, and row number). */

@@ -71,7 +71,7 @@ const COLUMNS: readonly Column[] = [
   { key: 'status', label: 'Status', sort: 'status', width: 160 },
   { key: 'name', label: 'Name', sort: 'name', width: 170 },
   // Next to the name: how sure the provider is that this is the company asked for.
-  { key: 'confidence', label: 'Confidence', width: 104 },
+  { key: 'confidence', label: 'Confidence', sort: 'match_confidence', width: 104 },
   { key: 'industry', label: 'Industry', sort: 'industry', width: 180 },
   { key: 'size', label: 'Company size', sort: 'company_size', width: 120 },
   { key: 'revenue', label: 'Revenue range', sort: 'revenue_range', width: 130 },
