@@ -156,9 +156,9 @@ export async function failIngestingJob(
 
 /**
  * Removes a job whose upload was refused after it was stored (its chunks and key go with it by
- * cascade). Its companies and rows have no foreign key (docs/adr/0008), so they are deleted here
- * by name; a job still `ingesting` has none (they are written in the transaction that ends
- * `ingesting`), which this keeps true whatever a later change does.
+ * cascade). Its companies and rows, kept and rejected, have no foreign key (docs/adr/0008,
+ * 0009), so they are deleted here by name; a job still `ingesting` has none (they are written in
+ * the transaction that ends `ingesting`), which this keeps true whatever a later change does.
  */
 export async function deleteIngestingJob(db: Db, orgId: string, jobId: string): Promise<void> {
   await db.execute(sql`
@@ -166,6 +166,8 @@ export async function deleteIngestingJob(db: Db, orgId: string, jobId: string): 
       delete from jobs where org_id = ${orgId} and id = ${jobId} and status = 'ingesting' returning id
     ), gone_companies as (
       delete from companies where job_id in (select id from gone)
+    ), gone_rejected as (
+      delete from rejected_rows where job_id in (select id from gone)
     )
     delete from job_rows where job_id in (select id from gone)
   `);
