@@ -55,7 +55,8 @@ export type ProviderName = z.infer<typeof ProviderName>;
  * The fields providers fill. In a waterfall the first provider that returns a value for a field
  * fills it, and a later provider is asked only while a field it can fill is still empty.
  */
-export const ENRICHED_FIELDS = [
+/** The firmographic columns a paid provider fills. */
+export const FIRMOGRAPHIC_FIELDS = [
   'name',
   'industry',
   'company_size',
@@ -66,6 +67,9 @@ export const ENRICHED_FIELDS = [
   'website',
   'linkedin_url',
   'description',
+] as const;
+/** What the web provider reads beyond them (`signals`). */
+export const SIGNAL_FIELDS = [
   'email_provider',
   'technologies',
   'logo_url',
@@ -73,6 +77,7 @@ export const ENRICHED_FIELDS = [
   'employee_count',
   'social_profiles',
 ] as const;
+export const ENRICHED_FIELDS = [...FIRMOGRAPHIC_FIELDS, ...SIGNAL_FIELDS] as const;
 export const EnrichedField = z.enum(ENRICHED_FIELDS).meta({ id: 'EnrichedField' });
 export type EnrichedField = z.infer<typeof EnrichedField>;
 

@@ -2,7 +2,11 @@
  * The port every enrichment provider implements, and the one error type it raises.
  * Callers decide what to do from `kind` alone, never from HTTP statuses.
  */
-import type { EnrichedField, ProviderName } from '@gtm-enrich/contracts';
+import {
+  type EnrichedField,
+  FIRMOGRAPHIC_FIELDS as FIRMOGRAPHIC_COLUMNS,
+  type ProviderName,
+} from '@gtm-enrich/contracts';
 
 /** Firmographics mapped to our own field names. Every field is optional: providers know little about some companies. */
 export type Firmographics = {
@@ -86,18 +90,7 @@ export type ProviderTraits = {
 };
 
 /** The firmographic columns a paid provider fills. */
-export const FIRMOGRAPHIC_FIELDS: readonly EnrichedField[] = [
-  'name',
-  'industry',
-  'company_size',
-  'revenue_range',
-  'country',
-  'region',
-  'city',
-  'website',
-  'linkedin_url',
-  'description',
-];
+export const FIRMOGRAPHIC_FIELDS: readonly EnrichedField[] = FIRMOGRAPHIC_COLUMNS;
 
 /** A wrapper's traits are those of the provider it wraps. */
 export function traitsOf(provider: ProviderTraits): ProviderTraits {

@@ -5,8 +5,8 @@
  * nothing, one answered 200 costs one credit (billed only on a match, as PDL bills).
  */
 import {
-  type EnrichedField,
   type EnrichmentProvider,
+  FIRMOGRAPHIC_FIELDS,
   type Firmographics,
   type ItemError,
   ProviderError,
@@ -15,18 +15,7 @@ import {
 import type { PdlClient, PdlResult } from './pdl-client';
 
 /** What toFirmographics can fill; what PDL knows beyond these (PdlExtra) is not stored. */
-const PDL_FILLS: readonly EnrichedField[] = [
-  'name',
-  'industry',
-  'company_size',
-  'revenue_range',
-  'country',
-  'region',
-  'city',
-  'website',
-  'linkedin_url',
-  'description',
-];
+const PDL_FILLS = FIRMOGRAPHIC_FIELDS;
 
 /**
  * A company of an answered call that PDL left unanswered for a reason that is not the company's:
