@@ -212,28 +212,30 @@ describe('a provider waterfall: explorium (sandbox), then pdl, then web', () => 
 
   it('pays no provider twice when a later one fails and the company is retried', async () => {
     pdl.reset();
-    // Every PDL call fails for a while: companies wait at PDL's step with the sandbox's fields saved.
-    pdl.update({ errorRate: 1 });
+    // PDL answers every company's first asking 503 inside its answer: each waits at PDL's step,
+    // with the sandbox's fields saved, and is asked again. (A whole-call outage would also open
+    // the circuit breaker for its 30 s cooldown: the same path, only slower.)
+    pdl.update({ itemFaultShare: 1, itemFaultStatus: 503 });
     const sandboxBefore = t.sandbox.stats();
     const domains = Array.from({ length: 200 }, (_, i) => `waterfall-retry-${i}.com`);
-    const res = await upload(t.baseUrl, csvFile(['domain', ...domains]), { org_id: 'acme' });
-    const created = (await res.json()) as Job;
-    await expect.poll(() => pdl.counts().calls.bulk, { timeout: 20_000 }).toBeGreaterThan(2);
-    pdl.update({ errorRate: 0 });
-    await expect
-      .poll(async () => (await getJob(t, created.id)).status, { timeout: 60_000, interval: 100 })
-      .toBe('completed');
-    const job = await getJob(t, created.id);
-    await expectJobInvariants(t.system.database.db);
-    expect(job.counts.enriched).toBe(200);
-    // Each domain matched once at the sandbox, whatever PDL did in between.
-    const matched = t.sandbox.stats().domainsMatched;
-    for (const d of domains) expect((matched[d] ?? 0) - (sandboxBefore.domainsMatched[d] ?? 0)).toBe(1);
-    // PDL's ledger is its own count, failed calls included.
-    const usage = job.usage.providers.find((p) => p.provider === 'pdl');
-    expect(usage).toMatchObject({
-      provider_calls: pdl.counts().calls.bulk,
-      credits: pdl.counts().creditsSpent,
-    });
+    try {
+      const job = await runJob(t, domains);
+      expect(job.status).toBe('completed');
+      await expectJobInvariants(t.system.database.db);
+      expect(job.counts.enriched).toBe(200);
+      expect(pdl.counts().items.errors).toBeGreaterThan(0);
+      // Each domain matched once at the sandbox, whatever PDL did in between.
+      const matched = t.sandbox.stats().domainsMatched;
+      for (const d of domains) expect((matched[d] ?? 0) - (sandboxBefore.domainsMatched[d] ?? 0)).toBe(1);
+      // PDL's ledger is its own count, the calls with failed items included; none billed twice.
+      const usage = job.usage.providers.find((p) => p.provider === 'pdl');
+      expect(usage).toMatchObject({
+        provider_calls: pdl.counts().calls.bulk,
+        credits: pdl.counts().creditsSpent,
+      });
+      expect(Object.values(pdl.counts().billedWebsites).every((n) => n === 1)).toBe(true);
+    } finally {
+      pdl.update({ itemFaultShare: 0 });
+    }
   });
 });

@@ -139,7 +139,17 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       const kept = await gate.retryUntilWritten(() =>
         checkpointCompanies(db, { token: deps.claim.token }, batch),
       );
-      const next = batch.filter((c) => kept.has(c.companyId));
+      return new Map(ids.map((id) => [id, kept.has(id)]));
+    },
+  });
+
+  // Sent once the task that handed them on has let them go (see `handle`): a task of this process
+  // for a company it still has in hand would be taken for a duplicate delivery and dropped.
+  const handOns = createMicroBatcher<string, true, CompanyCheckpoint>({
+    maxSize: WRITE_BATCH_ROWS,
+    windowMs: deps.writeWindowMs,
+    async runBatch(ids, metas) {
+      const next = metas.map((m) => m[0]!);
       // Not delivered (the queue is away): the sweep finds them, as any claim let go.
       await deps
         .handOn(
@@ -154,7 +164,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         .catch((err: unknown) =>
           deps.logger.warn({ err, companies: next.length }, 'could not hand companies on; the sweep will'),
         );
-      return new Map(ids.map((id) => [id, kept.has(id)]));
+      return new Map(ids.map((id) => [id, true as const]));
     },
   });
 
@@ -348,13 +358,16 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     };
   }
 
-  /** One step of the company's waterfall; then the outcome, or the company handed on to the next. */
-  async function enrich(company: ClaimedCompany, claim: HeldClaim): Promise<void> {
+  /**
+   * One step of the company's waterfall; then the outcome, or the company saved for the next
+   * provider, which is returned for the caller to hand on once it has let the company go.
+   */
+  async function enrich(company: ClaimedCompany, claim: HeldClaim): Promise<CompanyCheckpoint | null> {
     const step = nextStep(company, company.step, company.state);
     if (step === null) {
       // Nothing left to ask (a waterfall whose later providers have nothing to fill).
       await finish(company, company.state, null);
-      return;
+      return null;
     }
     const provider = company.providers[step]!;
     let asked: Awaited<ReturnType<typeof ask>>;
@@ -372,20 +385,19 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         cache: null,
       };
     }
-    if (!asked || claim.lost) return;
+    if (!asked || claim.lost) return null;
     const state = applyAnswer(company.state, asked.answer);
     const next = nextStep(company, step + 1, state);
     if (next === null) {
       await finish(company, state, asked.cache);
-      return;
+      return null;
     }
     // Saved before the next provider is asked: whoever asks it finds what this one gave.
     claim.settling = true;
-    const kept = await checkpoints.load(company.id, {
-      ...progressOf(company, state, asked.cache),
-      nextStep: next,
-    });
-    if (!kept) claim.lost = true;
+    const checkpoint = { ...progressOf(company, state, asked.cache), nextStep: next };
+    if (await checkpoints.load(company.id, checkpoint)) return checkpoint;
+    claim.lost = true;
+    return null;
   }
 
   // Companies a task of this process is claiming or holding: another delivery of one of them is
@@ -396,6 +408,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     if (inHand.has(companyId)) return;
     inHand.add(companyId);
     deps.flow?.taskStarted();
+    let handedOn: CompanyCheckpoint | null = null;
     try {
       const company = await claims.load(companyId, { orgId, jobId, companyId });
       // Already finished, claimed by another worker, or its job is paused or cancelled: a
@@ -409,7 +422,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         businessId: company.stepBusinessId,
       });
       try {
-        await enrich(company, claim);
+        handedOn = await enrich(company, claim);
       } catch (err) {
         // Taken over elsewhere while this process was cut off or frozen: the new holder decides.
         if (!claim.lost) await handleFailure(company, claim, err, ctx.delivery);
@@ -420,6 +433,9 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       inHand.delete(companyId);
       deps.flow?.taskEnded();
     }
+    // Only now: this task no longer has the company in hand, so the next step's task is not
+    // taken for a duplicate of it.
+    if (handedOn) await handOns.load(companyId, handedOn);
   };
 
   return Object.assign(handle, {
