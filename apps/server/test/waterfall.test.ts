@@ -94,7 +94,13 @@ describe('a provider waterfall: explorium (sandbox), then pdl, then web', () => 
       return {};
     });
     t = await startTestSystem({
-      env: { PROVIDER_BATCH_WINDOW_MS: '100', DNS_SERVERS: dns.server, PDL_MIN_LIKELIHOOD: '5' },
+      env: {
+        PROVIDER_BATCH_WINDOW_MS: '100',
+        DNS_SERVERS: dns.server,
+        PDL_MIN_LIKELIHOOD: '5',
+        // No sweep during the tests: a company reaches its next provider only by being handed on.
+        SWEEP_INTERVAL_MS: '3600000',
+      },
       providers: [
         { name: 'sandbox', baseUrl: '', apiKey: 'test-key', stop: async () => {} },
         { name: 'pdl', baseUrl: pdl.url, apiKey: PDL_KEY, stop: async () => {} },
