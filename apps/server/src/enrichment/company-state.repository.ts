@@ -106,22 +106,12 @@ type ClaimedRow = StoredFields & {
   source: 'provider' | 'cache' | null;
   fetched_at: string | Date | null;
   failed_step_error: { code: string; message: string } | null;
-  providers: ProviderName[] | string;
+  providers: ProviderName[];
   cache_entries: Record<
     string,
     { business_id: string | null; firmographics: Firmographics | null; fetched_at: string }
   > | null;
 };
-
-/** A text[] column arrives parsed from a prepared statement, or as its literal `{a,b}` otherwise. */
-function textArray(value: string[] | string): string[] {
-  return Array.isArray(value)
-    ? value
-    : value
-        .replace(/^\{|\}$/g, '')
-        .split(',')
-        .filter(Boolean);
-}
 
 function toClaimedCompany(r: ClaimedRow): ClaimedCompany {
   return {
@@ -130,7 +120,7 @@ function toClaimedCompany(r: ClaimedRow): ClaimedCompany {
     orgId: r.org_id,
     domain: r.domain,
     attempts: r.attempts,
-    providers: textArray(r.providers) as ProviderName[],
+    providers: r.providers,
     step: r.provider_step,
     stepBusinessId: r.step_business_id,
     state: stateFromStored({

@@ -78,6 +78,12 @@ class ProviderUnavailable extends Error {
 // Rows per claim or outcome statement: a few provider batches' worth.
 const WRITE_BATCH_ROWS = 200;
 
+/** A provider's step that ended without an answer: nothing to cache, the error kept. */
+const failed = (provider: ProviderName, code: string, message: string) => ({
+  answer: { kind: 'failed', provider, error: { code, message } } as const,
+  cache: null,
+});
+
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export type EnrichCompanyHandler = TaskHandler<'enrich-company'> & {
@@ -321,11 +327,11 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
       : await batcher.match(company.domain, caller);
     if (claim.lost) return null;
     if ('error' in match) {
-      const message = `${provider} could not match this domain: ${match.error.message}`;
-      return {
-        answer: { kind: 'failed', provider, error: { code: 'PROVIDER_ITEM_ERROR', message } },
-        cache: null,
-      };
+      return failed(
+        provider,
+        'PROVIDER_ITEM_ERROR',
+        `${provider} could not match this domain: ${match.error.message}`,
+      );
     }
     const fetchedAt = new Date();
     const notFound = {
@@ -337,11 +343,11 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
     const firmographics = await batcher.enrich(match.businessId, caller);
     if (claim.lost) return null;
     if (isItemError(firmographics)) {
-      const message = `${provider} could not enrich this business: ${firmographics.error.message}`;
-      return {
-        answer: { kind: 'failed', provider, error: { code: 'PROVIDER_ITEM_ERROR', message } },
-        cache: null,
-      };
+      return failed(
+        provider,
+        'PROVIDER_ITEM_ERROR',
+        `${provider} could not enrich this business: ${firmographics.error.message}`,
+      );
     }
     // A provider that matches locally knows a company only once enrichment answers for it.
     if (firmographics === null && batcher.matching === 'local') return notFound;
@@ -379,11 +385,7 @@ export function createEnrichCompany(deps: EnrichCompanyDeps): EnrichCompanyHandl
         { err, org_id: company.orgId, job_id: company.jobId, company_id: company.id, provider },
         `${provider} gave up on the company (${company.attempts} attempts)`,
       );
-      const code = isProviderError(err) ? err.code : 'INTERNAL';
-      asked = {
-        answer: { kind: 'failed', provider, error: { code, message: errorMessage(err) } },
-        cache: null,
-      };
+      asked = failed(provider, isProviderError(err) ? err.code : 'INTERNAL', errorMessage(err));
     }
     if (!asked || claim.lost) return null;
     const state = applyAnswer(company.state, asked.answer);

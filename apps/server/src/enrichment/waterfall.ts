@@ -65,22 +65,6 @@ function emptySignals(): CompanySignals {
   };
 }
 
-export function emptyFirmographics(): Firmographics {
-  return {
-    name: null,
-    industry: null,
-    companySize: null,
-    revenueRange: 'Unknown',
-    country: null,
-    region: null,
-    city: null,
-    website: null,
-    linkedinUrl: null,
-    description: null,
-    signals: null,
-  };
-}
-
 /** Per filled field, where it came from: how a company keeps it (the API groups it by answer). */
 export type FieldProvenances = Partial<Record<EnrichedField, FieldProvenance>>;
 
@@ -101,19 +85,6 @@ export type WaterfallState = {
   /** The failure of a provider that gave up on it, kept for a company no provider finds. */
   error: { code: string; message: string } | null;
 };
-
-export function initialState(): WaterfallState {
-  return {
-    firmographics: emptyFirmographics(),
-    provenance: {},
-    businessId: null,
-    matchConfidence: null,
-    found: false,
-    allFromCache: true,
-    fetchedAt: null,
-    error: null,
-  };
-}
 
 /** Whether a provider that fills `fills` has anything left to fill. */
 export function wantsProvider(state: WaterfallState, fills: readonly EnrichedField[]): boolean {

@@ -4,7 +4,7 @@
  */
 import { pipeline, Readable, Transform } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { type Company, ENRICHED_FIELDS, provenanceOf } from '@gtm-enrich/contracts';
+import { type Company, ENRICHED_FIELDS, FIRMOGRAPHIC_FIELDS, provenanceOf } from '@gtm-enrich/contracts';
 import { stringify } from 'csv-stringify';
 
 export const EXPORT_COLUMNS = [
@@ -14,16 +14,7 @@ export const EXPORT_COLUMNS = [
   'status',
   'business_id',
   'match_confidence',
-  'name',
-  'industry',
-  'company_size',
-  'revenue_range',
-  'country',
-  'region',
-  'city',
-  'website',
-  'linkedin_url',
-  'description',
+  ...FIRMOGRAPHIC_FIELDS,
   'email_provider',
   'technologies',
   'error_code',

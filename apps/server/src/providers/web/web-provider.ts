@@ -4,6 +4,7 @@
  * resources: `concurrency` domains at once per process, `hostConcurrency` visits at once per host.
  * The business id is the domain itself: matching is "does this name exist in DNS".
  */
+import { ENRICHED_FIELDS } from '@gtm-enrich/contracts';
 import type {
   CallOptions,
   CompanySignals,
@@ -91,23 +92,10 @@ export function toFirmographics(company: WebCompany): Firmographics | null {
   return Object.values(rest).some((v) => v !== null) ? f : null;
 }
 
-/** What toFirmographics can fill: no industry or revenue (a homepage rarely states them). */
-const WEB_FIELDS: readonly EnrichedField[] = [
-  'name',
-  'company_size',
-  'country',
-  'region',
-  'city',
-  'website',
-  'linkedin_url',
-  'description',
-  'email_provider',
-  'technologies',
-  'logo_url',
-  'founded_year',
-  'employee_count',
-  'social_profiles',
-];
+/** What toFirmographics can fill: every field but industry and revenue (a homepage rarely states them). */
+const WEB_FIELDS: readonly EnrichedField[] = ENRICHED_FIELDS.filter(
+  (field) => field !== 'industry' && field !== 'revenue_range',
+);
 
 export type WebProvider = EnrichmentProvider & {
   /** The whole record of one domain (every field with its method), for callers that keep more than Firmographics. */
