@@ -205,13 +205,10 @@ export const rejectedRows = pgTable(
 );
 
 /**
- * Every data row of an uploaded file, as written (its cells in `record`), with its normalized
- * domain or the reason it was rejected. A row's company is the job's company with its domain
- * (companies_job_domain_uq), so duplicates across spellings all lead to one company. Written with
- * COPY in the upload's transaction (intake/job-rows.repository.ts); read by the row-level export.
- * No foreign key: the job row is written first in that same transaction, and a per-row check
- * would cost about as much again as the COPY (see docs/performance.md). Nothing deletes jobs
- * today; whatever does must delete their rows too.
+ * Every data row of a file read before its bytes were kept (docs/adr/0011): its cells in `record`,
+ * with its normalized domain or the reason it was rejected. Read by the row-level export of those
+ * jobs only; a file read now keeps its bytes in upload_chunks and its rows' domains in
+ * job_row_domains. Nothing deletes jobs today; whatever does must delete their rows too.
  */
 export const jobRows = pgTable(
   'job_rows',
@@ -226,17 +223,38 @@ export const jobRows = pgTable(
   (t) => [primaryKey({ columns: [t.jobId, t.rowNumber] })],
 );
 
+/**
+ * The normalized domain of each data row of a job's file, in file order, one row of this table per
+ * chunk the read wrote (up to 20,000 rows): `domains[i]` is data row `first_row + i`'s, null when
+ * that row was rejected (rejected_rows says why). With the file's bytes (upload_chunks, kept) it
+ * is what the row-level export needs: each row's cells from the file, its company by this domain.
+ * A row per chunk instead of a row per data row: a million rows of `job_rows` cost PostgreSQL
+ * about half of its CPU for the read (docs/adr/0011). Stored out of line without compression
+ * (migration 0020), like the file. No foreign key, as for companies; whatever deletes a job must
+ * delete these (as deleteIngestingJob does).
+ */
+export const jobRowDomains = pgTable(
+  'job_row_domains',
+  {
+    jobId: uuid('job_id').notNull(),
+    firstRow: integer('first_row').notNull(),
+    domains: text('domains').array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.firstRow] })],
+);
+
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 /** Bytes of an upload per upload_chunks row: with plain storage a row fills one 8 KB page. */
 export const UPLOAD_CHUNK_BYTES = 8_000;
 
 /**
- * An uploaded file as received, in order, until it has been read into job_rows and companies
- * (then deleted): the upload is answered once the bytes are stored, and whoever reads them (the
- * API for a small file, a worker for a large one) reads them from here. Written with a binary COPY
- * in rows that fit a page, stored plain (migration 0007): no TOAST and no compression, which
- * stores a file about twice as fast as 1 MB values kept out of line.
+ * An uploaded file as received, in order: the upload is answered once the bytes are stored, and
+ * whoever reads them into companies (the API for a small file, a worker for a large one) reads
+ * them from here. Kept after that read as the record of the file's rows, which the row-level
+ * export reads again (docs/adr/0011); a file that could not be read is deleted. Written with a
+ * binary COPY in rows that fit a page, stored plain (migration 0007): no TOAST and no compression,
+ * which stores a file about twice as fast as 1 MB values kept out of line.
  */
 export const uploadChunks = pgTable(
   'upload_chunks',

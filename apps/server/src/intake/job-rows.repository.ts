@@ -1,18 +1,28 @@
 /**
- * SQL for the rows of an uploaded file (table job_rows): written with COPY in the read's
- * transaction together with the job's companies (one per domain) and rejected rows, chunk by
- * chunk as the file is read, and read back in file order by the row-level export.
+ * SQL for the rows of an uploaded file: the job's companies (one per domain), rejected rows and
+ * each row's domain (job_row_domains), written with COPY in the read's transaction chunk by chunk
+ * as the file is read; and the rows again in file order, each with its company, for the row-level
+ * export: their cells from the kept file, their companies by those domains (docs/adr/0011).
  */
 import { setImmediate as yieldToIo } from 'node:timers/promises';
-import { and, asc, between, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, between, eq, sql } from 'drizzle-orm';
 import { CopyBinaryLines, type CopyText } from '../db/copy';
 import type { Db } from '../db/database';
-import { type CompanyRow, companies, type JobRow, jobRows, jobs } from '../db/schema';
+import {
+  type CompanyRow,
+  companies,
+  type JobRow,
+  jobRowDomains,
+  jobRows,
+  jobs,
+  rejectedRows,
+} from '../db/schema';
+import type { CsvRow } from '../ingest/read-domain-csv';
 import { createCompanyIdBytes } from './company-ids';
 import type { UploadRow } from './read-upload';
 import { createSeenDomains, type SeenDomains } from './seen-domains';
 
-const JOB_ROW_COLUMNS = ['job_id', 'row_number', 'record', 'domain', 'reason', 'message'] as const;
+const ROW_DOMAIN_COLUMNS = ['job_id', 'first_row', 'domains'] as const;
 const REJECTED_COLUMNS = ['org_id', 'job_id', 'row_number', 'raw', 'reason', 'message'] as const;
 
 /**
@@ -21,21 +31,12 @@ const REJECTED_COLUMNS = ['org_id', 'job_id', 'row_number', 'raw', 'reason', 'me
  */
 const MAX_INPUT_CHARS = 2_048;
 
-/**
- * A row's input cell: the first of `columns` (the domain column, then its fallbacks) that is not
- * blank, as read-upload.ts picks the cell it normalizes; the domain column's own when all are.
- */
-function inputCell(columns: readonly number[]): SQL {
-  const cell = (i: number) => sql`record[${i + 1}::int]`;
-  const firstFilled = columns.map((i) => sql`case when ${cell(i)} ~ '\\S' then ${cell(i)} end`);
-  return sql`left(coalesce(${sql.join(firstFilled, sql`, `)}, ${cell(columns[0] ?? 0)}, ''), ${MAX_INPUT_CHARS}::int)`;
-}
-
 const NOT_BLANK = /\S/;
 
 /**
- * `inputCell` of a row in hand: the same cell, cut to MAX_INPUT_CHARS characters (code points, as
- * `left` counts them).
+ * A row's input cell: the first of `columns` (the domain column, then its fallbacks) that is not
+ * blank, as read-upload.ts picks the cell it normalizes, else the domain column's own; cut to
+ * MAX_INPUT_CHARS characters (code points).
  */
 export function inputCellOf(record: readonly string[], columns: readonly number[]): string {
   let value: string | undefined;
@@ -57,8 +58,8 @@ export function inputCellOf(record: readonly string[], columns: readonly number[
 }
 
 /**
- * Rows written per round. The cells of a chunk are held until PostgreSQL has them, so a chunk is
- * bounded by bytes as well as rows (a row can be 1 MiB). Each COPY has a cost of its own in
+ * Rows written per round. A chunk's companies and rejected rows are held until PostgreSQL has
+ * them, so a chunk is bounded by bytes as well as rows. Each COPY has a cost of its own in
  * PostgreSQL (its executor state, a slot for each of up to 1,000 buffered rows): for 1,000,000
  * rows, chunks of 20,000 took 15-20 % less CPU on both sides than chunks of 5,000; 50,000 and
  * 100,000 gained nothing more and held 40-80 MB more.
@@ -69,7 +70,12 @@ const COMPANY_COLUMNS = ['id', 'org_id', 'job_id', 'domain', 'input', 'row_numbe
 
 /** A chunk's rows, encoded for COPY as they are read: a row's values die young, its bytes live on. */
 type Chunk = {
-  rows: CopyBinaryLines;
+  /** One row of job_row_domains: each row's domain, null when rejected, in an array begun at `domainsAt`. */
+  rowDomains: CopyBinaryLines;
+  domainsAt: number;
+  firstRow: number;
+  rows: number;
+  rejectedRows: number;
   /** The first row of each domain not seen before. */
   companies: CopyBinaryLines;
   /** Rows whose domain may have been seen: a company only if the job has none with that domain. */
@@ -79,14 +85,18 @@ type Chunk = {
 
 /** A chunk sized like the one before it, so that its buffers need not grow. */
 const emptyChunk = (before?: Chunk): Chunk => ({
-  rows: new CopyBinaryLines(before?.rows.size),
+  rowDomains: new CopyBinaryLines(before?.rowDomains.size),
+  domainsAt: 0,
+  firstRow: 0,
+  rows: 0,
+  rejectedRows: 0,
   companies: new CopyBinaryLines(before?.companies.size),
   repeats: { ids: [], domains: [], inputs: [], rowNumbers: [] },
   rejected: new CopyBinaryLines(before?.rejected.size),
 });
 
 /**
- * Writes an upload's rows, companies and rejected rows in chunks, each chunk as binary COPYs,
+ * Writes an upload's companies, rejected rows and rows' domains in chunks, each chunk as binary COPYs,
  * while Node reads and normalizes the next chunk (docs/adr/0008, 0009). A company is the first row
  * of its domain, in file order: a domain not seen before (seen-domains.ts) is COPYed into
  * companies and a repeat is not written at all; a row whose domain may have been seen (seen-domains
@@ -109,7 +119,8 @@ export async function writeUploadRows(
   const nextId = createCompanyIdBytes();
   let companiesMade = 0;
   const write = async (chunk: Chunk) => {
-    await copyText('job_rows', JOB_ROW_COLUMNS, chunk.rows);
+    chunk.rowDomains.endTextArray(chunk.domainsAt, chunk.rows, chunk.rejectedRows > 0);
+    await copyText('job_row_domains', ROW_DOMAIN_COLUMNS, chunk.rowDomains);
     if (chunk.companies.rows > 0) await copyText('companies', COMPANY_COLUMNS, chunk.companies);
     const { repeats } = chunk;
     if (repeats.domains.length > 0) {
@@ -146,17 +157,22 @@ export async function writeUploadRows(
       // without this pause PostgreSQL sat idle for most of the read.
       if (!writingDone) await yieldToIo();
       for (const r of batch) {
-        chunk.rows
-          .row(JOB_ROW_COLUMNS.length)
-          .uuid(jobIdBytes)
-          .int4(r.rowNumber)
-          .textArray(r.record)
-          .textOrNull(r.domain)
-          .textOrNull(r.reason)
-          .textOrNull(r.message);
+        if (chunk.rows === 0) {
+          chunk.firstRow = r.rowNumber;
+          chunk.rowDomains.row(ROW_DOMAIN_COLUMNS.length).uuid(jobIdBytes).int4(r.rowNumber);
+          chunk.domainsAt = chunk.rowDomains.beginTextArray();
+        } else if (r.rowNumber !== chunk.firstRow + chunk.rows) {
+          throw new Error(`writeUploadRows: row ${r.rowNumber} after ${chunk.firstRow + chunk.rows - 1}`);
+        }
+        chunk.rows++;
+        // Encoded at once, like everything of a row: a chunk holding 20,000 domain strings had
+        // them (and the text they were cut from) promoted to the old generation, a collection of
+        // it every 150 ms.
         const input = inputCellOf(r.record, inputColumns);
         const { domain } = r;
+        chunk.rowDomains.textOrNull(domain);
         if (domain === null) {
+          chunk.rejectedRows++;
           chunk.rejected
             .row(REJECTED_COLUMNS.length)
             .text(orgId)
@@ -184,13 +200,13 @@ export async function writeUploadRows(
             chunk.repeats.rowNumbers.push(r.rowNumber);
           }
         }
-        if (chunk.rows.rows >= CHUNK_MAX_ROWS || chunk.rows.size >= CHUNK_MAX_BYTES) {
+        if (chunk.rows >= CHUNK_MAX_ROWS || chunk.companies.size + chunk.rejected.size >= CHUNK_MAX_BYTES) {
           await send(chunk);
           chunk = emptyChunk(chunk);
         }
       }
     }
-    if (chunk.rows.rows > 0) await send(chunk);
+    if (chunk.rows > 0) await send(chunk);
     if (writing) await writing;
   } catch (err) {
     // The connection is left with no statement running, for the ROLLBACK that follows.
@@ -204,14 +220,12 @@ export async function writeUploadRows(
 export async function sampleRejectedRows(
   db: Db,
   jobId: string,
-  inputColumns: readonly number[],
   limit: number,
 ): Promise<{ rowNumber: number; raw: string; reason: string; message: string }[]> {
   const r = await db.execute<{ rowNumber: number; raw: string; reason: string; message: string }>(sql`
-    select row_number as "rowNumber", ${inputCell(inputColumns)} as raw,
-           reason, message
-    from job_rows
-    where job_id = ${jobId} and reason is not null
+    select row_number as "rowNumber", raw, reason, message
+    from rejected_rows
+    where job_id = ${jobId}
     order by row_number
     limit ${limit}
   `);
@@ -254,9 +268,117 @@ export type ExportRow = {
 };
 
 /**
- * A page of a job's rows in file order, each with its company (none for a rejected row): at most
- * `limit` rows and, past the first, no more than `maxBytes` of cells (as JSON), so a page of huge
- * rows stays as small in memory as a page of short ones.
+ * The rows of a job's file in file order, each with its company (none for a rejected row): the
+ * rows as the file is read again (`records`), each joined through the domain its read stored
+ * (job_row_domains) with the job's company of that domain, or with its rejected row. In pages of
+ * at most `maxRows` rows and, past the first row, `maxBytes` of cells (UTF-16 units), so a page of
+ * huge rows stays as small in memory as a page of short ones.
+ */
+export async function* joinRowsWithCompanies(
+  db: Db,
+  orgId: string,
+  jobId: string,
+  records: AsyncIterable<readonly CsvRow[]>,
+  page: { maxRows: number; maxBytes: number },
+): AsyncGenerator<ExportRow[]> {
+  // The chunk of stored domains the current row is in; chunks follow each other without gaps.
+  let chunkFirstRow = 1;
+  let chunkDomains: (string | null)[] = [];
+  const domainOf = async (rowNumber: number): Promise<string | null> => {
+    while (rowNumber >= chunkFirstRow + chunkDomains.length) {
+      const nextFirstRow = chunkFirstRow + chunkDomains.length;
+      // As JSON text, which JSON.parse reads natively; pg's own parser of a text[] is JavaScript.
+      const [next] = await db
+        .select({ domains: sql<string>`array_to_json(${jobRowDomains.domains})::text` })
+        .from(jobRowDomains)
+        .where(and(eq(jobRowDomains.jobId, jobId), eq(jobRowDomains.firstRow, nextFirstRow)));
+      if (!next) throw new Error(`job ${jobId}: no stored domains from row ${nextFirstRow}`);
+      chunkFirstRow = nextFirstRow;
+      chunkDomains = JSON.parse(next.domains) as (string | null)[];
+    }
+    return chunkDomains[rowNumber - chunkFirstRow] ?? null;
+  };
+  const join = async (rows: readonly CsvRow[], domains: readonly (string | null)[]) => {
+    const wanted = [...new Set(domains.filter((d): d is string => d !== null))];
+    const found =
+      wanted.length === 0
+        ? []
+        : await db
+            .select()
+            .from(companies)
+            .where(
+              and(
+                eq(companies.orgId, orgId),
+                eq(companies.jobId, jobId),
+                sql`${companies.domain} = any(${sql.param(wanted)}::text[])`,
+              ),
+            );
+    const byDomain = new Map(found.map((c) => [c.domain, c]));
+    const rejected =
+      wanted.length === rows.length
+        ? []
+        : await db
+            .select({
+              rowNumber: rejectedRows.rowNumber,
+              reason: rejectedRows.reason,
+              message: rejectedRows.message,
+            })
+            .from(rejectedRows)
+            .where(
+              and(
+                eq(rejectedRows.orgId, orgId),
+                eq(rejectedRows.jobId, jobId),
+                between(rejectedRows.rowNumber, rows[0]!.rowNumber, rows[rows.length - 1]!.rowNumber),
+              ),
+            );
+    const why = new Map(rejected.map((r) => [r.rowNumber, r]));
+    return rows.map((row, i): ExportRow => {
+      const domain = domains[i];
+      const rejection = domain ? undefined : why.get(row.rowNumber);
+      return {
+        rowNumber: row.rowNumber,
+        record: row.record,
+        reason: rejection?.reason ?? null,
+        message: rejection?.message ?? null,
+        company: (domain && byDomain.get(domain)) || null,
+      };
+    });
+  };
+  let rows: CsvRow[] = [];
+  let domains: (string | null)[] = [];
+  let bytes = 0;
+  for await (const batch of records) {
+    for (const row of batch) {
+      rows.push(row);
+      domains.push(await domainOf(row.rowNumber));
+      for (const cell of row.record) bytes += cell.length;
+      if (rows.length >= page.maxRows || bytes >= page.maxBytes) {
+        yield await join(rows, domains);
+        rows = [];
+        domains = [];
+        bytes = 0;
+      }
+    }
+  }
+  if (rows.length > 0) yield await join(rows, domains);
+}
+
+/**
+ * Whether the job's rows are in job_rows: a file read before files were kept (docs/adr/0011),
+ * whose export reads them there (listRowsWithCompanies) since its bytes are gone.
+ */
+export async function hasRowsInJobRows(db: Db, jobId: string): Promise<boolean> {
+  const r = await db.execute<{ found: boolean }>(
+    sql`select exists (select 1 from job_rows where job_id = ${jobId}) as found`,
+  );
+  return r.rows[0]?.found === true;
+}
+
+/**
+ * A page of the rows of a job read into job_rows (hasRowsInJobRows), in file order, each with its
+ * company (none for a rejected row): at most `limit` rows and, past the first, no more than
+ * `maxBytes` of cells (as JSON), so a page of huge rows stays as small in memory as a page of
+ * short ones.
  *
  * Each record is read as the JSON text of its array (`array_to_json`), which JSON.parse turns into
  * strings natively; read as `text[]`, pg's array parser would walk it a character at a time,
@@ -316,8 +438,8 @@ export async function countRejectionReasons(
   jobId: string,
 ): Promise<{ reason: string; rows: number }[]> {
   const r = await db.execute<{ reason: string; rows: number }>(sql`
-    select reason, count(*)::int as rows from job_rows
-    where job_id = ${jobId} and reason is not null
+    select reason, count(*)::int as rows from rejected_rows
+    where job_id = ${jobId}
     group by reason order by count(*) desc, reason
   `);
   return r.rows;

@@ -10,6 +10,7 @@ import { createCsvCheck } from '../ingest/check-csv';
 import { normalizeDomain } from '../ingest/normalize-domain';
 import {
   type CsvEncoding,
+  type CsvRow,
   type DomainCsv,
   MAX_RECORD_SIZE_BYTES,
   openDomainCsv,
@@ -86,6 +87,12 @@ export type CheckedUpload = {
 export type UploadReader = {
   check(source: AsyncIterable<Uint8Array>, opts: UploadOpenOptions): Promise<CheckedUpload>;
   open(source: AsyncIterable<Uint8Array>, opts: UploadOpenOptions): Promise<OpenedUpload>;
+  /**
+   * The rows of a file `open` has read, as written and not normalized, for the row-level export:
+   * the same options give the same header and row numbers. Not limited to MAX_ROWS, which may
+   * have been lowered since the file was accepted.
+   */
+  records(source: AsyncIterable<Uint8Array>, opts: UploadOpenOptions): Promise<AsyncIterable<CsvRow[]>>;
 };
 
 /** The result of an upload: a new job, or the first response to the same Idempotency-Key. */
@@ -283,5 +290,13 @@ export function createUploadReader(limits: {
   return {
     check: (source, opts) => checkUpload(source, { ...opts, maxRows: limits.maxRows }),
     open: (source, opts) => openUpload(source, { ...opts, ...limits }),
+    records: async (source, opts) => {
+      const csv = await openDomainCsv(source, {
+        domainColumn: opts.domainColumn,
+        headerRow: opts.headerRow,
+        maxRows: Number.MAX_SAFE_INTEGER,
+      });
+      return csv.rowBatches;
+    },
   };
 }

@@ -156,7 +156,7 @@ export async function failIngestingJob(
 
 /**
  * Removes a job whose upload was refused after it was stored (its chunks and key go with it by
- * cascade). Its companies and rows, kept and rejected, have no foreign key (docs/adr/0008,
+ * cascade). Its companies, rejected rows and rows' domains have no foreign key (docs/adr/0008,
  * 0009), so they are deleted here by name; a job still `ingesting` has none (they are written in
  * the transaction that ends `ingesting`), which this keeps true whatever a later change does.
  */
@@ -169,7 +169,7 @@ export async function deleteIngestingJob(db: Db, orgId: string, jobId: string): 
     ), gone_rejected as (
       delete from rejected_rows where job_id in (select id from gone)
     )
-    delete from job_rows where job_id in (select id from gone)
+    delete from job_row_domains where job_id in (select id from gone)
   `);
 }
 

@@ -31,6 +31,8 @@ import {
 import {
   countRejectionReasons,
   finishUploadedJob,
+  hasRowsInJobRows,
+  joinRowsWithCompanies,
   listRowsWithCompanies,
   sampleRejectedRows,
   writeUploadRows,
@@ -38,7 +40,6 @@ import {
 import type { UploadOpenOptions, UploadReader, UploadResult } from '../intake/read-upload';
 import {
   deleteIngestingJob,
-  deleteUploadChunks,
   failIngestingJob,
   insertIngestingJob,
   listUnreadUploads,
@@ -263,8 +264,9 @@ export function createJobsService(deps: JobsServiceDeps) {
   }
 
   /**
-   * Reads a stored upload into job_rows, companies and rejected rows in one transaction, sets its
-   * counts and estimate, deletes its bytes, and dispatches its tasks after commit. Null when the
+   * Reads a stored upload into companies, rejected rows and its rows' domains in one transaction,
+   * sets its counts and estimate, and dispatches its tasks after commit; its bytes stay, for the
+   * row-level export. Null when the
    * job is not `ingesting` (read already). Throws AppError when the file has no usable domain.
    */
   async function readStoredUpload(orgId: string, jobId: string): Promise<JobRow | null> {
@@ -294,7 +296,7 @@ export function createJobsService(deps: JobsServiceDeps) {
             `None of the ${inputRows.toLocaleString('en-US')} rows holds a usable company domain (${summary}). ` +
               'The first rows and their reasons are listed in details.rejected (and, for a file read in the background, at /rejected).',
             {
-              rejected: await sampleRejectedRows(tx, jobId, idx, REJECTION_SAMPLE_ROWS),
+              rejected: await sampleRejectedRows(tx, jobId, REJECTION_SAMPLE_ROWS),
               reasons: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
             },
           );
@@ -316,7 +318,6 @@ export function createJobsService(deps: JobsServiceDeps) {
           steps.push({ provider: name, cacheHits, ...settings });
         }
         const estimate = estimateWaterfall(steps, total);
-        await deleteUploadChunks(tx, jobId);
         return { job: await setJobEstimate(tx, row.id, estimate), total };
       } finally {
         await upload.close();
@@ -585,7 +586,28 @@ export function createJobsService(deps: JobsServiceDeps) {
           `Job ${jobId} was created before uploaded rows were kept, so it has no row-level export: use layout=companies.`,
         );
       }
+      const inJobRows = await hasRowsInJobRows(db, jobId);
+      const { reader } = deps;
       async function* pages(): AsyncGenerator<FileRow> {
+        if (inJobRows) {
+          yield* pagesFromJobRows();
+          return;
+        }
+        const records = await reader.records(readUploadChunks(db, jobId), {
+          filename: job.filename,
+          domainColumn: job.domainColumn ?? undefined,
+          headerRow: job.headerRow ?? undefined,
+        });
+        const pages = joinRowsWithCompanies(db, orgId, jobId, records, {
+          maxRows: EXPORT_PAGE_ROWS,
+          maxBytes: EXPORT_PAGE_BYTES,
+        });
+        for await (const rows of pages) {
+          for (const r of rows) yield { ...r, company: r.company && toCompanyResource(r.company) };
+        }
+      }
+      /** A file read before files were kept (docs/adr/0011): its rows are in job_rows. */
+      async function* pagesFromJobRows(): AsyncGenerator<FileRow> {
         let afterRow: number | null = null;
         // Rows asked for: grows while pages come back whole, shrinks after one cut by its byte
         // budget, so PostgreSQL does not build the JSON of many huge rows only to leave them out.
