@@ -438,6 +438,21 @@ function isReservedSpecialUse(ascii: string): boolean {
   return parseHostname(ascii, { extractHostname: false, detectSpecialUse: true }).isSpecialUse === true;
 }
 
+/** tldts' options for a host already checked (made once: they are read, never kept). */
+const WITH_PRIVATE = {
+  allowPrivateDomains: true,
+  extractHostname: false,
+  validateHostname: false,
+  detectIp: false,
+  detectSpecialUse: true,
+} as const;
+const ICANN_ONLY = {
+  allowPrivateDomains: false,
+  extractHostname: false,
+  validateHostname: false,
+  detectIp: false,
+} as const;
+
 /**
  * The registrable domain, or null when `ascii` is itself a public suffix. `maybeSpecialUse` is
  * false when `ascii` is no special-use name: then neither is its registrable domain, which ends
@@ -448,25 +463,14 @@ function registrableDomain(ascii: string): {
   known: boolean;
   maybeSpecialUse: boolean;
 } {
-  const withPrivate = parseHostname(ascii, {
-    allowPrivateDomains: true,
-    extractHostname: false,
-    validateHostname: false,
-    detectIp: false,
-    detectSpecialUse: true,
-  });
+  const withPrivate = parseHostname(ascii, WITH_PRIVATE);
   const maybeSpecialUse = withPrivate.isSpecialUse !== false;
   // tldts falls back to a `*` rule for unknown TLDs, flagged as neither ICANN nor private.
   const known = withPrivate.isIcann === true || withPrivate.isPrivate === true;
   if (!known || withPrivate.domain !== null || withPrivate.isPrivate !== true) {
     return { domain: withPrivate.domain, known, maybeSpecialUse };
   }
-  const icannOnly = parseHostname(ascii, {
-    allowPrivateDomains: false,
-    extractHostname: false,
-    validateHostname: false,
-    detectIp: false,
-  });
+  const icannOnly = parseHostname(ascii, ICANN_ONLY);
   return { domain: icannOnly.domain, known: true, maybeSpecialUse };
 }
 

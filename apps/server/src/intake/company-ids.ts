@@ -33,7 +33,8 @@ export function createCompanyIdBytes(nowMs: number = Date.now()): () => Buffer {
     id[8] = 0x80 | ((n >>> 16) & 0x3f);
     id[9] = (n >>> 8) & 0xff;
     id[10] = n & 0xff;
-    pool.copy(id, 11, used, used + RANDOM_BYTES_PER_ID);
+    // By hand: Buffer#copy from an offset makes a view of the source on each call.
+    for (let i = 0; i < RANDOM_BYTES_PER_ID; i++) id[11 + i] = pool[used + i]!;
     used += RANDOM_BYTES_PER_ID;
     return id;
   };
