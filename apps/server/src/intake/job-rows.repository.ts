@@ -152,10 +152,6 @@ export async function writeUploadRows(
   let chunk = emptyChunk();
   try {
     for await (const batch of rows) {
-      // Rows read from a buffer resolve without I/O, and a loop of microtasks keeps PostgreSQL's
-      // answers (and so the chunk's next statement) waiting until the reader needs more bytes:
-      // without this pause PostgreSQL sat idle for most of the read.
-      if (!writingDone) await yieldToIo();
       for (const r of batch) {
         if (chunk.rows === 0) {
           chunk.firstRow = r.rowNumber;
@@ -205,6 +201,11 @@ export async function writeUploadRows(
           chunk = emptyChunk(chunk);
         }
       }
+      // Rows read from a buffer resolve without I/O, and a loop of microtasks keeps PostgreSQL's
+      // answers (and so the chunk's next statement) waiting until the reader needs more bytes:
+      // without this pause PostgreSQL sat idle for most of the read. After the batch, not before:
+      // what runs meanwhile allocates, and a batch still held would outlive the collections.
+      if (!writingDone) await yieldToIo();
     }
     if (chunk.rows > 0) await send(chunk);
     if (writing) await writing;
