@@ -205,7 +205,7 @@ export async function createSystem(opts: {
     },
     async stop() {
       await worker?.stopFeeding();
-      await app?.close();
+      if (app) await closeHttp(app);
       // A top-up started by a request or a finished upload needs the queue and the pool: let it end.
       await dispatcher.idle();
       // Finish what is in hand while the grace lasts; whatever is still held then goes back to the
@@ -220,6 +220,23 @@ export async function createSystem(opts: {
       await observability.stop();
     },
   };
+}
+
+/**
+ * How long requests still being answered when a stop begins may go on. A download whose client
+ * stopped reading (or went away without closing its socket) would otherwise hold the close until
+ * its socket timed out, a minute or more, past the stop's deadline; a long export is cut too.
+ */
+const HTTP_CLOSE_GRACE_MS = 5_000;
+
+/** Stops taking requests, lets those in flight end within HTTP_CLOSE_GRACE_MS, then cuts the rest. */
+async function closeHttp(app: FastifyInstance): Promise<void> {
+  const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
 }
 
 /** A worker is as ready as its least ready provider: an open circuit anywhere stops its jobs there. */
