@@ -9,7 +9,15 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROW_EXPORT_COLUMNS } from '../src/jobs/export-csv';
-import { apiFetch, bearer, queueKinds, startTestSystem, type TestSystem, upload } from './test-system';
+import {
+  apiFetch,
+  bearer,
+  queueKinds,
+  startTestSystem,
+  TEST_ORG_ID,
+  type TestSystem,
+  upload,
+} from './test-system';
 
 const MAX_ROWS = 20_000;
 const MAX_UPLOAD_BYTES = 1_000_000;
@@ -189,6 +197,45 @@ describe('streaming upload', () => {
     const companyRows = parse(await companies.text(), { bom: true }) as string[][];
     expect(companyRows[0]![0]).toBe('domain');
     expect(companyRows).toHaveLength(6);
+  });
+
+  it('lets go of the stored file and its connection when a row export is left half-read', async () => {
+    const rows = Array.from({ length: 19_000 }, (_, i) => `left-${i}.com,a note for row ${i}`);
+    // Left waiting (start=false), so that no enrichment holds connections meanwhile.
+    const res = await upload(t.baseUrl, new File([['domain,note', ...rows].join('\n')], 'left.csv'), {
+      org_id: TEST_ORG_ID,
+      start: 'false',
+    });
+    expect(res.status).toBe(202);
+    const job = (await res.json()) as Job;
+    expect(job.status).toBe('paused');
+    const { pool } = t.system.database;
+    const fileReads = async () =>
+      (
+        await pool.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity
+           where query like 'copy (select data from upload_chunks where job_id = ''' || $1 || '''%'
+             and pid <> pg_backend_pid()`,
+          [job.id],
+        )
+      ).rows[0]!.n;
+
+    const controller = new AbortController();
+    const half = await apiFetch(`${t.baseUrl}/api/v1/jobs/${job.id}/export.csv?layout=rows`, {
+      signal: controller.signal,
+    });
+    expect(half.status).toBe(200);
+    const reader = half.body!.getReader();
+    expect((await reader.read()).done).toBe(false);
+    controller.abort();
+    await reader.cancel().catch(() => undefined);
+
+    // The export's read of the file stops: its COPY is not left running, nor its connection held.
+    await expect.poll(fileReads, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => pool.totalCount - pool.idleCount, { timeout: 10_000 }).toBe(0);
+    const whole = await exportRows(t, job.id);
+    expect(whole.rows).toHaveLength(rows.length + 1);
+    expect(whole.rows[19_000]!.slice(0, 2)).toEqual(['left-18999.com', 'a note for row 18999']);
   });
 
   it('exports a job read before files were kept from its job_rows, as it exported then', async () => {
