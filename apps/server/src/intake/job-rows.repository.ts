@@ -315,23 +315,22 @@ export async function* joinRowsWithCompanies(
               ),
             );
     const byDomain = new Map(found.map((c) => [c.domain, c]));
-    const rejected =
-      wanted.length === rows.length
-        ? []
-        : await db
-            .select({
-              rowNumber: rejectedRows.rowNumber,
-              reason: rejectedRows.reason,
-              message: rejectedRows.message,
-            })
-            .from(rejectedRows)
-            .where(
-              and(
-                eq(rejectedRows.orgId, orgId),
-                eq(rejectedRows.jobId, jobId),
-                between(rejectedRows.rowNumber, rows[0]!.rowNumber, rows[rows.length - 1]!.rowNumber),
-              ),
-            );
+    const rejected = !domains.includes(null)
+      ? []
+      : await db
+          .select({
+            rowNumber: rejectedRows.rowNumber,
+            reason: rejectedRows.reason,
+            message: rejectedRows.message,
+          })
+          .from(rejectedRows)
+          .where(
+            and(
+              eq(rejectedRows.orgId, orgId),
+              eq(rejectedRows.jobId, jobId),
+              between(rejectedRows.rowNumber, rows[0]!.rowNumber, rows[rows.length - 1]!.rowNumber),
+            ),
+          );
     const why = new Map(rejected.map((r) => [r.rowNumber, r]));
     return rows.map((row, i): ExportRow => {
       const domain = domains[i];
