@@ -139,20 +139,6 @@ export class CopyBinaryLines {
     return value === null ? this.null() : this.text(value);
   }
 
-  /** A one-dimensional `text[]`, whose elements may be null. */
-  textArray(values: readonly (string | null)[]): this {
-    const start = this.beginTextArray();
-    let nulls = false;
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i]!;
-      if (value === null) {
-        this.null();
-        nulls = true;
-      } else this.text(value);
-    }
-    return this.endTextArray(start, values.length, nulls);
-  }
-
   /**
    * Starts a one-dimensional `text[]` whose elements are written next, one `text` or `null` each,
    * as they come (nothing held until the array is complete); returns where it starts, for

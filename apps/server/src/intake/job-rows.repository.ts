@@ -285,19 +285,17 @@ export async function* joinRowsWithCompanies(
   // The chunk of stored domains the current row is in; chunks follow each other without gaps.
   let chunkFirstRow = 1;
   let chunkDomains: (string | null)[] = [];
-  const domainOf = async (rowNumber: number): Promise<string | null> => {
-    while (rowNumber >= chunkFirstRow + chunkDomains.length) {
-      const nextFirstRow = chunkFirstRow + chunkDomains.length;
-      // As JSON text, which JSON.parse reads natively; pg's own parser of a text[] is JavaScript.
-      const [next] = await db
-        .select({ domains: sql<string>`array_to_json(${jobRowDomains.domains})::text` })
-        .from(jobRowDomains)
-        .where(and(eq(jobRowDomains.jobId, jobId), eq(jobRowDomains.firstRow, nextFirstRow)));
-      if (!next) throw new Error(`job ${jobId}: no stored domains from row ${nextFirstRow}`);
-      chunkFirstRow = nextFirstRow;
-      chunkDomains = JSON.parse(next.domains) as (string | null)[];
-    }
-    return chunkDomains[rowNumber - chunkFirstRow] ?? null;
+  /** Reads the chunk of stored domains that follows the current one. */
+  const nextChunk = async () => {
+    const nextFirstRow = chunkFirstRow + chunkDomains.length;
+    // As JSON text, which JSON.parse reads natively; pg's own parser of a text[] is JavaScript.
+    const [next] = await db
+      .select({ domains: sql<string>`array_to_json(${jobRowDomains.domains})::text` })
+      .from(jobRowDomains)
+      .where(and(eq(jobRowDomains.jobId, jobId), eq(jobRowDomains.firstRow, nextFirstRow)));
+    if (!next) throw new Error(`job ${jobId}: no stored domains from row ${nextFirstRow}`);
+    chunkFirstRow = nextFirstRow;
+    chunkDomains = JSON.parse(next.domains) as (string | null)[];
   };
   const join = async (rows: readonly CsvRow[], domains: readonly (string | null)[]) => {
     const wanted = [...new Set(domains.filter((d): d is string => d !== null))];
@@ -349,8 +347,9 @@ export async function* joinRowsWithCompanies(
   let bytes = 0;
   for await (const batch of records) {
     for (const row of batch) {
+      while (row.rowNumber >= chunkFirstRow + chunkDomains.length) await nextChunk();
       rows.push(row);
-      domains.push(await domainOf(row.rowNumber));
+      domains.push(chunkDomains[row.rowNumber - chunkFirstRow] ?? null);
       for (const cell of row.record) bytes += cell.length;
       if (rows.length >= page.maxRows || bytes >= page.maxBytes) {
         yield await join(rows, domains);

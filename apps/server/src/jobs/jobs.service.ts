@@ -197,6 +197,18 @@ function pageVersion(rows: readonly { id: string; version: string }[]): string {
   return hash.digest('base64url');
 }
 
+/**
+ * How a job's stored file is opened: by the read, and again by the row export, which must find the
+ * same header and row numbers (docs/adr/0011).
+ */
+function storedFileOptions(job: JobRow): UploadOpenOptions {
+  return {
+    filename: job.filename,
+    domainColumn: job.domainColumn ?? undefined,
+    headerRow: job.headerRow ?? undefined,
+  };
+}
+
 export function createJobsService(deps: JobsServiceDeps) {
   const { db, dispatcher } = deps;
   const defaultProviders = deps.providers.defaults;
@@ -274,11 +286,7 @@ export function createJobsService(deps: JobsServiceDeps) {
       const locked = await lockIngestingJob(tx, orgId, jobId);
       if (!locked) return null;
       // The bytes are committed: they are read on other connections while this one COPYs.
-      const upload = await deps.reader.open(readUploadChunks(db, jobId), {
-        filename: locked.filename,
-        domainColumn: locked.domainColumn ?? undefined,
-        headerRow: locked.headerRow ?? undefined,
-      });
+      const upload = await deps.reader.open(readUploadChunks(db, jobId), storedFileOptions(locked));
       try {
         const idx = upload.inputColumnIndexes;
         const total = await writeUploadRows(
@@ -593,11 +601,7 @@ export function createJobsService(deps: JobsServiceDeps) {
           yield* pagesFromJobRows();
           return;
         }
-        const records = await reader.records(readUploadChunks(db, jobId), {
-          filename: job.filename,
-          domainColumn: job.domainColumn ?? undefined,
-          headerRow: job.headerRow ?? undefined,
-        });
+        const records = await reader.records(readUploadChunks(db, jobId), storedFileOptions(job));
         const pages = joinRowsWithCompanies(db, orgId, jobId, records, {
           maxRows: EXPORT_PAGE_ROWS,
           maxBytes: EXPORT_PAGE_BYTES,
