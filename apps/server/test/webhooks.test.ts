@@ -441,13 +441,14 @@ describe('webhooks', () => {
       200,
     );
     expect((await apiFetch(`${api.baseUrl}/api/v1/webhooks/${mine.id}`)).status).toBe(404);
-    // Where job data is sent is a change worth a record: both are in the audit log.
-    const audit = (await (await apiFetch(`${api.baseUrl}/api/v1/audit-log`)).json()) as {
-      data: { action: string; target_id: string | null }[];
+    // Where job data is sent is a change worth a record: both are in the audit log. The record is
+    // written once the answer has gone (an onResponse hook), so it may land just after it.
+    const auditedActions = async () => {
+      const audit = (await (await apiFetch(`${api.baseUrl}/api/v1/audit-log`)).json()) as {
+        data: { action: string; target_id: string | null }[];
+      };
+      return audit.data.filter((e) => e.target_id === mine.id).map((e) => e.action);
     };
-    expect(audit.data.filter((e) => e.target_id === mine.id).map((e) => e.action)).toEqual([
-      'webhook.delete',
-      'webhook.create',
-    ]);
+    await expect.poll(auditedActions, { timeout: 5_000 }).toEqual(['webhook.delete', 'webhook.create']);
   });
 });
